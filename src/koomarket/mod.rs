@@ -1,0 +1,5 @@
+//! KooMarket marketplace integration.
+
+pub(crate) mod apig;
+pub(crate) mod auth;
+pub(crate) mod extend;

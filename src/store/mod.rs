@@ -1,0 +1,3 @@
+//! Durable storage.
+
+pub(crate) mod commit;
