@@ -13,4 +13,3 @@ mod hwid;
 pub mod machine;
 
 pub use binding::{Binding, HardwareBinding, HASH_LEN, MAX_VALUES_PER_COMPONENT, SALT_LEN};
-pub use hwid::{Component, HardwareId, HardwareIdError};
