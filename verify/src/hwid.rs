@@ -1,0 +1,1 @@
+//! KooMarket hardware identifiers: parsing, normalisation, salted hashing and K-of-N matching.

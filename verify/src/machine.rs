@@ -1,0 +1,1 @@
+//! Reading this machine's identifiers (std only).
