@@ -1,4 +1,16 @@
-//! koolicense: the KooMarket License production interface, merchant API and CLI.
+//! koolicense: the KooMarket License production interface, the merchant API and the CLI.
+//!
+//! `startup::Application` is the one app factory used by `main` and by the tests.
+#![warn(missing_docs)]
 
+pub mod cli;
+pub(crate) mod error;
 pub(crate) mod koomarket;
-pub(crate) mod store;
+pub mod licensing;
+pub(crate) mod routes;
+pub mod settings;
+pub mod signing;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,3 +1,363 @@
-//! Durable storage.
+//! Durable storage: the sled database, one named tree per index, multi-tree writes in one
+//! transaction, and acknowledgement only after the group committer has put them on disk.
+//!
+//! Every method blocks; async callers run them on the blocking pool (`actix_web::web::block`).
+//! The interface is deliberately narrow (records in, records out) so another backend can follow.
 
 pub(crate) mod commit;
+pub(crate) mod records;
+
+use std::path::{Path, PathBuf};
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::{Transactional, Tree};
+
+use self::commit::{CommitError, GroupCommit, SledFlusher};
+use self::records::{AuditEvent, KeyRecord, LicenseRecord};
+
+/// Storage schema version; the database lives in `<data_dir>/db/v<SCHEMA>`.
+pub(crate) const SCHEMA: u32 = 1;
+
+mod tree {
+    pub(super) const META: &str = "meta";
+    pub(super) const LICENSES: &str = "licenses";
+    pub(super) const TOKENS: &str = "license-tokens";
+    pub(super) const INSTANCES: &str = "licenses-by-instance";
+    pub(super) const IDEMPOTENCY: &str = "idempotency";
+    pub(super) const AUDIT: &str = "audit";
+    pub(super) const AUDIT_BY_LICENSE: &str = "audit-by-license";
+    pub(super) const SIGNING_KEYS: &str = "signing-keys";
+}
+
+const ACTIVE_KID: &[u8] = b"active-kid";
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed.
+    #[error("database error: {0}")]
+    Sled(#[from] sled::Error),
+    /// The group commit failed, so the write is not known to be durable.
+    #[error("durable commit failed: {0}")]
+    Commit(#[from] CommitError),
+    /// A stored record could not be decoded.
+    #[error("corrupt record in {tree}: {message}")]
+    Corrupt {
+        /// The tree.
+        tree: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The data directory could not be prepared.
+    #[error("cannot prepare {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A `Result` over [`StoreError`].
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Everything one logical change writes, applied atomically.
+#[derive(Debug, Default)]
+pub struct WriteBatch {
+    /// Licenses to put; each also records its current token in the history and its instance
+    /// index.
+    pub licenses: Vec<LicenseRecord>,
+    /// Idempotency entries (key, value) to put.
+    pub idempotency: Vec<(String, Vec<u8>)>,
+    /// Audit events to append (their `id` is assigned here).
+    pub audit: Vec<AuditEvent>,
+}
+
+/// The outcome of registering the configured signing key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KeyRegistration {
+    /// The key was already the active one.
+    Unchanged,
+    /// First key of this database.
+    First,
+    /// The key replaced the recorded one (rotation was allowed).
+    Rotated {
+        /// The previous key id.
+        previous: String,
+    },
+    /// The key differs from the recorded one and rotation was not allowed.
+    Refused {
+        /// The recorded key id.
+        recorded: String,
+    },
+}
+
+/// The storage handle (cheap to clone).
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: Tree,
+    licenses: Tree,
+    tokens: Tree,
+    instances: Tree,
+    idempotency: Tree,
+    audit: Tree,
+    audit_by_license: Tree,
+    signing_keys: Tree,
+    commit: GroupCommit,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    // Serialising these plain records cannot fail (no maps with non-string keys).
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree,
+        message: e.to_string(),
+    })
+}
+
+impl Store {
+    /// Opens (or creates) the database under `data_dir` with a page cache of `cache_mb` MiB.
+    pub fn open(data_dir: &Path, cache_mb: u64) -> Result<Store> {
+        let path = data_dir.join("db").join(format!("v{SCHEMA}"));
+        std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(cache_mb.saturating_mul(1024 * 1024))
+            .open()?;
+        let flusher = SledFlusher::open(db.clone(), &path).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let commit = GroupCommit::start(flusher).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Store {
+            meta: db.open_tree(tree::META)?,
+            licenses: db.open_tree(tree::LICENSES)?,
+            tokens: db.open_tree(tree::TOKENS)?,
+            instances: db.open_tree(tree::INSTANCES)?,
+            idempotency: db.open_tree(tree::IDEMPOTENCY)?,
+            audit: db.open_tree(tree::AUDIT)?,
+            audit_by_license: db.open_tree(tree::AUDIT_BY_LICENSE)?,
+            signing_keys: db.open_tree(tree::SIGNING_KEYS)?,
+            db,
+            commit,
+        })
+    }
+
+    /// Blocks until every write made before the call is on disk (shared with concurrent callers).
+    pub fn sync(&self) -> Result<()> {
+        Ok(self.commit.sync()?)
+    }
+
+    /// Group-commit counters: (flushes, waiters served).
+    pub fn commit_stats(&self) -> (u64, u64) {
+        let s = self.commit.stats();
+        (s.flushes, s.synced_waiters)
+    }
+
+    /// Final flush; later writes fail.
+    pub fn close(&self) -> Result<()> {
+        self.db.flush()?;
+        self.commit.shutdown();
+        Ok(())
+    }
+
+    /// Checks the configured signing key against the database and records it.
+    pub fn register_signing_key(
+        &self,
+        key: KeyRecord,
+        allow_rotation: bool,
+    ) -> Result<KeyRegistration> {
+        let recorded = self
+            .meta
+            .get(ACTIVE_KID)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned());
+        let outcome = match recorded {
+            Some(kid) if kid == key.kid => return Ok(KeyRegistration::Unchanged),
+            Some(kid) if !allow_rotation => return Ok(KeyRegistration::Refused { recorded: kid }),
+            Some(kid) => KeyRegistration::Rotated { previous: kid },
+            None => KeyRegistration::First,
+        };
+        let previous = match &outcome {
+            KeyRegistration::Rotated { previous } => self
+                .signing_keys
+                .get(previous.as_bytes())?
+                .map(|v| decode::<KeyRecord>(tree::SIGNING_KEYS, &v))
+                .transpose()?,
+            _ => None,
+        };
+        (&self.meta, &self.signing_keys)
+            .transaction(|(meta, keys)| {
+                if let Some(mut old) = previous.clone() {
+                    old.retired_at = Some(key.first_used);
+                    keys.insert(old.kid.as_bytes(), json(&old))?;
+                }
+                if keys.get(key.kid.as_bytes())?.is_none() {
+                    keys.insert(key.kid.as_bytes(), json(&key))?;
+                }
+                meta.insert(ACTIVE_KID, key.kid.as_bytes())?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_error)?;
+        self.sync()?;
+        Ok(outcome)
+    }
+
+    /// Every signing key the database has used, oldest first.
+    pub fn signing_keys(&self) -> Result<Vec<KeyRecord>> {
+        let mut keys = self
+            .signing_keys
+            .iter()
+            .values()
+            .map(|v| decode::<KeyRecord>(tree::SIGNING_KEYS, &v?))
+            .collect::<Result<Vec<_>>>()?;
+        keys.sort_by_key(|k| k.first_used);
+        Ok(keys)
+    }
+
+    /// A license by id.
+    pub fn license(&self, license_id: &str) -> Result<Option<LicenseRecord>> {
+        self.licenses
+            .get(license_id.as_bytes())?
+            .map(|v| decode(tree::LICENSES, &v))
+            .transpose()
+    }
+
+    /// A license by KooMarket instance id.
+    pub fn license_by_instance(&self, instance_id: &str) -> Result<Option<LicenseRecord>> {
+        match self.instances.get(instance_id.as_bytes())? {
+            Some(id) => self.license(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
+    }
+
+    /// An idempotency entry.
+    pub fn idempotency(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.idempotency.get(key.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// Every token a license has had, by revision.
+    pub fn token_history(&self, license_id: &str) -> Result<Vec<(u32, String)>> {
+        let prefix = format!("{license_id}/");
+        self.tokens
+            .scan_prefix(prefix.as_bytes())
+            .map(|entry| {
+                let (k, v) = entry?;
+                let rev = k
+                    .get(prefix.len()..)
+                    .and_then(|r| <[u8; 4]>::try_from(r).ok())
+                    .map(u32::from_be_bytes)
+                    .unwrap_or(0);
+                Ok((rev, String::from_utf8_lossy(&v).into_owned()))
+            })
+            .collect()
+    }
+
+    /// The audit events of one license, oldest first.
+    pub fn audit_for_license(&self, license_id: &str) -> Result<Vec<AuditEvent>> {
+        let prefix = format!("{license_id}/");
+        let mut events = Vec::new();
+        for entry in self.audit_by_license.scan_prefix(prefix.as_bytes()) {
+            let (k, _) = entry?;
+            let id = k.get(prefix.len()..).unwrap_or(&[]);
+            if let Some(v) = self.audit.get(id)? {
+                events.push(decode(tree::AUDIT, &v)?);
+            }
+        }
+        Ok(events)
+    }
+
+    /// All audit events with id greater than `after`, oldest first, at most `limit`.
+    pub fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEvent>> {
+        self.audit
+            .range((after.saturating_add(1)).to_be_bytes()..)
+            .values()
+            .take(limit)
+            .map(|v| decode(tree::AUDIT, &v?))
+            .collect()
+    }
+
+    /// Number of licenses.
+    pub fn license_count(&self) -> usize {
+        self.licenses.len()
+    }
+
+    /// Applies a batch atomically and returns once it is on disk.
+    pub fn write(&self, mut batch: WriteBatch) -> Result<Vec<AuditEvent>> {
+        for event in &mut batch.audit {
+            event.id = self.db.generate_id()?;
+        }
+        let licenses: Vec<(String, Vec<u8>, Vec<u8>, Option<String>)> = batch
+            .licenses
+            .iter()
+            .map(|l| {
+                let mut token_key = format!("{}/", l.license_id).into_bytes();
+                token_key.extend_from_slice(&l.revision.to_be_bytes());
+                (l.license_id.clone(), json(l), token_key, l.instance_id.clone())
+            })
+            .collect();
+        let tokens: Vec<String> = batch.licenses.iter().map(|l| l.token.clone()).collect();
+        let audit: Vec<(u64, Vec<u8>, Option<String>)> = batch
+            .audit
+            .iter()
+            .map(|e| (e.id, json(e), e.license_id.clone()))
+            .collect();
+        (
+            &self.licenses,
+            &self.tokens,
+            &self.instances,
+            &self.idempotency,
+            &self.audit,
+            &self.audit_by_license,
+        )
+            .transaction(|(lic, tok, inst, idem, aud, aud_lic)| {
+                for ((id, record, token_key, instance), token) in licenses.iter().zip(&tokens) {
+                    lic.insert(id.as_bytes(), record.as_slice())?;
+                    tok.insert(token_key.as_slice(), token.as_bytes())?;
+                    if let Some(instance) = instance {
+                        inst.insert(instance.as_bytes(), id.as_bytes())?;
+                    }
+                }
+                for (key, value) in &batch.idempotency {
+                    idem.insert(key.as_bytes(), value.as_slice())?;
+                }
+                for (id, event, license) in &audit {
+                    aud.insert(&id.to_be_bytes(), event.as_slice())?;
+                    if let Some(license) = license {
+                        let mut key = format!("{license}/").into_bytes();
+                        key.extend_from_slice(&id.to_be_bytes());
+                        aud_lic.insert(key, &[])?;
+                    }
+                }
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_error)?;
+        self.sync()?;
+        Ok(batch.audit)
+    }
+}
+
+fn tx_error(e: TransactionError<()>) -> StoreError {
+    match e {
+        TransactionError::Storage(e) => StoreError::Sled(e),
+        TransactionError::Abort(()) => StoreError::Corrupt {
+            tree: "transaction",
+            message: "aborted".into(),
+        },
+    }
+}

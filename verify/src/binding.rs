@@ -18,6 +18,9 @@ pub enum Binding {
     None,
     /// Bound to a KooMarket system identifier (系统识别码) that the customer gives the software.
     System(String),
+    /// Bound to a system identifier too long to carry inline: SHA-256 over
+    /// `"koolicense/sysid/v1\0" || identifier` (see [`crate::system_identifier_digest`]).
+    SystemDigest([u8; 32]),
     /// Bound to a hardware identifier (硬件识别码) by salted per-component hashes.
     Hardware(HardwareBinding),
 }

@@ -8,8 +8,32 @@ extern crate alloc;
 extern crate std;
 
 mod binding;
+mod claims;
+mod envelope;
+mod error;
 mod hwid;
+mod keys;
 #[cfg(feature = "std")]
 pub mod machine;
+mod token;
+mod verifier;
 
 pub use binding::{Binding, HardwareBinding, HASH_LEN, MAX_VALUES_PER_COMPONENT, SALT_LEN};
+pub use claims::{Claims, LicenseId};
+pub use envelope::{FORMAT_VERSION, MAX_INPUT_LEN, SIGNATURE_LEN};
+pub use error::Error;
+pub use keys::{Kid, PublicKey, KID_LEN};
+pub use token::{
+    armor_license, inspect, system_identifier_digest, EncodeError, UnsignedLicense, Unverified,
+    MAX_INLINE_SYSTEM_ID, MAX_TOKEN_LEN,
+};
+pub use verifier::{check_binding, Host, Verifier, DEFAULT_LEEWAY_SECS};
+
+/// The current time in Unix seconds from the system clock (0 if the clock is before 1970).
+#[cfg(feature = "std")]
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

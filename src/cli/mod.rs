@@ -1,0 +1,137 @@
+//! The `koolicense` command line: `serve` (default), key generation, offline issuance,
+//! verification, inspection, this machine's fingerprint, and a signed KooMarket test call.
+
+mod call;
+mod offline;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::settings::{Overrides, Settings, EXAMPLE_CONFIG};
+use crate::startup::{Application, StartOptions};
+
+/// koolicense: license issuing for KooMarket (Huawei Cloud marketplace) License products.
+///
+/// Without a subcommand, `serve` runs with the embedded defaults: listen on 127.0.0.1:8080, data
+/// under ./data, development keys generated on first run.
+#[derive(Debug, Parser)]
+#[command(name = "koolicense", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve(ServeArgs),
+    /// Create an Ed25519 signing key pair: <kid>.key.pem (mode 0600) and <kid>.pub.pem.
+    Keygen(offline::KeygenArgs),
+    /// Sign a license offline with a key file, e.g. for manual delivery in KooMarket's service
+    /// supervision (服务监管). The license is printed, not recorded in the service database.
+    Issue(Box<offline::IssueArgs>),
+    /// Verify a license against pinned public keys; exit code 0 if valid, 1 if not.
+    Verify(offline::VerifyArgs),
+    /// Decode a license WITHOUT verifying it, to see what it claims.
+    Inspect(offline::InspectArgs),
+    /// Print this machine's hardware identifier (硬件识别码) in KooMarket's format and each
+    /// component with its source, for a buyer to paste into the marketplace.
+    Fingerprint(offline::FingerprintArgs),
+    /// KooMarket tools.
+    #[command(subcommand)]
+    Koomarket(KoomarketCommand),
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KoomarketCommand {
+    /// Send a correctly signed production-interface call to a running service (like the seller
+    /// console's debugger) and check the Body-Sign of the answer; or print the signed URL.
+    Call(call::CallArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the annotated example configuration.
+    Example,
+    /// Load the configuration (file, environment, flags) and print it with secrets redacted.
+    Check(ServeArgs),
+}
+
+/// Flags of `serve` (also accepted without the subcommand).
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file (also KOOLICENSE_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Address to listen on (overrides server.listen).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Data directory (overrides storage.data_dir).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Signing key file (overrides signing.key_file).
+    #[arg(long)]
+    signing_key: Option<PathBuf>,
+    /// Accept a signing key whose kid differs from the one recorded in the database, making it
+    /// the active key (the old public key stays published).
+    #[arg(long)]
+    rotate_key: bool,
+}
+
+impl ServeArgs {
+    fn settings(&self) -> anyhow::Result<Settings> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let overrides = Overrides {
+            listen: self.listen,
+            data_dir: self.data_dir.clone(),
+            key_file: self.signing_key.clone(),
+        };
+        Settings::load(self.config.as_deref(), &env, &overrides).context("while loading configuration")
+    }
+}
+
+/// Runs the command line; the exit code follows the command's outcome.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => serve(&cli.serve),
+        Some(Command::Serve(args)) => serve(&args),
+        Some(Command::Keygen(args)) => offline::keygen(&args),
+        Some(Command::Issue(args)) => offline::issue(&args),
+        Some(Command::Verify(args)) => offline::verify(&args),
+        Some(Command::Inspect(args)) => offline::inspect(&args),
+        Some(Command::Fingerprint(args)) => offline::fingerprint(&args),
+        Some(Command::Koomarket(KoomarketCommand::Call(args))) => call::call(&args),
+        Some(Command::Config(ConfigCommand::Example)) => {
+            print!("{EXAMPLE_CONFIG}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Config(ConfigCommand::Check(args))) => {
+            let settings = args.settings()?;
+            println!("{settings:#?}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let settings = args.settings()?;
+    crate::telemetry::init(&settings.log);
+    let options = StartOptions {
+        rotate_key: args.rotate_key,
+    };
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings, options)?;
+        tracing::info!(port = app.port(), "koolicense listening");
+        app.run_until_stopped().await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,73 @@
+//! Errors of the merchant-facing HTTP API (`/v1`, health endpoints): one table maps each error
+//! to its HTTP status and stable machine-readable code; the body is
+//! `{"code": "...", "message": "..."}`. KooMarket callbacks have their own mapping to
+//! `resultCode` in `koomarket::result`, separate from this one.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// An error answered by the merchant API.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The named resource does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Storage failed; details are logged, not returned.
+    #[error("storage is unavailable")]
+    Storage(#[from] StoreError),
+    /// The service is not ready (starting or shutting down).
+    #[error("service is not ready")]
+    NotReady,
+    /// An unexpected failure; details are logged, not returned.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The error table: (stable code, HTTP status) for each error.
+impl ApiError {
+    /// The stable code and status.
+    pub fn code(&self) -> (&'static str, StatusCode) {
+        match self {
+            ApiError::InvalidRequest(_) => ("invalid_request", StatusCode::BAD_REQUEST),
+            ApiError::NotFound(_) => ("not_found", StatusCode::NOT_FOUND),
+            ApiError::Storage(_) => ("storage_unavailable", StatusCode::SERVICE_UNAVAILABLE),
+            ApiError::NotReady => ("not_ready", StatusCode::SERVICE_UNAVAILABLE),
+            ApiError::Internal(_) => ("internal_error", StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code().1
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (code, status) = self.code();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, code, "request failed");
+        }
+        HttpResponse::build(status).json(ErrorBody {
+            code,
+            message: self.to_string(),
+        })
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}

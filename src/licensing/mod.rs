@@ -1,0 +1,267 @@
+//! The licensing domain: turning a purchase into a signed license, re-signing it when its claims
+//! change, resolving the machine binding from a product policy, and per-key mutual exclusion.
+//! No HTTP and no storage details here.
+
+pub(crate) mod policy;
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use chrono::{DateTime, Utc};
+use koolicense_verify::{
+    Binding, Claims, EncodeError, HardwareBinding, HardwareId, HardwareIdError, LicenseId,
+    UnsignedLicense, SALT_LEN,
+};
+use parking_lot::{Mutex, MutexGuard};
+use rand::RngCore;
+
+use self::policy::{BindingKind, Policy};
+use crate::signing::Signer;
+use crate::store::records::{LicenseRecord, LicenseStatus, Origin, StoredBinding};
+
+/// Why a license could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum LicensingError {
+    /// The policy needs a machine identifier and none was given.
+    #[error("the product binds licenses to a {0} identifier, but none was given")]
+    MissingIdentifier(&'static str),
+    /// The hardware identifier is not in the KooMarket format.
+    #[error("invalid hardware identifier: {0}")]
+    BadHardwareId(#[from] HardwareIdError),
+    /// The claims do not fit the license format.
+    #[error("cannot encode license: {0}")]
+    Encode(#[from] EncodeError),
+    /// A stored record is inconsistent.
+    #[error("corrupt license record: {0}")]
+    Corrupt(String),
+}
+
+/// What a new license is made from.
+#[derive(Clone, Debug)]
+pub struct NewLicense {
+    /// Where it comes from.
+    pub origin: Origin,
+    /// KooMarket instance id (`None` to leave it out).
+    pub instance_id: Option<String>,
+    /// Order id.
+    pub order_id: Option<String>,
+    /// Product id.
+    pub product_id: String,
+    /// Sku code.
+    pub sku_code: Option<String>,
+    /// Customer id.
+    pub customer_id: Option<String>,
+    /// Customer name.
+    pub customer_name: Option<String>,
+    /// Trial.
+    pub trial: bool,
+    /// Test traffic.
+    pub test: bool,
+    /// chargingMode as sent.
+    pub charging_mode: Option<String>,
+    /// periodType as sent.
+    pub period_type: Option<String>,
+    /// periodNumber as sent.
+    pub period_number: Option<String>,
+    /// amount as sent.
+    pub amount: Option<u32>,
+    /// Expiry; `None` = perpetual.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The identifier given by the buyer (system or hardware).
+    pub identifier: Option<String>,
+}
+
+/// Builds the record of a new license under `policy` and signs its first token.
+pub fn create(
+    new: NewLicense,
+    policy: &Policy,
+    signer: &Signer,
+    now: DateTime<Utc>,
+) -> Result<LicenseRecord, LicensingError> {
+    let binding = resolve_binding(new.identifier.as_deref(), policy)?;
+    let mut expires_at = new.expires_at;
+    if new.trial && policy.trial_max_days > 0 {
+        let cap = now + chrono::Duration::days(i64::from(policy.trial_max_days));
+        expires_at = Some(expires_at.map_or(cap, |e| e.min(cap)));
+    }
+    let license_id = LicenseId(*uuid::Uuid::new_v4().as_bytes()).to_string();
+    let mut record = LicenseRecord {
+        license_id,
+        revision: 0,
+        status: LicenseStatus::Active,
+        status_reason: None,
+        origin: new.origin,
+        instance_id: new.instance_id,
+        order_id: new.order_id,
+        product_id: new.product_id,
+        previous_product_ids: Vec::new(),
+        sku_code: new.sku_code,
+        customer_id: new.customer_id,
+        customer_name: new.customer_name,
+        trial: new.trial,
+        test: new.test,
+        charging_mode: new.charging_mode,
+        period_type: new.period_type,
+        period_number: new.period_number,
+        amount: new.amount,
+        quantity: policy.quantity(new.amount),
+        features: policy.features_for(new.trial),
+        binding,
+        not_before: now,
+        expires_at,
+        created_at: now,
+        updated_at: now,
+        issued_at: now,
+        kid: String::new(),
+        token: String::new(),
+    };
+    resign(&mut record, signer, now)?;
+    Ok(record)
+}
+
+/// Signs a new token for the record's current claims: next revision, issued now.
+pub fn resign(
+    record: &mut LicenseRecord,
+    signer: &Signer,
+    now: DateTime<Utc>,
+) -> Result<(), LicensingError> {
+    let mut next = record.clone();
+    next.revision = record.revision.saturating_add(1);
+    next.issued_at = now;
+    next.updated_at = now;
+    let claims = claims(&next)?;
+    let unsigned = UnsignedLicense::new(&signer.kid(), &claims)?;
+    next.token = signer.sign_license(&unsigned);
+    next.kid = signer.kid().to_string();
+    *record = next;
+    Ok(())
+}
+
+/// The claims of a record's current token.
+pub fn claims(record: &LicenseRecord) -> Result<Claims, LicensingError> {
+    let license_id = LicenseId::parse(&record.license_id)
+        .ok_or_else(|| LicensingError::Corrupt(format!("license id {:?}", record.license_id)))?;
+    Ok(Claims {
+        license_id,
+        revision: record.revision,
+        instance_id: record.instance_id.clone(),
+        order_id: record.order_id.clone(),
+        product_id: record.product_id.clone(),
+        sku_code: record.sku_code.clone(),
+        customer_id: record.customer_id.clone(),
+        trial: record.trial,
+        test: record.test,
+        issued_at: unix(record.issued_at),
+        not_before: unix(record.not_before),
+        expires_at: record.expires_at.map(unix),
+        quantity: record.quantity,
+        features: record.features.clone(),
+        binding: binding_claim(&record.binding)?,
+    })
+}
+
+fn unix(t: DateTime<Utc>) -> u64 {
+    u64::try_from(t.timestamp()).unwrap_or(0)
+}
+
+fn binding_claim(stored: &StoredBinding) -> Result<Binding, LicensingError> {
+    Ok(match stored {
+        StoredBinding::None => Binding::None,
+        StoredBinding::System { identifier } => Binding::System(identifier.clone()),
+        StoredBinding::Hardware {
+            min_match,
+            salt,
+            hashes,
+        } => {
+            let corrupt = |what: &str| LicensingError::Corrupt(format!("hardware binding {what}"));
+            let salt: [u8; SALT_LEN] = hex::decode(salt)
+                .ok()
+                .and_then(|s| s.try_into().ok())
+                .ok_or_else(|| corrupt("salt"))?;
+            let mut out: [Vec<[u8; 8]>; 4] = Default::default();
+            for (component, stored) in out.iter_mut().zip(hashes) {
+                for h in stored {
+                    let h: [u8; 8] = hex::decode(h)
+                        .ok()
+                        .and_then(|b| b.try_into().ok())
+                        .ok_or_else(|| corrupt("hash"))?;
+                    component.push(h);
+                }
+            }
+            Binding::Hardware(HardwareBinding {
+                min_match: *min_match,
+                salt,
+                hashes: out,
+            })
+        }
+    })
+}
+
+/// Decides the binding of a new license from the buyer's identifier and the product policy.
+pub fn resolve_binding(
+    identifier: Option<&str>,
+    policy: &Policy,
+) -> Result<StoredBinding, LicensingError> {
+    let identifier = identifier.map(str::trim).filter(|i| !i.is_empty());
+    let kind = match (policy.binding, identifier) {
+        (BindingKind::None, _) | (BindingKind::Auto, None) => return Ok(StoredBinding::None),
+        (BindingKind::Auto, Some(id)) if id.contains('|') => BindingKind::Hardware,
+        (BindingKind::Auto, Some(_)) => BindingKind::System,
+        (kind, _) => kind,
+    };
+    match kind {
+        BindingKind::Hardware => {
+            let id = identifier.ok_or(LicensingError::MissingIdentifier("hardware"))?;
+            let hwid = HardwareId::parse(id)?;
+            let mut salt = [0u8; SALT_LEN];
+            rand::rngs::OsRng.fill_bytes(&mut salt);
+            let bound = HardwareBinding::bind(&hwid, salt, policy.min_matching_components)?;
+            Ok(StoredBinding::Hardware {
+                min_match: bound.min_match,
+                salt: hex::encode(bound.salt),
+                hashes: bound
+                    .hashes
+                    .map(|component| component.iter().map(hex::encode).collect()),
+            })
+        }
+        _ => {
+            let id = identifier.ok_or(LicensingError::MissingIdentifier("system"))?;
+            Ok(StoredBinding::System {
+                identifier: id.to_string(),
+            })
+        }
+    }
+}
+
+/// Per-key mutual exclusion: operations on one order or instance never interleave, while
+/// unrelated keys proceed in parallel (striped locks, so memory stays bounded).
+pub struct KeyLocks {
+    stripes: Vec<Mutex<()>>,
+}
+
+impl KeyLocks {
+    /// A lock table with `stripes` stripes.
+    pub fn new(stripes: usize) -> KeyLocks {
+        KeyLocks {
+            stripes: (0..stripes.max(1)).map(|_| Mutex::new(())).collect(),
+        }
+    }
+
+    /// Locks the stripe of `key`.
+    pub fn lock(&self, key: &str) -> MutexGuard<'_, ()> {
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        let index = (hasher.finish() % self.stripes.len() as u64) as usize;
+        // `index` is reduced modulo the length, so it is always in range.
+        self.stripes[index].lock()
+    }
+}
+
+impl Default for KeyLocks {
+    fn default() -> Self {
+        KeyLocks::new(1024)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,467 @@
+//! Configuration: built-in defaults, then a TOML file, then `KOOLICENSE_*` environment
+//! variables, then command-line flags. Strict: unknown keys and unknown `KOOLICENSE_*` variables
+//! are errors. Secrets are wrapped so `Debug` never prints them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::licensing::policy::{Policies, Policy};
+
+/// Every environment variable the service reads, with the setting it overrides.
+pub(crate) const ENV_VARS: &[(&str, &str)] = &[
+    ("KOOLICENSE_CONFIG", "path of the TOML configuration file"),
+    ("KOOLICENSE_LISTEN", "server.listen"),
+    ("KOOLICENSE_WORKERS", "server.workers"),
+    ("KOOLICENSE_DATA_DIR", "storage.data_dir"),
+    ("KOOLICENSE_CACHE_CAPACITY_MB", "storage.cache_capacity_mb"),
+    ("KOOLICENSE_SIGNING_KEY_FILE", "signing.key_file"),
+    ("KOOLICENSE_KOOMARKET_PATH", "koomarket.path"),
+    ("KOOLICENSE_KOOMARKET_KEY", "koomarket.keys (current key)"),
+    (
+        "KOOLICENSE_KOOMARKET_PREVIOUS_KEYS",
+        "koomarket.keys (comma-separated previous keys, still accepted)",
+    ),
+    (
+        "KOOLICENSE_KOOMARKET_TIMESTAMP_WINDOW_SECS",
+        "koomarket.timestamp_window_secs",
+    ),
+    ("KOOLICENSE_LOG", "log.level (a tracing filter)"),
+    ("KOOLICENSE_LOG_FORMAT", "log.format (text or json)"),
+];
+
+/// A secret string: never printed by `Debug`, zeroed on drop.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// HTTP server.
+    pub server: ServerSettings,
+    /// sled storage.
+    pub storage: StorageSettings,
+    /// License signing key.
+    pub signing: SigningSettings,
+    /// The KooMarket production interface.
+    pub koomarket: KoomarketSettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// Policy for products without a `[[product]]` entry.
+    pub default_policy: Policy,
+    /// Per-product policies.
+    #[serde(rename = "product")]
+    pub products: Vec<Policy>,
+}
+
+/// `[server]`
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Worker threads (0 = one per core).
+    pub workers: usize,
+    /// Seconds given to in-flight requests at shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            workers: 0,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+/// `[storage]`
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    /// Directory holding the database, generated development keys and other state.
+    pub data_dir: PathBuf,
+    /// sled page-cache size in MiB (sled's own default of 1 GiB is too much for a small VM).
+    pub cache_capacity_mb: u64,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings {
+            data_dir: PathBuf::from("./data"),
+            cache_capacity_mb: 64,
+        }
+    }
+}
+
+/// `[signing]`
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningSettings {
+    /// PKCS#8 PEM Ed25519 private key (mode 0600). Empty: a development key is generated under
+    /// `<data_dir>/keys/` on first run.
+    pub key_file: Option<PathBuf>,
+}
+
+/// `[koomarket]`
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KoomarketSettings {
+    /// Path of the production interface.
+    pub path: String,
+    /// Marketplace keys (Key值), current first; older ones stay accepted during rotation. Empty: a
+    /// development key is generated under `<data_dir>/` on first run.
+    pub keys: Vec<Secret>,
+    /// Reject GET calls whose `timeStamp` is further than this from now (0 = off; the
+    /// marketplace documents no window, so it is off by default).
+    pub timestamp_window_secs: u64,
+}
+
+impl Default for KoomarketSettings {
+    fn default() -> Self {
+        KoomarketSettings {
+            path: "/koomarket/license".into(),
+            keys: Vec::new(),
+            timestamp_window_secs: 0,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A tracing filter such as `info` or `koolicense=debug,actix_web=info`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Command-line overrides (the last layer).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--listen`
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+    /// `--signing-key`
+    pub key_file: Option<PathBuf>,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid (syntax, unknown key, wrong type).
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An environment variable is unknown or has an invalid value.
+    #[error("environment variable {name}: {message}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads defaults < file < environment < flags. `file` comes from `--config`, else from
+    /// `KOOLICENSE_CONFIG`; without either, only defaults, environment and flags apply.
+    pub fn load(
+        file: Option<&Path>,
+        env: &[(String, String)],
+        overrides: &Overrides,
+    ) -> Result<Settings, SettingsError> {
+        let env_file = env
+            .iter()
+            .find(|(k, _)| k == "KOOLICENSE_CONFIG")
+            .map(|(_, v)| PathBuf::from(v));
+        let mut settings = match file.map(Path::to_path_buf).or(env_file) {
+            Some(path) => Settings::from_file(&path)?,
+            None => Settings::default(),
+        };
+        settings.apply_env(env)?;
+        if let Some(listen) = overrides.listen {
+            settings.server.listen = listen;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            settings.storage.data_dir = dir.clone();
+        }
+        if let Some(key) = &overrides.key_file {
+            settings.signing.key_file = Some(key.clone());
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Parses a TOML file (no other layers).
+    pub fn from_file(path: &Path) -> Result<Settings, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| SettingsError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })
+    }
+
+    fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), SettingsError> {
+        let mut current_key = None;
+        let mut previous_keys = None;
+        for (name, value) in env {
+            if !name.starts_with("KOOLICENSE_") {
+                continue;
+            }
+            let bad = |message: String| SettingsError::Env {
+                name: name.clone(),
+                message,
+            };
+            match name.as_str() {
+                "KOOLICENSE_CONFIG" => {}
+                "KOOLICENSE_LISTEN" => {
+                    self.server.listen = value.parse().map_err(|e| bad(format!("{e}")))?;
+                }
+                "KOOLICENSE_WORKERS" => {
+                    self.server.workers = value.parse().map_err(|e| bad(format!("{e}")))?;
+                }
+                "KOOLICENSE_DATA_DIR" => self.storage.data_dir = PathBuf::from(value),
+                "KOOLICENSE_CACHE_CAPACITY_MB" => {
+                    self.storage.cache_capacity_mb =
+                        value.parse().map_err(|e| bad(format!("{e}")))?;
+                }
+                "KOOLICENSE_SIGNING_KEY_FILE" => {
+                    self.signing.key_file = Some(PathBuf::from(value));
+                }
+                "KOOLICENSE_KOOMARKET_PATH" => self.koomarket.path = value.clone(),
+                "KOOLICENSE_KOOMARKET_KEY" => current_key = Some(Secret::new(value.trim())),
+                "KOOLICENSE_KOOMARKET_PREVIOUS_KEYS" => {
+                    previous_keys = Some(
+                        value
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|k| !k.is_empty())
+                            .map(Secret::new)
+                            .collect::<Vec<_>>(),
+                    );
+                }
+                "KOOLICENSE_KOOMARKET_TIMESTAMP_WINDOW_SECS" => {
+                    self.koomarket.timestamp_window_secs =
+                        value.parse().map_err(|e| bad(format!("{e}")))?;
+                }
+                "KOOLICENSE_LOG" => self.log.level = value.clone(),
+                "KOOLICENSE_LOG_FORMAT" => {
+                    self.log.format = match value.as_str() {
+                        "text" => LogFormat::Text,
+                        "json" => LogFormat::Json,
+                        other => return Err(bad(format!("{other:?} is not text or json"))),
+                    };
+                }
+                _ => {
+                    let known: Vec<&str> = ENV_VARS.iter().map(|(n, _)| *n).collect();
+                    return Err(bad(format!(
+                        "unknown variable; known: {}",
+                        known.join(", ")
+                    )));
+                }
+            }
+        }
+        if current_key.is_some() || previous_keys.is_some() {
+            let mut keys: Vec<Secret> = current_key.into_iter().collect();
+            match previous_keys {
+                Some(previous) => keys.extend(previous),
+                // A new current key from the environment keeps the file's keys as previous ones.
+                None => keys.extend(self.koomarket.keys.drain(..)),
+            }
+            self.koomarket.keys = keys;
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = SettingsError::Invalid;
+        if !self.koomarket.path.starts_with('/') || self.koomarket.path.starts_with("/v1") {
+            return Err(invalid(format!(
+                "koomarket.path {:?} must start with / and not collide with /v1",
+                self.koomarket.path
+            )));
+        }
+        if self.koomarket.keys.iter().any(|k| k.expose().is_empty()) {
+            return Err(invalid("koomarket.keys may not contain an empty key".into()));
+        }
+        if self.storage.cache_capacity_mb == 0 {
+            return Err(invalid("storage.cache_capacity_mb must be at least 1".into()));
+        }
+        self.policies().validate().map_err(invalid)
+    }
+
+    /// The product policies.
+    pub fn policies(&self) -> Policies {
+        Policies {
+            default: self.default_policy.clone(),
+            products: self.products.clone(),
+        }
+    }
+}
+
+/// The annotated example configuration shipped with the service (`koolicense config example`).
+pub const EXAMPLE_CONFIG: &str = include_str!("../deploy/koolicense.example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+        let path = dir.path().join("koolicense.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    #[test]
+    fn defaults_apply_without_file_env_or_flags() {
+        let s = Settings::load(None, &[], &Overrides::default()).expect("load");
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.storage.data_dir, PathBuf::from("./data"));
+        assert_eq!(s.storage.cache_capacity_mb, 64);
+        assert_eq!(s.koomarket.path, "/koomarket/license");
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_env_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            &dir,
+            "[server]\nlisten = \"127.0.0.1:9000\"\n[storage]\ndata_dir = \"/file\"\ncache_capacity_mb = 8\n",
+        );
+        let e = env(&[("KOOLICENSE_DATA_DIR", "/env"), ("KOOLICENSE_LISTEN", "127.0.0.1:9001")]);
+        let flags = Overrides {
+            listen: Some("127.0.0.1:9002".parse().expect("addr")),
+            ..Overrides::default()
+        };
+        let s = Settings::load(Some(&path), &e, &flags).expect("load");
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:9002");
+        assert_eq!(s.storage.data_dir, PathBuf::from("/env"));
+        assert_eq!(s.storage.cache_capacity_mb, 8);
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, "[server]\nlisten = \"127.0.0.1:9000\"\nlisten_port = 1\n");
+        let err = Settings::load(Some(&path), &[], &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("listen_port"), "{err}");
+    }
+
+    #[test]
+    fn unknown_koolicense_env_vars_are_errors() {
+        let err = Settings::load(None, &env(&[("KOOLICENSE_LISTN", "x")]), &Overrides::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("KOOLICENSE_LISTN"), "{err}");
+    }
+
+    #[test]
+    fn marketplace_keys_from_env_put_the_current_key_first() {
+        let e = env(&[
+            ("KOOLICENSE_KOOMARKET_KEY", "new-key"),
+            ("KOOLICENSE_KOOMARKET_PREVIOUS_KEYS", "old-1, old-2"),
+        ]);
+        let s = Settings::load(None, &e, &Overrides::default()).expect("load");
+        let keys: Vec<&str> = s.koomarket.keys.iter().map(Secret::expose).collect();
+        assert_eq!(keys, ["new-key", "old-1", "old-2"]);
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let e = env(&[("KOOLICENSE_KOOMARKET_KEY", "super-secret-key-value")]);
+        let s = Settings::load(None, &e, &Overrides::default()).expect("load");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("super-secret-key-value"));
+        assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn the_example_config_parses_and_validates() {
+        let s: Settings = toml::from_str(EXAMPLE_CONFIG).expect("example parses");
+        s.validate().expect("example validates");
+        assert!(!s.products.is_empty());
+    }
+
+    #[test]
+    fn product_policies_are_validated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, "[[product]]\nproduct_id = \"P\"\nmin_matching_components = 5\n");
+        let err = Settings::load(Some(&path), &[], &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("min_matching_components"), "{err}");
+    }
+}

@@ -1,0 +1,235 @@
+//! Building and running the application: open storage, load or create keys, bind the listener
+//! (port 0 works, for tests), and the single app factory used by `main` and by tests.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use anyhow::{bail, Context};
+use chrono::Utc;
+
+use crate::koomarket::auth::{KeyRing, SecretKey};
+use crate::routes;
+use crate::settings::Settings;
+use crate::signing::Signer;
+use crate::state::AppState;
+use crate::store::records::KeyRecord;
+use crate::store::{KeyRegistration, Store};
+
+/// File name of the generated development signing key under `<data_dir>/keys/`.
+pub const DEV_SIGNING_KEY: &str = "dev-signing";
+/// File name of the generated development KooMarket key under `<data_dir>/`.
+pub const DEV_MARKET_KEY_FILE: &str = "koomarket-dev.key";
+
+/// Start-up options that are not configuration.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StartOptions {
+    /// Accept a signing key whose kid differs from the recorded one (key rotation).
+    pub rotate_key: bool,
+}
+
+/// A built, not yet running, application.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+/// Registers the shared state and every route on an actix app: the one app factory.
+pub fn configure_app(cfg: &mut web::ServiceConfig, state: &AppState) {
+    cfg.app_data(web::Data::new(state.clone()))
+        .app_data(web::QueryConfig::default())
+        .configure(|cfg| routes::configure(cfg, state));
+}
+
+impl Application {
+    /// Opens storage and keys and binds the listener.
+    pub fn build(settings: Settings, options: StartOptions) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(settings.server.listen)
+            .with_context(|| format!("while binding {}", settings.server.listen))?;
+        Application::build_with_listener(settings, options, listener)
+    }
+
+    /// As [`Application::build`], on an already bound listener.
+    pub fn build_with_listener(
+        settings: Settings,
+        options: StartOptions,
+        listener: TcpListener,
+    ) -> anyhow::Result<Application> {
+        let state = prepare_state(settings, options)?;
+        let port = listener.local_addr().context("while reading the bound port")?.port();
+        let factory_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("koolicense::http"))
+                .configure(|cfg| configure_app(cfg, &factory_state))
+        })
+        .shutdown_timeout(state.settings.server.shutdown_timeout_secs);
+        if state.settings.server.workers > 0 {
+            server = server.workers(state.settings.server.workers);
+        }
+        let server = server
+            .listen(listener)
+            .context("while starting the HTTP server")?
+            .run();
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (for tests and tools).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM/SIGINT (or the server handle stops it), then flushes storage.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let result = self.server.await;
+        self.state.set_not_ready();
+        let store = self.state.store.clone();
+        web::block(move || store.close())
+            .await
+            .context("while flushing storage at shutdown")?
+            .context("while flushing storage at shutdown")?;
+        tracing::info!("storage flushed; stopped");
+        result.context("while serving HTTP")
+    }
+
+    /// A handle that can stop the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
+
+/// Opens storage, loads the signing key and the marketplace keys: everything but the listener.
+pub fn prepare_state(settings: Settings, options: StartOptions) -> anyhow::Result<AppState> {
+    let data_dir = settings.storage.data_dir.clone();
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("while creating the data directory {}", data_dir.display()))?;
+    let store = Store::open(&data_dir, settings.storage.cache_capacity_mb)
+        .with_context(|| format!("while opening the database under {}", data_dir.display()))?;
+    let signer = load_signer(&settings, &data_dir)?;
+    let record = KeyRecord {
+        kid: signer.kid().to_string(),
+        public_key_pem: signer.public_key().to_pem(),
+        first_used: Utc::now(),
+        retired_at: None,
+    };
+    match store
+        .register_signing_key(record, options.rotate_key)
+        .context("while recording the signing key")?
+    {
+        KeyRegistration::Refused { recorded } => bail!(
+            "the configured signing key has kid {} but this database was signing with kid {recorded}; \
+             start with --rotate-key to make the new key active (licenses signed by the old key stay \
+             valid: its public key remains published at /v1/keys)",
+            signer.kid()
+        ),
+        KeyRegistration::Rotated { previous } => {
+            tracing::warn!(kid = %signer.kid(), %previous, "signing key rotated");
+        }
+        KeyRegistration::First | KeyRegistration::Unchanged => {}
+    }
+    tracing::info!(kid = %signer.kid(), "signing key loaded");
+    let market_keys = load_market_keys(&settings, &data_dir)?;
+    Ok(AppState::new(store, signer, settings, market_keys))
+}
+
+fn load_signer(settings: &Settings, data_dir: &Path) -> anyhow::Result<Signer> {
+    if let Some(path) = &settings.signing.key_file {
+        return Signer::load(path)
+            .with_context(|| format!("while loading the signing key {}", path.display()));
+    }
+    let dir = data_dir.join("keys");
+    let path = dev_signing_key_path(data_dir);
+    if path.exists() {
+        tracing::warn!(
+            path = %path.display(),
+            "USING THE DEVELOPMENT SIGNING KEY from the data directory; configure signing.key_file for production"
+        );
+        return Signer::load(&path)
+            .with_context(|| format!("while loading the development key {}", path.display()));
+    }
+    let signer = Signer::generate().context("while generating a development signing key")?;
+    signer
+        .write_pair(&dir, Some(DEV_SIGNING_KEY))
+        .context("while writing the development signing key")?;
+    let banner = "*".repeat(78);
+    tracing::warn!("{banner}");
+    tracing::warn!(
+        "NO SIGNING KEY CONFIGURED: generated a DEVELOPMENT key (kid {}) at {}",
+        signer.kid(),
+        path.display()
+    );
+    tracing::warn!("Licenses signed with it are only as safe as that file. For production run");
+    tracing::warn!("`koolicense keygen --out-dir /etc/koolicense/keys` and set signing.key_file.");
+    tracing::warn!("{banner}");
+    Ok(signer)
+}
+
+/// Path of the generated development signing key.
+pub fn dev_signing_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys").join(format!("{DEV_SIGNING_KEY}.key.pem"))
+}
+
+/// Path of the generated development marketplace key.
+pub fn dev_market_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(DEV_MARKET_KEY_FILE)
+}
+
+fn load_market_keys(settings: &Settings, data_dir: &Path) -> anyhow::Result<KeyRing> {
+    let configured: Vec<SecretKey> = settings
+        .koomarket
+        .keys
+        .iter()
+        .map(|k| SecretKey::new(k.expose().to_string()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("invalid koomarket key: {e}"))?;
+    if !configured.is_empty() {
+        return Ok(KeyRing::new(configured));
+    }
+    let path = dev_market_key_path(data_dir);
+    let key = if path.exists() {
+        crate::signing::check_private_permissions(&path)?;
+        std::fs::read_to_string(&path)
+            .with_context(|| format!("while reading {}", path.display()))?
+            .trim()
+            .to_string()
+    } else {
+        let key = uuid::Uuid::new_v4().to_string();
+        write_private(&path, &key)?;
+        key
+    };
+    tracing::warn!(
+        path = %path.display(),
+        "NO KOOMARKET KEY CONFIGURED: using a DEVELOPMENT marketplace key stored in the data directory; \
+         set KOOLICENSE_KOOMARKET_KEY to the Key值 from the seller console before going live"
+    );
+    let key = SecretKey::new(key).map_err(|e| anyhow::anyhow!("invalid development key: {e}"))?;
+    Ok(KeyRing::new(vec![key]))
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("while creating {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("while writing {}", path.display()))
+}

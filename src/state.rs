@@ -1,0 +1,68 @@
+//! Shared application state handed to every handler (cheap to clone).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::koomarket::auth::KeyRing;
+use crate::licensing::policy::Policies;
+use crate::licensing::KeyLocks;
+use crate::settings::Settings;
+use crate::signing::Signer;
+use crate::store::Store;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage.
+    pub store: Store,
+    /// The active signing key.
+    pub signer: Arc<Signer>,
+    /// The loaded configuration.
+    pub settings: Arc<Settings>,
+    /// Product policies.
+    pub policies: Arc<Policies>,
+    /// Per-order / per-instance mutual exclusion.
+    pub locks: Arc<KeyLocks>,
+    /// KooMarket keys (Key值), current first.
+    pub market_keys: Arc<KeyRing>,
+    ready: Arc<AtomicBool>,
+}
+
+impl AppState {
+    /// Assembles the state.
+    pub fn new(
+        store: Store,
+        signer: Signer,
+        settings: Settings,
+        market_keys: KeyRing,
+    ) -> AppState {
+        AppState {
+            store,
+            signer: Arc::new(signer),
+            policies: Arc::new(settings.policies()),
+            settings: Arc::new(settings),
+            locks: Arc::new(KeyLocks::default()),
+            market_keys: Arc::new(market_keys),
+            ready: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// Whether the service accepts traffic.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Marks the service as shutting down (readiness fails from now on).
+    pub fn set_not_ready(&self) {
+        self.ready.store(false, Ordering::Release);
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("signer", &self.signer)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}

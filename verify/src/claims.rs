@@ -1,0 +1,92 @@
+//! The claims a license carries: who bought what, for how long, with which entitlements, bound to
+//! which machine.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::binding::Binding;
+use crate::keys::decode_hex;
+
+/// A license id: 16 random bytes, shown in the hyphenated UUID form.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LicenseId(pub [u8; 16]);
+
+impl LicenseId {
+    /// Parses the hyphenated (or plain 32-hex-digit) form.
+    pub fn parse(text: &str) -> Option<LicenseId> {
+        let hex: String = text.trim().chars().filter(|c| *c != '-').collect();
+        let bytes: [u8; 16] = decode_hex(&hex)?.try_into().ok()?;
+        Some(LicenseId(bytes))
+    }
+}
+
+impl fmt::Display for LicenseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, b) in self.0.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                f.write_str("-")?;
+            }
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for LicenseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LicenseId({self})")
+    }
+}
+
+/// Everything a license says. Times are Unix seconds (UTC).
+///
+/// The issuer fills this in and signs it; the verifier returns it only after the signature and
+/// the validity window have been checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claims {
+    /// Unique id of the license (stable across renewals and reissues).
+    pub license_id: LicenseId,
+    /// Revision of the license: 1 for the first token, incremented each time a new token is
+    /// signed for the same license (renewal, reissue, change of entitlements).
+    pub revision: u32,
+    /// The KooMarket instance id (`instanceId`), when issued through the marketplace.
+    pub instance_id: Option<String>,
+    /// The KooMarket order id (`orderId`) of the purchase.
+    pub order_id: Option<String>,
+    /// The KooMarket product id (`productId`).
+    pub product_id: String,
+    /// The KooMarket specification code (`skuCode`).
+    pub sku_code: Option<String>,
+    /// The buyer's KooMarket customer id (`customerId`).
+    pub customer_id: Option<String>,
+    /// A trial license.
+    pub trial: bool,
+    /// Issued for marketplace test traffic (`testFlag=1`); real software should refuse it.
+    pub test: bool,
+    /// When this token was signed.
+    pub issued_at: u64,
+    /// The license is not valid before this time.
+    pub not_before: u64,
+    /// The license is not valid from this time on; `None` for a perpetual license (one-time
+    /// purchase, 按次).
+    pub expires_at: Option<u64>,
+    /// Purchased quantity (KooMarket's `amount` linear attribute), if any.
+    pub quantity: Option<u32>,
+    /// Feature entitlements, sorted.
+    pub features: Vec<String>,
+    /// The machine binding.
+    pub binding: Binding,
+}
+
+impl Claims {
+    /// Whether the license grants the named feature.
+    pub fn has_feature(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
+
+    /// Whether the license is perpetual.
+    pub fn is_perpetual(&self) -> bool {
+        self.expires_at.is_none()
+    }
+}

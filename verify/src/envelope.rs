@@ -1,0 +1,204 @@
+//! The signed envelope shared by every object koolicense signs (licenses, revocation lists,
+//! status answers): `version || kid || payload || signature`, its one-line and armoured text
+//! forms, and the domain-separated message that the signature covers.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+use crate::error::Error;
+use crate::keys::{Kid, KID_LEN};
+
+/// Format version of every envelope this library writes.
+pub const FORMAT_VERSION: u8 = 1;
+/// Length of an Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+/// Largest text accepted as input (any form), before any decoding.
+pub const MAX_INPUT_LEN: usize = 16 * 1024;
+/// Column at which the armoured form wraps its base64 body.
+pub(crate) const ARMOR_WIDTH: usize = 64;
+const HEADER_LEN: usize = 1 + KID_LEN;
+
+/// One kind of signed object: its text prefix, armour label and signature domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Kind {
+    /// One-line prefix, e.g. `kl1.`.
+    pub(crate) prefix: &'static str,
+    /// Armour label, e.g. `KOOLICENSE LICENSE`.
+    pub(crate) label: &'static str,
+    /// Domain-separation prefix of the signed message.
+    pub(crate) domain: &'static [u8],
+}
+
+/// Licenses.
+pub(crate) const LICENSE: Kind = Kind {
+    prefix: "kl1.",
+    label: "KOOLICENSE LICENSE",
+    domain: b"koolicense/license/v1\0",
+};
+/// Signed revocation lists.
+pub(crate) const REVOCATION_LIST: Kind = Kind {
+    prefix: "klr1.",
+    label: "KOOLICENSE REVOCATION LIST",
+    domain: b"koolicense/revocations/v1\0",
+};
+/// Signed online status answers.
+pub(crate) const STATUS: Kind = Kind {
+    prefix: "kls1.",
+    label: "KOOLICENSE STATUS",
+    domain: b"koolicense/status/v1\0",
+};
+
+/// A decoded but not yet verified envelope.
+#[derive(Clone, Debug)]
+pub(crate) struct Envelope {
+    pub(crate) version: u8,
+    pub(crate) kid: Kid,
+    /// `version || kid || payload`: the bytes after the domain in the signed message.
+    pub(crate) body: Vec<u8>,
+    pub(crate) signature: [u8; SIGNATURE_LEN],
+}
+
+impl Envelope {
+    pub(crate) fn payload(&self) -> &[u8] {
+        self.body.get(HEADER_LEN..).unwrap_or(&[])
+    }
+
+    pub(crate) fn message(&self, kind: &Kind) -> Vec<u8> {
+        signing_message(kind, &self.body)
+    }
+}
+
+/// `domain || version || kid || payload`.
+pub(crate) fn signing_message(kind: &Kind, body: &[u8]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(kind.domain.len() + body.len());
+    message.extend_from_slice(kind.domain);
+    message.extend_from_slice(body);
+    message
+}
+
+/// `version || kid`, the start of every body.
+pub(crate) fn body_header(kid: &Kid) -> Vec<u8> {
+    let mut body = Vec::with_capacity(HEADER_LEN + 512);
+    body.push(FORMAT_VERSION);
+    body.extend_from_slice(&kid.0);
+    body
+}
+
+/// Length of the one-line form of a body of `body_len` bytes once signed.
+pub(crate) fn one_line_len(kind: &Kind, body_len: usize) -> usize {
+    let raw = body_len + SIGNATURE_LEN;
+    kind.prefix.len() + (raw * 4).div_ceil(3)
+}
+
+/// The one-line form: `prefix || base64url_nopad(body || signature)`.
+pub(crate) fn to_one_line(kind: &Kind, body: &[u8], signature: &[u8; SIGNATURE_LEN]) -> String {
+    let mut raw = Vec::with_capacity(body.len() + SIGNATURE_LEN);
+    raw.extend_from_slice(body);
+    raw.extend_from_slice(signature);
+    let mut text = String::from(kind.prefix);
+    text.push_str(&URL_SAFE_NO_PAD.encode(raw));
+    text
+}
+
+/// The armoured form of a one-line text: BEGIN line, the base64url body wrapped at 64 columns,
+/// END line, each line ending in `\n`.
+pub(crate) fn armor(kind: &Kind, one_line: &str) -> String {
+    let body = one_line.strip_prefix(kind.prefix).unwrap_or(one_line);
+    let mut out = String::new();
+    out.push_str("-----BEGIN ");
+    out.push_str(kind.label);
+    out.push_str("-----\n");
+    let bytes = body.as_bytes();
+    for chunk in bytes.chunks(ARMOR_WIDTH) {
+        // The body is base64url, so every chunk is ASCII and valid UTF-8.
+        out.push_str(core::str::from_utf8(chunk).unwrap_or(""));
+        out.push('\n');
+    }
+    out.push_str("-----END ");
+    out.push_str(kind.label);
+    out.push_str("-----\n");
+    out
+}
+
+/// Decodes either text form of `kind` into an envelope (no signature check).
+pub(crate) fn decode(kind: &Kind, text: &str) -> Result<Envelope, Error> {
+    if text.len() > MAX_INPUT_LEN {
+        return Err(Error::TooLarge);
+    }
+    let encoded = extract_base64(kind, text)?;
+    let raw = decode_lenient_base64(&encoded)?;
+    if raw.len() < HEADER_LEN + SIGNATURE_LEN {
+        return Err(Error::Encoding("too short"));
+    }
+    let split = raw.len() - SIGNATURE_LEN;
+    let (body, signature) = raw.split_at(split);
+    let version = *body.first().ok_or(Error::Encoding("too short"))?;
+    if version != FORMAT_VERSION {
+        return Err(Error::UnsupportedVersion(version));
+    }
+    let kid: [u8; KID_LEN] = body
+        .get(1..HEADER_LEN)
+        .and_then(|k| k.try_into().ok())
+        .ok_or(Error::Encoding("too short"))?;
+    let signature: [u8; SIGNATURE_LEN] = signature
+        .try_into()
+        .map_err(|_| Error::Encoding("too short"))?;
+    Ok(Envelope {
+        version,
+        kid: Kid(kid),
+        body: body.to_vec(),
+        signature,
+    })
+}
+
+/// Finds the base64 text: between the armour lines, or after the one-line prefix. Whitespace
+/// anywhere inside is ignored.
+fn extract_base64(kind: &Kind, text: &str) -> Result<String, Error> {
+    let begin = ["-----BEGIN ", kind.label, "-----"].concat();
+    let end = ["-----END ", kind.label, "-----"].concat();
+    let (inner, armoured) = if let Some(start) = text.find(&begin) {
+        let after = text.get(start + begin.len()..).unwrap_or("");
+        let stop = after
+            .find(&end)
+            .ok_or(Error::Encoding("armour END line missing"))?;
+        (after.get(..stop).unwrap_or(""), true)
+    } else if text.contains("-----BEGIN ") {
+        return Err(Error::WrongObjectKind);
+    } else {
+        (text, false)
+    };
+    let compact: String = inner.chars().filter(|c| !c.is_whitespace()).collect();
+    let head = compact.get(..8).unwrap_or(&compact).to_ascii_lowercase();
+    if head.starts_with(kind.prefix) {
+        return Ok(compact.get(kind.prefix.len()..).unwrap_or("").into());
+    }
+    let other_kind = [LICENSE, REVOCATION_LIST, STATUS]
+        .iter()
+        .any(|k| k.prefix != kind.prefix && head.starts_with(k.prefix));
+    if other_kind {
+        return Err(Error::WrongObjectKind);
+    }
+    if !armoured {
+        return Err(Error::Encoding("missing prefix or armour"));
+    }
+    Ok(compact)
+}
+
+/// Decodes base64 in either alphabet, with or without padding.
+fn decode_lenient_base64(text: &str) -> Result<Vec<u8>, Error> {
+    let normalised: String = text
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            other => other,
+        })
+        .collect();
+    URL_SAFE_NO_PAD
+        .decode(normalised.as_bytes())
+        .map_err(|_| Error::Encoding("invalid base64"))
+}
