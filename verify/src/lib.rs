@@ -13,3 +13,4 @@ mod hwid;
 pub mod machine;
 
 pub use binding::{Binding, HardwareBinding, HASH_LEN, MAX_VALUES_PER_COMPONENT, SALT_LEN};
+pub use hwid::{component_hash, Component, HardwareId, HardwareIdError};
