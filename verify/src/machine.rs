@@ -53,6 +53,8 @@ use crate::{Component, HardwareId};
 mod cpuinfo;
 #[cfg(target_os = "linux")]
 mod linux;
+mod macos;
+mod windows;
 
 pub use cpuinfo::processor_id_from_cpuinfo;
 #[cfg(target_os = "linux")]
@@ -128,7 +130,15 @@ pub fn read_report() -> Result<MachineReport, MachineError> {
     {
         read_report_from_root(std::path::Path::new("/"))
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "windows")]
+    {
+        windows::read_report()
+    }
+    #[cfg(target_os = "macos")]
+    {
+        macos::read_report()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
     {
         Err(MachineError::Unsupported {
             os: std::env::consts::OS,
@@ -141,7 +151,10 @@ pub fn read_hardware_id() -> Result<HardwareId, MachineError> {
     read_report().map(|report| report.id)
 }
 
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+#[cfg_attr(
+    not(any(target_os = "linux", target_os = "windows", target_os = "macos")),
+    allow(dead_code)
+)]
 impl MachineReport {
     /// Builds the identifier from the readings; fails when no reading holds a value.
     fn from_sources(sources: Vec<SourceReading>) -> Result<MachineReport, MachineError> {
@@ -167,7 +180,10 @@ impl MachineReport {
     }
 }
 
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+#[cfg_attr(
+    not(any(target_os = "linux", target_os = "windows", target_os = "macos")),
+    allow(dead_code)
+)]
 impl SourceReading {
     fn new(component: Component, source: impl Into<String>, outcome: SourceOutcome) -> Self {
         SourceReading {
