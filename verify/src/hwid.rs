@@ -330,7 +330,7 @@ impl fmt::Display for HardwareId {
 /// Idempotent: normalising a normalised value returns it unchanged.
 pub(crate) fn normalise_value(component: Component, raw: &str) -> Option<String> {
     let strip_mac_separators = component == Component::Mac;
-    let value: String = raw
+    let filtered: String = raw
         .chars()
         .filter(|&c| {
             let mac_separator = strip_mac_separators && matches!(c, ':' | '-' | '.');
@@ -338,10 +338,12 @@ pub(crate) fn normalise_value(component: Component, raw: &str) -> Option<String>
         })
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    if value.is_empty() || is_placeholder(&value) {
+    // Non-ASCII whitespace is trimmed (as `parse` trims the whole string) but kept inside.
+    let value = filtered.trim();
+    if value.is_empty() || is_placeholder(value) {
         None
     } else {
-        Some(value)
+        Some(value.to_string())
     }
 }
 

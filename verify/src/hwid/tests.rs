@@ -167,6 +167,11 @@ fn from_components_normalises_and_splits() -> TestResult {
     assert_eq!(built.to_koomarket_string(), "001A2B3C4D5E|S1,S2|X,Y|");
     assert_eq!(built.present_components(), 3);
     assert_eq!(id(&built.to_koomarket_string())?, built);
+    // Unicode whitespace is trimmed like `parse` trims the whole string, but kept inside.
+    let spaced = HardwareId::from_components(["\u{2000}ab\u{3000}"], [":\u{a0}x y"], [""], [""]);
+    assert_eq!(spaced.values(Component::Mac), ["AB"]);
+    assert_eq!(spaced.values(Component::Disk), [":\u{a0}XY"]);
+    assert_eq!(id(&spaced.to_koomarket_string())?, spaced);
     let empty = HardwareId::from_components([""], ["NONE"], ["0"], ["ffff"]);
     assert_eq!(empty.present_components(), 0);
     assert_eq!(empty.to_koomarket_string(), "|||");
