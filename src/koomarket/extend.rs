@@ -14,6 +14,8 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use serde_json::Value;
 
+use super::percent;
+
 /// Documented maximum length of `saasExtendParams` (String, len 2048).
 pub(crate) const MAX_EXTEND_PARAMS_LEN: usize = 2048;
 
@@ -67,10 +69,10 @@ pub(crate) fn decode_extend_params(value: &str) -> Result<Vec<(String, String)>,
     }
     let mut text = value.to_owned();
     for _ in 0..MAX_PERCENT_PASSES {
-        if !has_percent_escape(text.as_bytes()) {
+        if !percent::has_escape(text.as_bytes()) {
             break;
         }
-        text = String::from_utf8(percent_decode(text.as_bytes()))
+        text = String::from_utf8(percent::decode(text.as_bytes()))
             .map_err(|_| ExtendError::NotBase64)?;
     }
     let b64: String = text
@@ -109,37 +111,6 @@ fn entry_pair(entry: Value) -> Option<(String, String)> {
         Some(other) => other.to_string(),
     };
     Some((name, value))
-}
-
-fn has_percent_escape(bytes: &[u8]) -> bool {
-    bytes
-        .windows(3)
-        .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
-}
-
-/// RFC 3986 percent-decoding: `%XX` becomes the byte, everything else (including `+` and a
-/// malformed `%`) is kept literally.
-fn percent_decode(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if let [b'%', hi, lo, ..] = bytes[i..] {
-            if let (Some(hi), Some(lo)) = (hex_value(hi), hex_value(lo)) {
-                out.push(hi << 4 | lo);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    out
-}
-
-fn hex_value(digit: u8) -> Option<u8> {
-    char::from(digit)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// The buyer's identifier from decoded `saasExtendParams`: the trimmed value of the
@@ -316,12 +287,6 @@ mod tests {
             None
         );
         assert_eq!(identification_code(&[]), None);
-    }
-
-    #[test]
-    fn percent_decode_keeps_plus_and_malformed_escapes() {
-        assert_eq!(percent_decode(b"a+b%2B%2f%zz%4"), b"a+b+/%zz%4");
-        assert!(!has_percent_escape(b"%zz%4"));
     }
 
     proptest! {

@@ -3,3 +3,4 @@
 pub(crate) mod apig;
 pub(crate) mod auth;
 pub(crate) mod extend;
+mod percent;
