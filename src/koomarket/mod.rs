@@ -8,4 +8,5 @@ pub(crate) mod extend;
 pub(crate) mod handler;
 pub(crate) mod lifecycle;
 pub(crate) mod params;
+mod percent;
 pub(crate) mod result;
