@@ -11,7 +11,7 @@ use crate::store::StoreError;
 
 /// An error answered by the merchant API.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// The request is malformed.
     #[error("{0}")]
     InvalidRequest(String),
@@ -32,7 +32,7 @@ pub enum ApiError {
 /// The error table: (stable code, HTTP status) for each error.
 impl ApiError {
     /// The stable code and status.
-    pub fn code(&self) -> (&'static str, StatusCode) {
+    pub(crate) fn code(&self) -> (&'static str, StatusCode) {
         match self {
             ApiError::InvalidRequest(_) => ("invalid_request", StatusCode::BAD_REQUEST),
             ApiError::NotFound(_) => ("not_found", StatusCode::NOT_FOUND),

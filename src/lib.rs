@@ -6,11 +6,11 @@
 pub mod cli;
 pub(crate) mod error;
 pub(crate) mod koomarket;
-pub mod licensing;
+pub(crate) mod licensing;
 pub(crate) mod routes;
 pub mod settings;
 pub mod signing;
 pub mod startup;
-pub mod state;
-pub mod store;
+pub(crate) mod state;
+pub(crate) mod store;
 pub mod telemetry;

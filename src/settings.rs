@@ -76,10 +76,10 @@ pub struct Settings {
     /// Logging.
     pub log: LogSettings,
     /// Policy for products without a `[[product]]` entry.
-    pub default_policy: Policy,
+    pub(crate) default_policy: Policy,
     /// Per-product policies.
     #[serde(rename = "product")]
-    pub products: Vec<Policy>,
+    pub(crate) products: Vec<Policy>,
 }
 
 /// `[server]`
@@ -335,7 +335,7 @@ impl Settings {
             match previous_keys {
                 Some(previous) => keys.extend(previous),
                 // A new current key from the environment keeps the file's keys as previous ones.
-                None => keys.extend(self.koomarket.keys.drain(..)),
+                None => keys.append(&mut self.koomarket.keys),
             }
             self.koomarket.keys = keys;
         }
@@ -351,16 +351,20 @@ impl Settings {
             )));
         }
         if self.koomarket.keys.iter().any(|k| k.expose().is_empty()) {
-            return Err(invalid("koomarket.keys may not contain an empty key".into()));
+            return Err(invalid(
+                "koomarket.keys may not contain an empty key".into(),
+            ));
         }
         if self.storage.cache_capacity_mb == 0 {
-            return Err(invalid("storage.cache_capacity_mb must be at least 1".into()));
+            return Err(invalid(
+                "storage.cache_capacity_mb must be at least 1".into(),
+            ));
         }
         self.policies().validate().map_err(invalid)
     }
 
     /// The product policies.
-    pub fn policies(&self) -> Policies {
+    pub(crate) fn policies(&self) -> Policies {
         Policies {
             default: self.default_policy.clone(),
             products: self.products.clone(),
@@ -404,7 +408,10 @@ mod tests {
             &dir,
             "[server]\nlisten = \"127.0.0.1:9000\"\n[storage]\ndata_dir = \"/file\"\ncache_capacity_mb = 8\n",
         );
-        let e = env(&[("KOOLICENSE_DATA_DIR", "/env"), ("KOOLICENSE_LISTEN", "127.0.0.1:9001")]);
+        let e = env(&[
+            ("KOOLICENSE_DATA_DIR", "/env"),
+            ("KOOLICENSE_LISTEN", "127.0.0.1:9001"),
+        ]);
         let flags = Overrides {
             listen: Some("127.0.0.1:9002".parse().expect("addr")),
             ..Overrides::default()
@@ -418,15 +425,22 @@ mod tests {
     #[test]
     fn unknown_keys_in_the_file_are_errors() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = write(&dir, "[server]\nlisten = \"127.0.0.1:9000\"\nlisten_port = 1\n");
-        let err = Settings::load(Some(&path), &[], &Overrides::default()).unwrap_err();
+        let path = write(
+            &dir,
+            "[server]\nlisten = \"127.0.0.1:9000\"\nlisten_port = 1\n",
+        );
+        let err = Settings::load(Some(&path), &[], &Overrides::default()).expect_err("must fail");
         assert!(err.to_string().contains("listen_port"), "{err}");
     }
 
     #[test]
     fn unknown_koolicense_env_vars_are_errors() {
-        let err = Settings::load(None, &env(&[("KOOLICENSE_LISTN", "x")]), &Overrides::default())
-            .unwrap_err();
+        let err = Settings::load(
+            None,
+            &env(&[("KOOLICENSE_LISTN", "x")]),
+            &Overrides::default(),
+        )
+        .expect_err("must fail");
         assert!(err.to_string().contains("KOOLICENSE_LISTN"), "{err}");
     }
 
@@ -460,8 +474,11 @@ mod tests {
     #[test]
     fn product_policies_are_validated() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = write(&dir, "[[product]]\nproduct_id = \"P\"\nmin_matching_components = 5\n");
-        let err = Settings::load(Some(&path), &[], &Overrides::default()).unwrap_err();
+        let path = write(
+            &dir,
+            "[[product]]\nproduct_id = \"P\"\nmin_matching_components = 5\n",
+        );
+        let err = Settings::load(Some(&path), &[], &Overrides::default()).expect_err("must fail");
         assert!(err.to_string().contains("min_matching_components"), "{err}");
     }
 }

@@ -66,8 +66,8 @@ impl fmt::Debug for Signer {
 impl Signer {
     /// A signer for an in-memory key. Fails only for a degenerate (small-order) public key.
     pub fn new(key: SigningKey) -> Result<Signer, KeyError> {
-        let public = PublicKey::from_bytes(&key.verifying_key().to_bytes())
-            .map_err(|_| KeyError::Weak)?;
+        let public =
+            PublicKey::from_bytes(&key.verifying_key().to_bytes()).map_err(|_| KeyError::Weak)?;
         Ok(Signer { key, public })
     }
 
@@ -112,8 +112,14 @@ impl Signer {
 
     /// Writes `<dir>/<kid>.key.pem` (mode 0600) and `<dir>/<kid>.pub.pem`; returns both paths.
     /// With `name`, the files are `<name>.key.pem` and `<name>.pub.pem` instead.
-    pub fn write_pair(&self, dir: &Path, name: Option<&str>) -> Result<(PathBuf, PathBuf), KeyError> {
-        let stem = name.map(String::from).unwrap_or_else(|| self.kid().to_string());
+    pub fn write_pair(
+        &self,
+        dir: &Path,
+        name: Option<&str>,
+    ) -> Result<(PathBuf, PathBuf), KeyError> {
+        let stem = name
+            .map(String::from)
+            .unwrap_or_else(|| self.kid().to_string());
         let private = dir.join(format!("{stem}.key.pem"));
         let public = dir.join(format!("{stem}.pub.pem"));
         for path in [&private, &public] {
@@ -198,10 +204,16 @@ mod tests {
     fn a_world_readable_key_is_refused() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("tempdir");
-        let (private, _) = Signer::generate().expect("keygen").write_pair(dir.path(), None).expect("write");
+        let (private, _) = Signer::generate()
+            .expect("keygen")
+            .write_pair(dir.path(), None)
+            .expect("write");
         std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        let err = Signer::load(&private).unwrap_err();
-        assert!(matches!(err, KeyError::Permissions { mode: 0o644, .. }), "{err}");
+        let err = Signer::load(&private).expect_err("must fail");
+        assert!(
+            matches!(err, KeyError::Permissions { mode: 0o644, .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
 use chrono::Utc;
 
+use crate::error::ApiError;
 use crate::koomarket::auth::{KeyRing, SecretKey};
 use crate::routes;
 use crate::settings::Settings;
@@ -37,9 +38,18 @@ pub struct Application {
 }
 
 /// Registers the shared state and every route on an actix app: the one app factory.
-pub fn configure_app(cfg: &mut web::ServiceConfig, state: &AppState) {
+pub(crate) fn configure_app(cfg: &mut web::ServiceConfig, state: &AppState) {
     cfg.app_data(web::Data::new(state.clone()))
-        .app_data(web::QueryConfig::default())
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            ApiError::InvalidRequest(format!("invalid query string: {e}")).into()
+        }))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(64 * 1024)
+                .error_handler(|e, _| {
+                    ApiError::InvalidRequest(format!("invalid JSON body: {e}")).into()
+                }),
+        )
         .configure(|cfg| routes::configure(cfg, state));
 }
 
@@ -58,11 +68,18 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
         let state = prepare_state(settings, options)?;
-        let port = listener.local_addr().context("while reading the bound port")?.port();
+        let port = listener
+            .local_addr()
+            .context("while reading the bound port")?
+            .port();
         let factory_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("koolicense::http"))
+                .wrap(
+                    actix_web::middleware::Logger::new("%a %{METHOD}xi %U %s %b %Dms")
+                        .custom_request_replace("METHOD", |req| req.method().to_string())
+                        .log_target("koolicense::http"),
+                )
                 .configure(|cfg| configure_app(cfg, &factory_state))
         })
         .shutdown_timeout(state.settings.server.shutdown_timeout_secs);
@@ -85,11 +102,6 @@ impl Application {
         self.port
     }
 
-    /// The shared state (for tests and tools).
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
     /// Serves until SIGTERM/SIGINT (or the server handle stops it), then flushes storage.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let result = self.server.await;
@@ -99,7 +111,8 @@ impl Application {
             .await
             .context("while flushing storage at shutdown")?
             .context("while flushing storage at shutdown")?;
-        tracing::info!("storage flushed; stopped");
+        let (flushes, waiters) = self.state.store.commit_stats();
+        tracing::info!(flushes, waiters, "storage flushed; stopped");
         result.context("while serving HTTP")
     }
 
@@ -110,7 +123,7 @@ impl Application {
 }
 
 /// Opens storage, loads the signing key and the marketplace keys: everything but the listener.
-pub fn prepare_state(settings: Settings, options: StartOptions) -> anyhow::Result<AppState> {
+pub(crate) fn prepare_state(settings: Settings, options: StartOptions) -> anyhow::Result<AppState> {
     let data_dir = settings.storage.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("while creating the data directory {}", data_dir.display()))?;
@@ -177,7 +190,9 @@ fn load_signer(settings: &Settings, data_dir: &Path) -> anyhow::Result<Signer> {
 
 /// Path of the generated development signing key.
 pub fn dev_signing_key_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("keys").join(format!("{DEV_SIGNING_KEY}.key.pem"))
+    data_dir
+        .join("keys")
+        .join(format!("{DEV_SIGNING_KEY}.key.pem"))
 }
 
 /// Path of the generated development marketplace key.
@@ -194,7 +209,8 @@ fn load_market_keys(settings: &Settings, data_dir: &Path) -> anyhow::Result<KeyR
         .collect::<Result<_, _>>()
         .map_err(|e| anyhow::anyhow!("invalid koomarket key: {e}"))?;
     if !configured.is_empty() {
-        return Ok(KeyRing::new(configured));
+        return KeyRing::new(configured)
+            .map_err(|e| anyhow::anyhow!("invalid koomarket keys: {e}"));
     }
     let path = dev_market_key_path(data_dir);
     let key = if path.exists() {
@@ -214,7 +230,7 @@ fn load_market_keys(settings: &Settings, data_dir: &Path) -> anyhow::Result<KeyR
          set KOOLICENSE_KOOMARKET_KEY to the Key值 from the seller console before going live"
     );
     let key = SecretKey::new(key).map_err(|e| anyhow::anyhow!("invalid development key: {e}"))?;
-    Ok(KeyRing::new(vec![key]))
+    Ok(KeyRing::single(key))
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {

@@ -12,25 +12,25 @@ use crate::store::Store;
 
 /// What handlers share.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// Storage.
-    pub store: Store,
+    pub(crate) store: Store,
     /// The active signing key.
-    pub signer: Arc<Signer>,
+    pub(crate) signer: Arc<Signer>,
     /// The loaded configuration.
-    pub settings: Arc<Settings>,
+    pub(crate) settings: Arc<Settings>,
     /// Product policies.
-    pub policies: Arc<Policies>,
+    pub(crate) policies: Arc<Policies>,
     /// Per-order / per-instance mutual exclusion.
-    pub locks: Arc<KeyLocks>,
+    pub(crate) locks: Arc<KeyLocks>,
     /// KooMarket keys (Key值), current first.
-    pub market_keys: Arc<KeyRing>,
+    pub(crate) market_keys: Arc<KeyRing>,
     ready: Arc<AtomicBool>,
 }
 
 impl AppState {
     /// Assembles the state.
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         signer: Signer,
         settings: Settings,
@@ -48,12 +48,12 @@ impl AppState {
     }
 
     /// Whether the service accepts traffic.
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
 
     /// Marks the service as shutting down (readiness fails from now on).
-    pub fn set_not_ready(&self) {
+    pub(crate) fn set_not_ready(&self) {
         self.ready.store(false, Ordering::Release);
     }
 }

@@ -95,7 +95,8 @@ impl ServeArgs {
             data_dir: self.data_dir.clone(),
             key_file: self.signing_key.clone(),
         };
-        Settings::load(self.config.as_deref(), &env, &overrides).context("while loading configuration")
+        Settings::load(self.config.as_deref(), &env, &overrides)
+            .context("while loading configuration")
     }
 }
 

@@ -31,8 +31,14 @@ pub(crate) fn keygen(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
     let signer = Signer::generate()?;
     let (private, public) = signer.write_pair(&args.out_dir, args.name.as_deref())?;
     println!("kid:         {}", signer.kid());
-    println!("private key: {} (mode 0600; never commit it)", private.display());
-    println!("public key:  {} (pin it in the delivered software)", public.display());
+    println!(
+        "private key: {} (mode 0600; never commit it)",
+        private.display()
+    );
+    println!(
+        "public key:  {} (pin it in the delivered software)",
+        public.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -154,8 +160,13 @@ pub(crate) fn issue(args: &IssueArgs) -> anyhow::Result<ExitCode> {
     };
     match &args.out {
         Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("while writing {}", path.display()))?;
-            eprintln!("license {} written to {}", record.license_id, path.display());
+            std::fs::write(path, &text)
+                .with_context(|| format!("while writing {}", path.display()))?;
+            eprintln!(
+                "license {} written to {}",
+                record.license_id,
+                path.display()
+            );
         }
         None => print!("{text}"),
     }
@@ -335,9 +346,16 @@ pub(crate) fn fingerprint(args: &FingerprintArgs) -> anyhow::Result<ExitCode> {
     eprintln!("Paste the line above into KooMarket as the hardware identifier (硬件识别码).");
     eprintln!("Components (MAC|disk|board|CPU) and where they were read:");
     for s in &report.sources {
-        eprintln!("  {:<6} {:<45} {:?}", s.component.name(), s.source, s.outcome);
+        eprintln!(
+            "  {:<6} {:<45} {:?}",
+            s.component.name(),
+            s.source,
+            s.outcome
+        );
     }
-    eprintln!("Some sources (DMI serials) need root; the license matches on any value of a component.");
+    eprintln!(
+        "Some sources (DMI serials) need root; the license matches on any value of a component."
+    );
     Ok(ExitCode::SUCCESS)
 }
 

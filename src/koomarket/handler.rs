@@ -15,7 +15,7 @@ use crate::state::AppState;
 
 /// The operation an activity maps to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operation {
+pub(crate) enum Operation {
     /// getLicense, newInstance.
     Provision,
     /// refreshLicense, refreshInstance.
@@ -31,7 +31,7 @@ pub enum Operation {
 }
 
 /// Maps an activity (and, for `instanceStatus`, its target status) to an operation.
-pub fn operation(params: &QueryParams) -> Result<Operation, FieldError> {
+pub(crate) fn operation(params: &QueryParams) -> Result<Operation, FieldError> {
     let activity = params.get("activity").unwrap_or("");
     let bad = |problem: String| FieldError {
         field: "activity",
@@ -59,7 +59,11 @@ pub fn operation(params: &QueryParams) -> Result<Operation, FieldError> {
 }
 
 /// `GET <koomarket.path>`.
-#[tracing::instrument(name = "koomarket", skip_all, fields(activity, order_id, instance_id, result))]
+#[tracing::instrument(
+    name = "koomarket",
+    skip_all,
+    fields(activity, order_id, instance_id, result)
+)]
 pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
     let params = auth::parse_query(req.query_string());
@@ -73,15 +77,18 @@ pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<AppState>) -> 
         Ok(index) => (index, answer(&state, params).await),
     };
     span.record("result", answer.result_code());
-    tracing::info!(elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "answered");
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+        "answered"
+    );
+    // Answer with the key that authenticated the call (during a rotation the marketplace may
+    // still use the previous one); failures are signed with the current key.
     let key = state
         .market_keys
-        .get(key_index)
-        .or_else(|| state.market_keys.get(0));
-    match key {
-        Some(key) => answer.into_response(key),
-        None => HttpResponse::InternalServerError().finish(),
-    }
+        .iter()
+        .nth(key_index)
+        .unwrap_or_else(|| state.market_keys.current());
+    answer.into_response(key)
 }
 
 fn authenticate(state: &AppState, params: &QueryParams) -> Result<usize, Answer> {

@@ -14,11 +14,11 @@ use crate::store::records::{AuditEvent, LicenseRecord, LicenseStatus, Origin};
 use crate::store::{Store, StoreError, WriteBatch};
 
 /// Actor name of marketplace callbacks in the audit log.
-pub const ACTOR: &str = "koomarket";
+pub(crate) const ACTOR: &str = "koomarket";
 
 /// Why an operation failed; mapped to a `resultCode` by the handler.
 #[derive(Debug, thiserror::Error)]
-pub enum OpError {
+pub(crate) enum OpError {
     /// The request is invalid (`000002`).
     #[error("{0}")]
     Invalid(String),
@@ -43,31 +43,36 @@ impl From<LicensingError> for OpError {
 }
 
 /// What operations need.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     /// Storage.
-    pub store: &'a Store,
+    pub(crate) store: &'a Store,
     /// Signing key.
-    pub signer: &'a Signer,
+    pub(crate) signer: &'a Signer,
     /// Product policies.
-    pub policies: &'a Policies,
+    pub(crate) policies: &'a Policies,
     /// Lock table.
-    pub locks: &'a KeyLocks,
+    pub(crate) locks: &'a KeyLocks,
     /// The current time.
-    pub now: DateTime<Utc>,
+    pub(crate) now: DateTime<Utc>,
 }
 
 /// The answer to a provisioning call.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Provisioned {
+pub(crate) struct Provisioned {
     /// instanceId.
-    pub instance_id: String,
+    pub(crate) instance_id: String,
     /// The current one-line license.
-    pub license: String,
+    pub(crate) license: String,
     /// The call repeated an order already provisioned.
-    pub replayed: bool,
+    pub(crate) replayed: bool,
 }
 
-fn event(ctx: &Ctx<'_>, action: &str, outcome: &str, license: Option<&LicenseRecord>) -> AuditEvent {
+fn event(
+    ctx: &Ctx<'_>,
+    action: &str,
+    outcome: &str,
+    license: Option<&LicenseRecord>,
+) -> AuditEvent {
     AuditEvent {
         id: 0,
         at: ctx.now,
@@ -84,7 +89,7 @@ fn event(ctx: &Ctx<'_>, action: &str, outcome: &str, license: Option<&LicenseRec
 }
 
 /// getLicense / newInstance: one license per `orderId`, forever.
-pub fn provision(
+pub(crate) fn provision(
     ctx: &Ctx<'_>,
     req: ProvisionRequest,
     activity: &str,
@@ -113,7 +118,9 @@ pub fn provision(
         });
     }
 
-    let policy = ctx.policies.for_product(&req.product_id, req.sku_code.as_deref());
+    let policy = ctx
+        .policies
+        .for_product(&req.product_id, req.sku_code.as_deref());
     let identifier = match &req.extend_params {
         Some(raw) => {
             let params = extend::decode_extend_params(raw)
@@ -174,7 +181,7 @@ fn load_instance(ctx: &Ctx<'_>, instance_id: &str) -> Result<LicenseRecord, OpEr
 }
 
 /// refreshLicense / refreshInstance: set the expiry once per renewal order.
-pub fn renew(ctx: &Ctx<'_>, req: RenewRequest, activity: &str) -> Result<(), OpError> {
+pub(crate) fn renew(ctx: &Ctx<'_>, req: RenewRequest, activity: &str) -> Result<(), OpError> {
     let _guard = ctx.locks.lock(&format!("km/instance/{}", req.instance_id));
     let mut record = load_instance(ctx, &req.instance_id)?;
     if record.status == LicenseStatus::Released {
@@ -186,6 +193,7 @@ pub fn renew(ctx: &Ctx<'_>, req: RenewRequest, activity: &str) -> Result<(), OpE
     let idem_key = format!("km/renew/{}/{}", req.instance_id, req.order_id);
     let mut audit = event(ctx, activity, "renewed", Some(&record));
     audit.order_id = Some(req.order_id.clone());
+    audit.test |= req.test;
     if ctx.store.idempotency(&idem_key)?.is_some() {
         audit.outcome = "replayed".into();
         ctx.store.write(WriteBatch {
@@ -238,7 +246,7 @@ pub fn renew(ctx: &Ctx<'_>, req: RenewRequest, activity: &str) -> Result<(), OpE
 }
 
 /// expireLicense / expireInstance / instanceStatus: freeze (`frozen`) or unfreeze.
-pub fn set_frozen(
+pub(crate) fn set_frozen(
     ctx: &Ctx<'_>,
     req: InstanceRequest,
     frozen: bool,
@@ -282,7 +290,7 @@ pub fn set_frozen(
 }
 
 /// releaseLicense / releaseInstance: keep a tombstone; releasing twice succeeds.
-pub fn release(ctx: &Ctx<'_>, req: InstanceRequest, activity: &str) -> Result<(), OpError> {
+pub(crate) fn release(ctx: &Ctx<'_>, req: InstanceRequest, activity: &str) -> Result<(), OpError> {
     let _guard = ctx.locks.lock(&format!("km/instance/{}", req.instance_id));
     let mut record = load_instance(ctx, &req.instance_id)?;
     let changed = record.status != LicenseStatus::Released;
@@ -293,6 +301,7 @@ pub fn release(ctx: &Ctx<'_>, req: InstanceRequest, activity: &str) -> Result<()
         Some(&record),
     );
     audit.order_id = req.order_id;
+    audit.test |= req.test;
     let mut batch = WriteBatch {
         audit: vec![audit],
         ..WriteBatch::default()
@@ -308,7 +317,7 @@ pub fn release(ctx: &Ctx<'_>, req: InstanceRequest, activity: &str) -> Result<()
 }
 
 /// upgrade: new sku/product/amount, applied once per upgrade order.
-pub fn upgrade(ctx: &Ctx<'_>, req: UpgradeRequest, activity: &str) -> Result<(), OpError> {
+pub(crate) fn upgrade(ctx: &Ctx<'_>, req: UpgradeRequest, activity: &str) -> Result<(), OpError> {
     let _guard = ctx.locks.lock(&format!("km/instance/{}", req.instance_id));
     let mut record = load_instance(ctx, &req.instance_id)?;
     if record.status == LicenseStatus::Released {
@@ -320,6 +329,7 @@ pub fn upgrade(ctx: &Ctx<'_>, req: UpgradeRequest, activity: &str) -> Result<(),
     let idem_key = format!("km/upgrade/{}/{}", req.instance_id, req.order_id);
     let mut audit = event(ctx, activity, "upgraded", Some(&record));
     audit.order_id = Some(req.order_id.clone());
+    audit.test |= req.test;
     if ctx.store.idempotency(&idem_key)?.is_some() {
         audit.outcome = "replayed".into();
         ctx.store.write(WriteBatch {

@@ -9,11 +9,11 @@ use super::auth::QueryParams;
 /// A rejected request: which field and why (answered as `000002`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {problem}")]
-pub struct FieldError {
+pub(crate) struct FieldError {
     /// The parameter name.
-    pub field: &'static str,
+    pub(crate) field: &'static str,
     /// What is wrong.
-    pub problem: String,
+    pub(crate) problem: String,
 }
 
 fn field_error(field: &'static str, problem: impl Into<String>) -> FieldError {
@@ -24,12 +24,16 @@ fn field_error(field: &'static str, problem: impl Into<String>) -> FieldError {
 }
 
 /// Reads a mandatory parameter of at most `max` characters.
-pub fn required(p: &QueryParams, field: &'static str, max: usize) -> Result<String, FieldError> {
+pub(crate) fn required(
+    p: &QueryParams,
+    field: &'static str,
+    max: usize,
+) -> Result<String, FieldError> {
     optional(p, field, max)?.ok_or_else(|| field_error(field, "is required"))
 }
 
 /// Reads an optional parameter of at most `max` characters; empty counts as absent.
-pub fn optional(
+pub(crate) fn optional(
     p: &QueryParams,
     field: &'static str,
     max: usize,
@@ -48,7 +52,7 @@ pub fn optional(
 }
 
 /// Reads an optional non-negative integer of at most `digits` digits.
-pub fn optional_number(
+pub(crate) fn optional_number(
     p: &QueryParams,
     field: &'static str,
     digits: usize,
@@ -63,7 +67,7 @@ pub fn optional_number(
 }
 
 /// A `"1"`/`"0"` flag (testFlag, trialFlag, trialToFormal); absent = false.
-pub fn flag(p: &QueryParams, field: &'static str) -> Result<bool, FieldError> {
+pub(crate) fn flag(p: &QueryParams, field: &'static str) -> Result<bool, FieldError> {
     match optional(p, field, 2)?.as_deref() {
         None | Some("0") => Ok(false),
         Some("1") => Ok(true),
@@ -73,7 +77,7 @@ pub fn flag(p: &QueryParams, field: &'static str) -> Result<bool, FieldError> {
 
 /// Parses a marketplace time `yyyyMMddHHmmss` (UTC); 17 digits with milliseconds are also
 /// accepted because some examples carry them.
-pub fn parse_time(field: &'static str, value: &str) -> Result<DateTime<Utc>, FieldError> {
+pub(crate) fn parse_time(field: &'static str, value: &str) -> Result<DateTime<Utc>, FieldError> {
     let digits = match value.len() {
         14 => value,
         17 => value.get(..14).unwrap_or(value),
@@ -89,7 +93,7 @@ pub fn parse_time(field: &'static str, value: &str) -> Result<DateTime<Utc>, Fie
 
 /// How the purchase is charged (`chargingMode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Charging {
+pub(crate) enum Charging {
     /// 1: periodic (包周期).
     Periodic,
     /// 3: one-time (按次): perpetual license.
@@ -100,41 +104,44 @@ pub enum Charging {
 
 /// getLicense / newInstance.
 #[derive(Clone, Debug)]
-pub struct ProvisionRequest {
+pub(crate) struct ProvisionRequest {
     /// customerId (100).
-    pub customer_id: String,
+    pub(crate) customer_id: String,
     /// customerName (64).
-    pub customer_name: Option<String>,
+    pub(crate) customer_name: Option<String>,
     /// businessId (64): differs on every call; logged, never a dedup key.
-    pub business_id: String,
+    pub(crate) business_id: String,
     /// orderId (64): the idempotency key.
-    pub order_id: String,
+    pub(crate) order_id: String,
     /// productId (64).
-    pub product_id: String,
+    pub(crate) product_id: String,
     /// skuCode (64).
-    pub sku_code: Option<String>,
+    pub(crate) sku_code: Option<String>,
     /// expireTime, parsed.
-    pub expires_at: Option<DateTime<Utc>>,
+    pub(crate) expires_at: Option<DateTime<Utc>>,
     /// chargingMode as sent.
-    pub charging_mode: Option<String>,
+    pub(crate) charging_mode: Option<String>,
     /// periodType as sent.
-    pub period_type: Option<String>,
+    pub(crate) period_type: Option<String>,
     /// periodNumber as sent.
-    pub period_number: Option<String>,
+    pub(crate) period_number: Option<String>,
     /// amount.
-    pub amount: Option<u32>,
+    pub(crate) amount: Option<u32>,
     /// trialFlag.
-    pub trial: bool,
+    pub(crate) trial: bool,
     /// testFlag.
-    pub test: bool,
+    pub(crate) test: bool,
     /// saasExtendParams, raw (decoded later).
-    pub extend_params: Option<String>,
+    pub(crate) extend_params: Option<String>,
 }
 
 impl ProvisionRequest {
     /// Validates the parameters. `now` fills in an expiry for a periodic order that carries only
     /// its period.
-    pub fn parse(p: &QueryParams, now: DateTime<Utc>) -> Result<ProvisionRequest, FieldError> {
+    pub(crate) fn parse(
+        p: &QueryParams,
+        now: DateTime<Utc>,
+    ) -> Result<ProvisionRequest, FieldError> {
         let charging_mode = optional(p, "chargingMode", 2)?;
         let period_type = optional(p, "periodType", 10)?;
         let period_number = optional(p, "periodNumber", 4)?;
@@ -150,7 +157,11 @@ impl ProvisionRequest {
             None => None,
         };
         if charging == Some(Charging::Periodic) && expires_at.is_none() {
-            expires_at = Some(period_end(now, period_type.as_deref(), period_number.as_deref())?);
+            expires_at = Some(period_end(
+                now,
+                period_type.as_deref(),
+                period_number.as_deref(),
+            )?);
         }
         Ok(ProvisionRequest {
             customer_id: required(p, "customerId", 100)?,
@@ -177,7 +188,12 @@ fn period_end(
     period_type: Option<&str>,
     period_number: Option<&str>,
 ) -> Result<DateTime<Utc>, FieldError> {
-    let missing = || field_error("expireTime", "is required for a periodic purchase (chargingMode 1)");
+    let missing = || {
+        field_error(
+            "expireTime",
+            "is required for a periodic purchase (chargingMode 1)",
+        )
+    };
     let number: u32 = period_number
         .and_then(|n| n.parse().ok())
         .filter(|n| *n > 0)
@@ -187,33 +203,34 @@ fn period_end(
         Some("month") => number,
         _ => return Err(missing()),
     };
-    now.checked_add_months(Months::new(months)).ok_or_else(missing)
+    now.checked_add_months(Months::new(months))
+        .ok_or_else(missing)
 }
 
 /// refreshLicense / refreshInstance.
 #[derive(Clone, Debug)]
-pub struct RenewRequest {
+pub(crate) struct RenewRequest {
     /// The renewal order id (idempotency key with the instance).
-    pub order_id: String,
+    pub(crate) order_id: String,
     /// instanceId.
-    pub instance_id: String,
+    pub(crate) instance_id: String,
     /// New productId, if the period type changed.
-    pub product_id: Option<String>,
+    pub(crate) product_id: Option<String>,
     /// New expiry.
-    pub expires_at: DateTime<Utc>,
+    pub(crate) expires_at: DateTime<Utc>,
     /// trialToFormal=1.
-    pub trial_to_formal: bool,
+    pub(crate) trial_to_formal: bool,
     /// periodType as sent.
-    pub period_type: Option<String>,
+    pub(crate) period_type: Option<String>,
     /// periodNumber as sent.
-    pub period_number: Option<String>,
+    pub(crate) period_number: Option<String>,
     /// testFlag.
-    pub test: bool,
+    pub(crate) test: bool,
 }
 
 impl RenewRequest {
     /// Validates the parameters.
-    pub fn parse(p: &QueryParams) -> Result<RenewRequest, FieldError> {
+    pub(crate) fn parse(p: &QueryParams) -> Result<RenewRequest, FieldError> {
         Ok(RenewRequest {
             order_id: required(p, "orderId", 64)?,
             instance_id: required(p, "instanceId", 64)?,
@@ -229,18 +246,18 @@ impl RenewRequest {
 
 /// expire*, release*, instanceStatus: an instance and, where sent, the order.
 #[derive(Clone, Debug)]
-pub struct InstanceRequest {
+pub(crate) struct InstanceRequest {
     /// instanceId.
-    pub instance_id: String,
+    pub(crate) instance_id: String,
     /// orderId, when sent (the new-purchase order).
-    pub order_id: Option<String>,
+    pub(crate) order_id: Option<String>,
     /// testFlag.
-    pub test: bool,
+    pub(crate) test: bool,
 }
 
 impl InstanceRequest {
     /// Validates the parameters.
-    pub fn parse(p: &QueryParams) -> Result<InstanceRequest, FieldError> {
+    pub(crate) fn parse(p: &QueryParams) -> Result<InstanceRequest, FieldError> {
         Ok(InstanceRequest {
             instance_id: required(p, "instanceId", 64)?,
             order_id: optional(p, "orderId", 64)?,
@@ -251,24 +268,24 @@ impl InstanceRequest {
 
 /// upgrade.
 #[derive(Clone, Debug)]
-pub struct UpgradeRequest {
+pub(crate) struct UpgradeRequest {
     /// instanceId (unchanged).
-    pub instance_id: String,
+    pub(crate) instance_id: String,
     /// The upgrade order (idempotency key).
-    pub order_id: String,
+    pub(crate) order_id: String,
     /// New skuCode.
-    pub sku_code: String,
+    pub(crate) sku_code: String,
     /// New productId.
-    pub product_id: String,
+    pub(crate) product_id: String,
     /// New amount.
-    pub amount: Option<u32>,
+    pub(crate) amount: Option<u32>,
     /// testFlag.
-    pub test: bool,
+    pub(crate) test: bool,
 }
 
 impl UpgradeRequest {
     /// Validates the parameters.
-    pub fn parse(p: &QueryParams) -> Result<UpgradeRequest, FieldError> {
+    pub(crate) fn parse(p: &QueryParams) -> Result<UpgradeRequest, FieldError> {
         Ok(UpgradeRequest {
             instance_id: required(p, "instanceId", 64)?,
             order_id: required(p, "orderId", 64)?,

@@ -11,7 +11,7 @@ use super::lifecycle::OpError;
 
 /// The result codes this service answers with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResultCode {
+pub(crate) enum ResultCode {
     /// 000000 成功.
     Success,
     /// 000001 鉴权失败.
@@ -26,7 +26,7 @@ pub enum ResultCode {
 
 impl ResultCode {
     /// The six-digit code.
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             ResultCode::Success => "000000",
             ResultCode::AuthFailed => "000001",
@@ -39,7 +39,7 @@ impl ResultCode {
 
 /// One answer body. Fields are serialised in this order.
 #[derive(Debug, Serialize)]
-pub struct Answer {
+pub(crate) struct Answer {
     #[serde(rename = "resultCode")]
     result_code: &'static str,
     #[serde(rename = "resultMsg")]
@@ -52,7 +52,7 @@ pub struct Answer {
 
 impl Answer {
     /// `000000` with `success.`.
-    pub fn success() -> Answer {
+    pub(crate) fn success() -> Answer {
         Answer {
             result_code: ResultCode::Success.code(),
             result_msg: "success.".into(),
@@ -62,7 +62,7 @@ impl Answer {
     }
 
     /// `000000` with the instance and its license.
-    pub fn provisioned(instance_id: String, license: String) -> Answer {
+    pub(crate) fn provisioned(instance_id: String, license: String) -> Answer {
         Answer {
             instance_id: Some(instance_id),
             license: Some(license),
@@ -71,7 +71,7 @@ impl Answer {
     }
 
     /// A failure with a message (`resultMsg` is capped at the spec's 255 characters).
-    pub fn failure(code: ResultCode, message: impl Into<String>) -> Answer {
+    pub(crate) fn failure(code: ResultCode, message: impl Into<String>) -> Answer {
         let message: String = message.into().chars().take(255).collect();
         Answer {
             result_code: code.code(),
@@ -82,12 +82,12 @@ impl Answer {
     }
 
     /// The result code.
-    pub fn result_code(&self) -> &'static str {
+    pub(crate) fn result_code(&self) -> &'static str {
         self.result_code
     }
 
     /// Serialises once, signs exactly those bytes, and builds the HTTP response.
-    pub fn into_response(self, key: &SecretKey) -> HttpResponse {
+    pub(crate) fn into_response(self, key: &SecretKey) -> HttpResponse {
         let body = serde_json::to_vec(&self).unwrap_or_else(|_| {
             br#"{"resultCode":"000005","resultMsg":"internal error"}"#.to_vec()
         });
@@ -105,7 +105,9 @@ impl From<OpError> for Answer {
     fn from(e: OpError) -> Self {
         match e {
             OpError::Invalid(m) => Answer::failure(ResultCode::InvalidParams, m),
-            OpError::UnknownInstance(_) => Answer::failure(ResultCode::UnknownInstance, e.to_string()),
+            OpError::UnknownInstance(_) => {
+                Answer::failure(ResultCode::UnknownInstance, e.to_string())
+            }
             OpError::Storage(ref inner) => {
                 tracing::error!(error = %inner, "storage failure answering KooMarket");
                 Answer::failure(ResultCode::Internal, "internal error, please retry")

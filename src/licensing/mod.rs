@@ -21,7 +21,7 @@ use crate::store::records::{LicenseRecord, LicenseStatus, Origin, StoredBinding}
 
 /// Why a license could not be made.
 #[derive(Debug, thiserror::Error)]
-pub enum LicensingError {
+pub(crate) enum LicensingError {
     /// The policy needs a machine identifier and none was given.
     #[error("the product binds licenses to a {0} identifier, but none was given")]
     MissingIdentifier(&'static str),
@@ -38,41 +38,41 @@ pub enum LicensingError {
 
 /// What a new license is made from.
 #[derive(Clone, Debug)]
-pub struct NewLicense {
+pub(crate) struct NewLicense {
     /// Where it comes from.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
     /// KooMarket instance id (`None` to leave it out).
-    pub instance_id: Option<String>,
+    pub(crate) instance_id: Option<String>,
     /// Order id.
-    pub order_id: Option<String>,
+    pub(crate) order_id: Option<String>,
     /// Product id.
-    pub product_id: String,
+    pub(crate) product_id: String,
     /// Sku code.
-    pub sku_code: Option<String>,
+    pub(crate) sku_code: Option<String>,
     /// Customer id.
-    pub customer_id: Option<String>,
+    pub(crate) customer_id: Option<String>,
     /// Customer name.
-    pub customer_name: Option<String>,
+    pub(crate) customer_name: Option<String>,
     /// Trial.
-    pub trial: bool,
+    pub(crate) trial: bool,
     /// Test traffic.
-    pub test: bool,
+    pub(crate) test: bool,
     /// chargingMode as sent.
-    pub charging_mode: Option<String>,
+    pub(crate) charging_mode: Option<String>,
     /// periodType as sent.
-    pub period_type: Option<String>,
+    pub(crate) period_type: Option<String>,
     /// periodNumber as sent.
-    pub period_number: Option<String>,
+    pub(crate) period_number: Option<String>,
     /// amount as sent.
-    pub amount: Option<u32>,
+    pub(crate) amount: Option<u32>,
     /// Expiry; `None` = perpetual.
-    pub expires_at: Option<DateTime<Utc>>,
+    pub(crate) expires_at: Option<DateTime<Utc>>,
     /// The identifier given by the buyer (system or hardware).
-    pub identifier: Option<String>,
+    pub(crate) identifier: Option<String>,
 }
 
 /// Builds the record of a new license under `policy` and signs its first token.
-pub fn create(
+pub(crate) fn create(
     new: NewLicense,
     policy: &Policy,
     signer: &Signer,
@@ -120,7 +120,7 @@ pub fn create(
 }
 
 /// Signs a new token for the record's current claims: next revision, issued now.
-pub fn resign(
+pub(crate) fn resign(
     record: &mut LicenseRecord,
     signer: &Signer,
     now: DateTime<Utc>,
@@ -138,7 +138,7 @@ pub fn resign(
 }
 
 /// The claims of a record's current token.
-pub fn claims(record: &LicenseRecord) -> Result<Claims, LicensingError> {
+pub(crate) fn claims(record: &LicenseRecord) -> Result<Claims, LicensingError> {
     let license_id = LicenseId::parse(&record.license_id)
         .ok_or_else(|| LicensingError::Corrupt(format!("license id {:?}", record.license_id)))?;
     Ok(Claims {
@@ -198,7 +198,7 @@ fn binding_claim(stored: &StoredBinding) -> Result<Binding, LicensingError> {
 }
 
 /// Decides the binding of a new license from the buyer's identifier and the product policy.
-pub fn resolve_binding(
+pub(crate) fn resolve_binding(
     identifier: Option<&str>,
     policy: &Policy,
 ) -> Result<StoredBinding, LicensingError> {
@@ -235,20 +235,20 @@ pub fn resolve_binding(
 
 /// Per-key mutual exclusion: operations on one order or instance never interleave, while
 /// unrelated keys proceed in parallel (striped locks, so memory stays bounded).
-pub struct KeyLocks {
+pub(crate) struct KeyLocks {
     stripes: Vec<Mutex<()>>,
 }
 
 impl KeyLocks {
     /// A lock table with `stripes` stripes.
-    pub fn new(stripes: usize) -> KeyLocks {
+    pub(crate) fn new(stripes: usize) -> KeyLocks {
         KeyLocks {
             stripes: (0..stripes.max(1)).map(|_| Mutex::new(())).collect(),
         }
     }
 
     /// Locks the stripe of `key`.
-    pub fn lock(&self, key: &str) -> MutexGuard<'_, ()> {
+    pub(crate) fn lock(&self, key: &str) -> MutexGuard<'_, ()> {
         let mut hasher = DefaultHasher::new();
         key.hash(&mut hasher);
         let index = (hasher.finish() % self.stripes.len() as u64) as usize;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// What a product's licenses are bound to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum BindingKind {
+pub(crate) enum BindingKind {
     /// Decide from the identifier: one that parses as a KooMarket hardware identifier
     /// (`MAC|disk|board|CPU`, containing `|`) binds to hardware, anything else to the system
     /// identifier.
@@ -23,7 +23,7 @@ pub enum BindingKind {
 /// How the marketplace's `amount` linear attribute becomes the license quantity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case", tag = "from", deny_unknown_fields)]
-pub enum QuantityRule {
+pub(crate) enum QuantityRule {
     /// `amount` when the order carries one, otherwise no quantity.
     #[default]
     Amount,
@@ -44,32 +44,32 @@ pub enum QuantityRule {
 /// One product policy as written in the configuration file.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// Applies to this `productId` (optional when `sku_code` is given).
     #[serde(default)]
-    pub product_id: Option<String>,
+    pub(crate) product_id: Option<String>,
     /// Applies to this `skuCode` (stable across period-type changes).
     #[serde(default)]
-    pub sku_code: Option<String>,
+    pub(crate) sku_code: Option<String>,
     /// What licenses are bound to.
     #[serde(default)]
-    pub binding: BindingKind,
+    pub(crate) binding: BindingKind,
     /// K of the K-of-N hardware rule.
     #[serde(default = "default_min_match")]
-    pub min_matching_components: u8,
+    pub(crate) min_matching_components: u8,
     /// Feature entitlements written into every license.
     #[serde(default)]
-    pub features: Vec<String>,
+    pub(crate) features: Vec<String>,
     /// Extra features for trial licenses replace `features` when non-empty.
     #[serde(default)]
-    pub trial_features: Vec<String>,
+    pub(crate) trial_features: Vec<String>,
     /// Quantity rule.
     #[serde(default)]
-    pub quantity: QuantityRule,
+    pub(crate) quantity: QuantityRule,
     /// Cap a trial license at this many days from issuance, even if the marketplace sends a later
     /// `expireTime` (0 = no cap).
     #[serde(default)]
-    pub trial_max_days: u32,
+    pub(crate) trial_max_days: u32,
 }
 
 fn default_min_match() -> u8 {
@@ -93,7 +93,7 @@ impl Default for Policy {
 
 impl Policy {
     /// Checks ranges that serde cannot express.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if !(1..=4).contains(&self.min_matching_components) {
             return Err(format!(
                 "min_matching_components must be 1 to 4, not {}",
@@ -122,7 +122,7 @@ impl Policy {
     }
 
     /// The quantity for an order with this `amount`.
-    pub fn quantity(&self, amount: Option<u32>) -> Option<u32> {
+    pub(crate) fn quantity(&self, amount: Option<u32>) -> Option<u32> {
         match self.quantity {
             QuantityRule::Amount => amount,
             QuantityRule::Scaled { per_unit } => amount.map(|a| a.saturating_mul(per_unit)),
@@ -132,7 +132,7 @@ impl Policy {
     }
 
     /// The features of a (trial or formal) license.
-    pub fn features_for(&self, trial: bool) -> Vec<String> {
+    pub(crate) fn features_for(&self, trial: bool) -> Vec<String> {
         if trial && !self.trial_features.is_empty() {
             self.trial_features.clone()
         } else {
@@ -144,21 +144,21 @@ impl Policy {
 /// Feature bytes (each feature plus its length byte) that still fit in a 1024-character license
 /// when every KooMarket field is at its documented maximum and the binding is a full hardware
 /// binding; the worst-case test in `licensing` proves the number.
-pub const MAX_FEATURE_BYTES: usize = 96;
+pub(crate) const MAX_FEATURE_BYTES: usize = 96;
 
 /// The policies of all products plus the default for products not listed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Policies {
+pub(crate) struct Policies {
     /// The default policy.
-    pub default: Policy,
+    pub(crate) default: Policy,
     /// Product-specific policies.
-    pub products: Vec<Policy>,
+    pub(crate) products: Vec<Policy>,
 }
 
 impl Policies {
     /// The policy for an order: an entry naming both the product and the sku wins, then one
     /// naming the sku, then one naming the product, then the default.
-    pub fn for_product(&self, product_id: &str, sku_code: Option<&str>) -> &Policy {
+    pub(crate) fn for_product(&self, product_id: &str, sku_code: Option<&str>) -> &Policy {
         let sku_matches = |p: &Policy| p.sku_code.is_some() && p.sku_code.as_deref() == sku_code;
         let product_matches = |p: &Policy| p.product_id.as_deref() == Some(product_id);
         self.products
@@ -178,7 +178,7 @@ impl Policies {
     }
 
     /// Validates every policy.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         self.default
             .validate()
             .map_err(|e| format!("default policy: {e}"))?;
@@ -220,9 +220,18 @@ mod tests {
                 policy(Some("P"), Some("S"), 4),
             ],
         };
-        assert_eq!(policies.for_product("P", Some("S")).min_matching_components, 4);
-        assert_eq!(policies.for_product("Q", Some("S")).min_matching_components, 3);
-        assert_eq!(policies.for_product("P", Some("T")).min_matching_components, 2);
+        assert_eq!(
+            policies.for_product("P", Some("S")).min_matching_components,
+            4
+        );
+        assert_eq!(
+            policies.for_product("Q", Some("S")).min_matching_components,
+            3
+        );
+        assert_eq!(
+            policies.for_product("P", Some("T")).min_matching_components,
+            2
+        );
         assert_eq!(policies.for_product("P", None).min_matching_components, 2);
         assert_eq!(policies.for_product("Z", None).min_matching_components, 1);
     }

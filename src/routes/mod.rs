@@ -5,6 +5,7 @@ mod keys;
 
 use actix_web::web;
 
+use crate::error::ApiError;
 use crate::koomarket;
 use crate::state::AppState;
 
@@ -16,5 +17,15 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         .route(
             &state.settings.koomarket.path,
             web::get().to(koomarket::handler::handle_get),
-        );
+        )
+        .default_service(web::to(not_found));
+}
+
+/// Any unknown route: the stable JSON error.
+async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
 }

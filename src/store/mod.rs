@@ -33,7 +33,7 @@ const ACTIVE_KID: &[u8] = b"active-kid";
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     /// sled failed.
     #[error("database error: {0}")]
     Sled(#[from] sled::Error),
@@ -59,23 +59,23 @@ pub enum StoreError {
 }
 
 /// A `Result` over [`StoreError`].
-pub type Result<T> = std::result::Result<T, StoreError>;
+pub(crate) type Result<T> = std::result::Result<T, StoreError>;
 
 /// Everything one logical change writes, applied atomically.
 #[derive(Debug, Default)]
-pub struct WriteBatch {
+pub(crate) struct WriteBatch {
     /// Licenses to put; each also records its current token in the history and its instance
     /// index.
-    pub licenses: Vec<LicenseRecord>,
+    pub(crate) licenses: Vec<LicenseRecord>,
     /// Idempotency entries (key, value) to put.
-    pub idempotency: Vec<(String, Vec<u8>)>,
+    pub(crate) idempotency: Vec<(String, Vec<u8>)>,
     /// Audit events to append (their `id` is assigned here).
-    pub audit: Vec<AuditEvent>,
+    pub(crate) audit: Vec<AuditEvent>,
 }
 
 /// The outcome of registering the configured signing key.
 #[derive(Debug, PartialEq, Eq)]
-pub enum KeyRegistration {
+pub(crate) enum KeyRegistration {
     /// The key was already the active one.
     Unchanged,
     /// First key of this database.
@@ -94,7 +94,7 @@ pub enum KeyRegistration {
 
 /// The storage handle (cheap to clone).
 #[derive(Clone)]
-pub struct Store {
+pub(crate) struct Store {
     db: sled::Db,
     meta: Tree,
     licenses: Tree,
@@ -127,7 +127,7 @@ fn decode<T: serde::de::DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> R
 
 impl Store {
     /// Opens (or creates) the database under `data_dir` with a page cache of `cache_mb` MiB.
-    pub fn open(data_dir: &Path, cache_mb: u64) -> Result<Store> {
+    pub(crate) fn open(data_dir: &Path, cache_mb: u64) -> Result<Store> {
         let path = data_dir.join("db").join(format!("v{SCHEMA}"));
         std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
             path: path.clone(),
@@ -160,25 +160,25 @@ impl Store {
     }
 
     /// Blocks until every write made before the call is on disk (shared with concurrent callers).
-    pub fn sync(&self) -> Result<()> {
+    pub(crate) fn sync(&self) -> Result<()> {
         Ok(self.commit.sync()?)
     }
 
     /// Group-commit counters: (flushes, waiters served).
-    pub fn commit_stats(&self) -> (u64, u64) {
+    pub(crate) fn commit_stats(&self) -> (u64, u64) {
         let s = self.commit.stats();
         (s.flushes, s.synced_waiters)
     }
 
     /// Final flush; later writes fail.
-    pub fn close(&self) -> Result<()> {
+    pub(crate) fn close(&self) -> Result<()> {
         self.db.flush()?;
         self.commit.shutdown();
         Ok(())
     }
 
     /// Checks the configured signing key against the database and records it.
-    pub fn register_signing_key(
+    pub(crate) fn register_signing_key(
         &self,
         key: KeyRecord,
         allow_rotation: bool,
@@ -219,7 +219,7 @@ impl Store {
     }
 
     /// Every signing key the database has used, oldest first.
-    pub fn signing_keys(&self) -> Result<Vec<KeyRecord>> {
+    pub(crate) fn signing_keys(&self) -> Result<Vec<KeyRecord>> {
         let mut keys = self
             .signing_keys
             .iter()
@@ -231,7 +231,7 @@ impl Store {
     }
 
     /// A license by id.
-    pub fn license(&self, license_id: &str) -> Result<Option<LicenseRecord>> {
+    pub(crate) fn license(&self, license_id: &str) -> Result<Option<LicenseRecord>> {
         self.licenses
             .get(license_id.as_bytes())?
             .map(|v| decode(tree::LICENSES, &v))
@@ -239,7 +239,7 @@ impl Store {
     }
 
     /// A license by KooMarket instance id.
-    pub fn license_by_instance(&self, instance_id: &str) -> Result<Option<LicenseRecord>> {
+    pub(crate) fn license_by_instance(&self, instance_id: &str) -> Result<Option<LicenseRecord>> {
         match self.instances.get(instance_id.as_bytes())? {
             Some(id) => self.license(&String::from_utf8_lossy(&id)),
             None => Ok(None),
@@ -247,12 +247,13 @@ impl Store {
     }
 
     /// An idempotency entry.
-    pub fn idempotency(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn idempotency(&self, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.idempotency.get(key.as_bytes())?.map(|v| v.to_vec()))
     }
 
     /// Every token a license has had, by revision.
-    pub fn token_history(&self, license_id: &str) -> Result<Vec<(u32, String)>> {
+    #[allow(dead_code)] // read by the merchant API (history and audit endpoints)
+    pub(crate) fn token_history(&self, license_id: &str) -> Result<Vec<(u32, String)>> {
         let prefix = format!("{license_id}/");
         self.tokens
             .scan_prefix(prefix.as_bytes())
@@ -269,7 +270,8 @@ impl Store {
     }
 
     /// The audit events of one license, oldest first.
-    pub fn audit_for_license(&self, license_id: &str) -> Result<Vec<AuditEvent>> {
+    #[allow(dead_code)] // read by the merchant API (history and audit endpoints)
+    pub(crate) fn audit_for_license(&self, license_id: &str) -> Result<Vec<AuditEvent>> {
         let prefix = format!("{license_id}/");
         let mut events = Vec::new();
         for entry in self.audit_by_license.scan_prefix(prefix.as_bytes()) {
@@ -283,7 +285,8 @@ impl Store {
     }
 
     /// All audit events with id greater than `after`, oldest first, at most `limit`.
-    pub fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEvent>> {
+    #[allow(dead_code)] // read by the merchant API (history and audit endpoints)
+    pub(crate) fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEvent>> {
         self.audit
             .range((after.saturating_add(1)).to_be_bytes()..)
             .values()
@@ -293,22 +296,29 @@ impl Store {
     }
 
     /// Number of licenses.
-    pub fn license_count(&self) -> usize {
+    pub(crate) fn license_count(&self) -> usize {
         self.licenses.len()
     }
 
     /// Applies a batch atomically and returns once it is on disk.
-    pub fn write(&self, mut batch: WriteBatch) -> Result<Vec<AuditEvent>> {
+    pub(crate) fn write(&self, mut batch: WriteBatch) -> Result<Vec<AuditEvent>> {
         for event in &mut batch.audit {
             event.id = self.db.generate_id()?;
         }
-        let licenses: Vec<(String, Vec<u8>, Vec<u8>, Option<String>)> = batch
+        // (license id, record, token-history key, instance id)
+        type Row = (String, Vec<u8>, Vec<u8>, Option<String>);
+        let licenses: Vec<Row> = batch
             .licenses
             .iter()
             .map(|l| {
                 let mut token_key = format!("{}/", l.license_id).into_bytes();
                 token_key.extend_from_slice(&l.revision.to_be_bytes());
-                (l.license_id.clone(), json(l), token_key, l.instance_id.clone())
+                (
+                    l.license_id.clone(),
+                    json(l),
+                    token_key,
+                    l.instance_id.clone(),
+                )
             })
             .collect();
         let tokens: Vec<String> = batch.licenses.iter().map(|l| l.token.clone()).collect();

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Lifecycle state of a license.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LicenseStatus {
+pub(crate) enum LicenseStatus {
     /// In force.
     Active,
     /// Expired at the marketplace (expireLicense / FREEZE): data kept, online checks fail, a
@@ -23,7 +23,7 @@ pub enum LicenseStatus {
 
 impl LicenseStatus {
     /// The stable lower-case name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             LicenseStatus::Active => "active",
             LicenseStatus::Frozen => "frozen",
@@ -37,7 +37,7 @@ impl LicenseStatus {
 /// Where a license came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Origin {
+pub(crate) enum Origin {
     /// The KooMarket GET production interface (getLicense).
     KoomarketGet,
     /// Offline issuance by `koolicense issue`.
@@ -48,7 +48,7 @@ pub enum Origin {
 /// only as salted per-component hashes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum StoredBinding {
+pub(crate) enum StoredBinding {
     /// Floating.
     None,
     /// System identifier (系统识别码).
@@ -69,103 +69,103 @@ pub enum StoredBinding {
 
 /// One license.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LicenseRecord {
+pub(crate) struct LicenseRecord {
     /// License id (UUID form).
-    pub license_id: String,
+    pub(crate) license_id: String,
     /// Revision of the current token.
-    pub revision: u32,
+    pub(crate) revision: u32,
     /// Lifecycle state.
-    pub status: LicenseStatus,
+    pub(crate) status: LicenseStatus,
     /// Why the status was last changed, if a reason was given.
     #[serde(default)]
-    pub status_reason: Option<String>,
+    pub(crate) status_reason: Option<String>,
     /// Origin.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
     /// KooMarket instance id.
-    pub instance_id: Option<String>,
+    pub(crate) instance_id: Option<String>,
     /// The new-purchase order id.
-    pub order_id: Option<String>,
+    pub(crate) order_id: Option<String>,
     /// Current product id (a renewal may change it).
-    pub product_id: String,
+    pub(crate) product_id: String,
     /// Product ids this license had before renewals changed it.
     #[serde(default)]
-    pub previous_product_ids: Vec<String>,
+    pub(crate) previous_product_ids: Vec<String>,
     /// Sku code.
-    pub sku_code: Option<String>,
+    pub(crate) sku_code: Option<String>,
     /// Customer id.
-    pub customer_id: Option<String>,
+    pub(crate) customer_id: Option<String>,
     /// Customer name.
-    pub customer_name: Option<String>,
+    pub(crate) customer_name: Option<String>,
     /// Trial license.
-    pub trial: bool,
+    pub(crate) trial: bool,
     /// Marketplace test traffic (`testFlag=1`).
-    pub test: bool,
+    pub(crate) test: bool,
     /// KooMarket chargingMode (1 periodic, 3 one-time, 5 package), as sent.
-    pub charging_mode: Option<String>,
+    pub(crate) charging_mode: Option<String>,
     /// periodType as sent.
-    pub period_type: Option<String>,
+    pub(crate) period_type: Option<String>,
     /// periodNumber as sent.
-    pub period_number: Option<String>,
+    pub(crate) period_number: Option<String>,
     /// `amount` as sent.
-    pub amount: Option<u32>,
+    pub(crate) amount: Option<u32>,
     /// Quantity in the license.
-    pub quantity: Option<u32>,
+    pub(crate) quantity: Option<u32>,
     /// Features in the license.
-    pub features: Vec<String>,
+    pub(crate) features: Vec<String>,
     /// Binding.
-    pub binding: StoredBinding,
+    pub(crate) binding: StoredBinding,
     /// Start of validity.
-    pub not_before: DateTime<Utc>,
+    pub(crate) not_before: DateTime<Utc>,
     /// End of validity; none = perpetual.
-    pub expires_at: Option<DateTime<Utc>>,
+    pub(crate) expires_at: Option<DateTime<Utc>>,
     /// When the license was created.
-    pub created_at: DateTime<Utc>,
+    pub(crate) created_at: DateTime<Utc>,
     /// When the record last changed.
-    pub updated_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
     /// When the current token was signed.
-    pub issued_at: DateTime<Utc>,
+    pub(crate) issued_at: DateTime<Utc>,
     /// Key id that signed the current token.
-    pub kid: String,
+    pub(crate) kid: String,
     /// The current one-line token.
-    pub token: String,
+    pub(crate) token: String,
 }
 
 /// One appended audit event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEvent {
+pub(crate) struct AuditEvent {
     /// Monotonic id.
-    pub id: u64,
+    pub(crate) id: u64,
     /// When.
-    pub at: DateTime<Utc>,
+    pub(crate) at: DateTime<Utc>,
     /// Who: `koomarket`, `cli`, or `token:<id>`.
-    pub actor: String,
+    pub(crate) actor: String,
     /// What was asked (e.g. the KooMarket activity).
-    pub action: String,
+    pub(crate) action: String,
     /// What happened (`issued`, `replayed`, `renewed`, `frozen`, ...).
-    pub outcome: String,
+    pub(crate) outcome: String,
     /// The license concerned.
-    pub license_id: Option<String>,
+    pub(crate) license_id: Option<String>,
     /// The instance concerned.
-    pub instance_id: Option<String>,
+    pub(crate) instance_id: Option<String>,
     /// The request's orderId.
-    pub order_id: Option<String>,
+    pub(crate) order_id: Option<String>,
     /// The request's businessId.
-    pub business_id: Option<String>,
+    pub(crate) business_id: Option<String>,
     /// Marketplace test traffic.
-    pub test: bool,
+    pub(crate) test: bool,
     /// Free-form detail.
-    pub detail: Option<String>,
+    pub(crate) detail: Option<String>,
 }
 
 /// A signing key the service has used, published at `GET /v1/keys`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyRecord {
+pub(crate) struct KeyRecord {
     /// Key id.
-    pub kid: String,
+    pub(crate) kid: String,
     /// SPKI PEM public key.
-    pub public_key_pem: String,
+    pub(crate) public_key_pem: String,
     /// When the service first signed with it.
-    pub first_used: DateTime<Utc>,
+    pub(crate) first_used: DateTime<Utc>,
     /// When another key replaced it.
-    pub retired_at: Option<DateTime<Utc>>,
+    pub(crate) retired_at: Option<DateTime<Utc>>,
 }

@@ -19,10 +19,10 @@ mod token;
 mod verifier;
 
 pub use binding::{Binding, HardwareBinding, HASH_LEN, MAX_VALUES_PER_COMPONENT, SALT_LEN};
-pub use hwid::{component_hash, Component, HardwareId, HardwareIdError};
 pub use claims::{Claims, LicenseId};
 pub use envelope::{FORMAT_VERSION, MAX_INPUT_LEN, SIGNATURE_LEN};
 pub use error::Error;
+pub use hwid::{component_hash, Component, HardwareId, HardwareIdError};
 pub use keys::{Kid, PublicKey, KID_LEN};
 pub use token::{
     armor_license, inspect, system_identifier_digest, EncodeError, UnsignedLicense, Unverified,

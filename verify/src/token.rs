@@ -160,7 +160,12 @@ fn put(out: &mut Vec<u8>, tag: u8, value: &[u8], field: &'static str) -> Result<
     Ok(())
 }
 
-fn put_text(out: &mut Vec<u8>, tag: u8, value: &str, field: &'static str) -> Result<(), EncodeError> {
+fn put_text(
+    out: &mut Vec<u8>,
+    tag: u8,
+    value: &str,
+    field: &'static str,
+) -> Result<(), EncodeError> {
     if value.is_empty() {
         return Err(EncodeError::FieldLength(field));
     }
@@ -193,7 +198,12 @@ fn encode_payload(c: &Claims, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     }
     put(out, tag::ISSUED_AT, &c.issued_at.to_be_bytes(), "issued at")?;
     if c.not_before != c.issued_at {
-        put(out, tag::NOT_BEFORE, &c.not_before.to_be_bytes(), "not before")?;
+        put(
+            out,
+            tag::NOT_BEFORE,
+            &c.not_before.to_be_bytes(),
+            "not before",
+        )?;
     }
     if let Some(exp) = c.expires_at {
         put(out, tag::EXPIRES_AT, &exp.to_be_bytes(), "expires at")?;
