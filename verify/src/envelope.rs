@@ -51,6 +51,30 @@ pub(crate) const STATUS: Kind = Kind {
     domain: b"koolicense/status/v1\0",
 };
 
+/// A signed object's bytes before signing, on the issuer side: sign [`Unsigned::message`] with
+/// the Ed25519 key whose kid the body names, then [`Unsigned::finish`] with the signature.
+#[derive(Clone, Debug)]
+pub struct Unsigned {
+    kind: Kind,
+    body: Vec<u8>,
+}
+
+impl Unsigned {
+    pub(crate) fn new(kind: Kind, body: Vec<u8>) -> Unsigned {
+        Unsigned { kind, body }
+    }
+
+    /// The exact bytes the signature must cover (domain prefix, version, kid, payload).
+    pub fn message(&self) -> Vec<u8> {
+        signing_message(&self.kind, &self.body)
+    }
+
+    /// The one-line text form carrying `signature`.
+    pub fn finish(&self, signature: &[u8; SIGNATURE_LEN]) -> String {
+        to_one_line(&self.kind, &self.body, signature)
+    }
+}
+
 /// A decoded but not yet verified envelope.
 #[derive(Clone, Debug)]
 pub(crate) struct Envelope {

@@ -15,15 +15,19 @@ mod hwid;
 mod keys;
 #[cfg(feature = "std")]
 pub mod machine;
+mod revocation;
+mod status;
 mod token;
 mod verifier;
 
 pub use binding::{Binding, HardwareBinding, HASH_LEN, MAX_VALUES_PER_COMPONENT, SALT_LEN};
 pub use claims::{Claims, LicenseId};
-pub use envelope::{FORMAT_VERSION, MAX_INPUT_LEN, SIGNATURE_LEN};
+pub use envelope::{Unsigned, FORMAT_VERSION, MAX_INPUT_LEN, SIGNATURE_LEN};
 pub use error::Error;
 pub use hwid::{component_hash, Component, HardwareId, HardwareIdError};
 pub use keys::{Kid, PublicKey, KID_LEN};
+pub use revocation::{armor_revocation_list, EntryStatus, RevocationEntry, RevocationList};
+pub use status::{nonce_from_bytes, LicenseState, StatusAnswer, MAX_NONCE_LEN};
 pub use token::{
     armor_license, inspect, system_identifier_digest, EncodeError, UnsignedLicense, Unverified,
     MAX_INLINE_SYSTEM_ID, MAX_TOKEN_LEN,
