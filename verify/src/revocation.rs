@@ -86,7 +86,7 @@ pub struct RevocationList {
 impl RevocationList {
     /// A list; entries are sorted by license id (later duplicates are dropped).
     pub fn new(sequence: u64, issued_at: u64, mut entries: Vec<RevocationEntry>) -> RevocationList {
-        entries.sort_by(|a, b| a.license_id.cmp(&b.license_id));
+        entries.sort_by_key(|e| e.license_id);
         entries.dedup_by(|a, b| a.license_id == b.license_id);
         RevocationList {
             sequence,
