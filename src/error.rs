@@ -3,10 +3,12 @@
 //! `{"code": "...", "message": "..."}`. KooMarket callbacks have their own mapping to
 //! `resultCode` in `koomarket::result`, separate from this one.
 
+use actix_web::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::store::records::Scope;
 use crate::store::StoreError;
 
 /// An error answered by the merchant API.
@@ -18,6 +20,21 @@ pub(crate) enum ApiError {
     /// The named resource does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// No valid bearer token.
+    #[error("a valid API token is required: Authorization: Bearer klt_...")]
+    Unauthorized,
+    /// The token lacks the scope.
+    #[error("this API token lacks the {0:?} scope")]
+    Forbidden(Scope),
+    /// The change conflicts with the resource's state.
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many requests.
+    #[error("rate limit exceeded; retry after {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// Storage failed; details are logged, not returned.
     #[error("storage is unavailable")]
     Storage(#[from] StoreError),
@@ -36,6 +53,10 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => ("invalid_request", StatusCode::BAD_REQUEST),
             ApiError::NotFound(_) => ("not_found", StatusCode::NOT_FOUND),
+            ApiError::Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED),
+            ApiError::Forbidden(_) => ("forbidden", StatusCode::FORBIDDEN),
+            ApiError::Conflict(_) => ("conflict", StatusCode::CONFLICT),
+            ApiError::RateLimited { .. } => ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
             ApiError::Storage(_) => ("storage_unavailable", StatusCode::SERVICE_UNAVAILABLE),
             ApiError::NotReady => ("not_ready", StatusCode::SERVICE_UNAVAILABLE),
             ApiError::Internal(_) => ("internal_error", StatusCode::INTERNAL_SERVER_ERROR),
@@ -59,7 +80,17 @@ impl ResponseError for ApiError {
         if status.is_server_error() {
             tracing::error!(error = ?self, code, "request failed");
         }
-        HttpResponse::build(status).json(ErrorBody {
+        let mut response = HttpResponse::build(status);
+        match self {
+            ApiError::RateLimited { retry_after_secs } => {
+                response.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ApiError::Unauthorized => {
+                response.insert_header((WWW_AUTHENTICATE, "Bearer"));
+            }
+            _ => {}
+        }
+        response.json(ErrorBody {
             code,
             message: self.to_string(),
         })

@@ -3,6 +3,7 @@
 //! `startup::Application` is the one app factory used by `main` and by the tests.
 #![warn(missing_docs)]
 
+pub(crate) mod access;
 pub mod cli;
 pub(crate) mod error;
 pub(crate) mod koomarket;

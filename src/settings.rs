@@ -75,6 +75,8 @@ pub struct Settings {
     pub koomarket: KoomarketSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The merchant API.
+    pub api: ApiSettings,
     /// Policy for products without a `[[product]]` entry.
     pub(crate) default_policy: Policy,
     /// Per-product policies.
@@ -152,6 +154,35 @@ impl Default for KoomarketSettings {
             path: "/koomarket/license".into(),
             keys: Vec::new(),
             timestamp_window_secs: 0,
+        }
+    }
+}
+
+/// `[api]`: the merchant API's rate limits.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    /// Sustained requests per second per API token.
+    pub token_rate_per_second: u32,
+    /// Burst per API token.
+    pub token_burst: u32,
+    /// Sustained requests per second per client address (every `/v1` request).
+    pub address_rate_per_second: u32,
+    /// Burst per client address.
+    pub address_burst: u32,
+    /// Take the client address from `X-Forwarded-For` / `Forwarded` (only behind a proxy that
+    /// sets them).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            token_rate_per_second: 20,
+            token_burst: 40,
+            address_rate_per_second: 50,
+            address_burst: 100,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -353,6 +384,19 @@ impl Settings {
         if self.koomarket.keys.iter().any(|k| k.expose().is_empty()) {
             return Err(invalid(
                 "koomarket.keys may not contain an empty key".into(),
+            ));
+        }
+        let api = &self.api;
+        if [
+            api.token_rate_per_second,
+            api.token_burst,
+            api.address_rate_per_second,
+            api.address_burst,
+        ]
+        .contains(&0)
+        {
+            return Err(invalid(
+                "api rate limits and bursts must be at least 1".into(),
             ));
         }
         if self.storage.cache_capacity_mb == 0 {

@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
 use chrono::Utc;
 
+use crate::access::TokenRegistry;
 use crate::error::ApiError;
 use crate::koomarket::auth::{KeyRing, SecretKey};
 use crate::routes;
@@ -153,7 +154,8 @@ pub(crate) fn prepare_state(settings: Settings, options: StartOptions) -> anyhow
     }
     tracing::info!(kid = %signer.kid(), "signing key loaded");
     let market_keys = load_market_keys(&settings, &data_dir)?;
-    Ok(AppState::new(store, signer, settings, market_keys))
+    let tokens = TokenRegistry::load(&store).context("while loading API tokens")?;
+    Ok(AppState::new(store, signer, settings, market_keys, tokens))
 }
 
 fn load_signer(settings: &Settings, data_dir: &Path) -> anyhow::Result<Signer> {

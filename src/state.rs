@@ -3,6 +3,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use parking_lot::Mutex;
+
+use crate::access::ratelimit::{Limit, RateLimiter};
+use crate::access::TokenRegistry;
 use crate::koomarket::auth::KeyRing;
 use crate::licensing::policy::Policies;
 use crate::licensing::KeyLocks;
@@ -25,6 +29,12 @@ pub(crate) struct AppState {
     pub(crate) locks: Arc<KeyLocks>,
     /// KooMarket keys (Key值), current first.
     pub(crate) market_keys: Arc<KeyRing>,
+    /// Merchant API tokens.
+    pub(crate) tokens: Arc<TokenRegistry>,
+    /// `/v1` rate limits.
+    pub(crate) limiter: Arc<RateLimiter>,
+    /// The last signed revocation list: (sequence, text).
+    pub(crate) revocations: Arc<Mutex<Option<(u64, String)>>>,
     ready: Arc<AtomicBool>,
 }
 
@@ -35,8 +45,22 @@ impl AppState {
         signer: Signer,
         settings: Settings,
         market_keys: KeyRing,
+        tokens: TokenRegistry,
     ) -> AppState {
+        let api = &settings.api;
+        let limit = |rate: u32, burst: u32| Limit {
+            per_second: f64::from(rate),
+            burst: f64::from(burst),
+        };
+        let limiter = RateLimiter::new(
+            limit(api.token_rate_per_second, api.token_burst),
+            limit(api.address_rate_per_second, api.address_burst),
+            api.trust_forwarded_for,
+        );
         AppState {
+            tokens: Arc::new(tokens),
+            limiter: Arc::new(limiter),
+            revocations: Arc::new(Mutex::new(None)),
             store,
             signer: Arc::new(signer),
             policies: Arc::new(settings.policies()),

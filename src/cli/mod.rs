@@ -3,6 +3,7 @@
 
 mod call;
 mod offline;
+mod token;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ enum Command {
     /// Print this machine's hardware identifier (硬件识别码) in KooMarket's format and each
     /// component with its source, for a buyer to paste into the marketplace.
     Fingerprint(offline::FingerprintArgs),
+    /// Merchant API tokens (the database must not be held by a running service, or use --url).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// KooMarket tools.
     #[command(subcommand)]
     Koomarket(KoomarketCommand),
@@ -111,6 +115,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Inspect(args)) => offline::inspect(&args),
         Some(Command::Fingerprint(args)) => offline::fingerprint(&args),
         Some(Command::Koomarket(KoomarketCommand::Call(args))) => call::call(&args),
+        Some(Command::Token(command)) => token::run(&command, cli.serve.config.clone()),
         Some(Command::Config(ConfigCommand::Example)) => {
             print!("{EXAMPLE_CONFIG}");
             Ok(ExitCode::SUCCESS)

@@ -170,6 +170,7 @@ pub(crate) fn provision(
         idempotency: vec![(idem_key, record.license_id.clone().into_bytes())],
         licenses: vec![record],
         audit: vec![audit],
+        ..WriteBatch::default()
     })?;
     Ok(answer)
 }
@@ -241,6 +242,7 @@ pub(crate) fn renew(ctx: &Ctx<'_>, req: RenewRequest, activity: &str) -> Result<
         idempotency: vec![(idem_key, req.expires_at.to_rfc3339().into_bytes())],
         licenses: vec![record],
         audit: vec![audit],
+        ..WriteBatch::default()
     })?;
     Ok(())
 }
@@ -311,6 +313,7 @@ pub(crate) fn release(ctx: &Ctx<'_>, req: InstanceRequest, activity: &str) -> Re
         record.status_reason = Some("released at the marketplace".into());
         record.updated_at = ctx.now;
         batch.licenses.push(record);
+        batch.revocation_changed = true;
     }
     ctx.store.write(batch)?;
     Ok(())
@@ -356,6 +359,7 @@ pub(crate) fn upgrade(ctx: &Ctx<'_>, req: UpgradeRequest, activity: &str) -> Res
         idempotency: vec![(idem_key, record.revision.to_be_bytes().to_vec())],
         licenses: vec![record],
         audit: vec![audit],
+        ..WriteBatch::default()
     })?;
     Ok(())
 }

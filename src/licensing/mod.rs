@@ -2,6 +2,7 @@
 //! change, resolving the machine binding from a product policy, and per-key mutual exclusion.
 //! No HTTP and no storage details here.
 
+pub(crate) mod admin;
 pub(crate) mod policy;
 
 use std::collections::hash_map::DefaultHasher;
@@ -84,12 +85,14 @@ pub(crate) fn create(
         let cap = now + chrono::Duration::days(i64::from(policy.trial_max_days));
         expires_at = Some(expires_at.map_or(cap, |e| e.min(cap)));
     }
-    let license_id = LicenseId(*uuid::Uuid::new_v4().as_bytes()).to_string();
+    // Version 7 ids sort by creation time, so listing by id is listing by age.
+    let license_id = LicenseId(*uuid::Uuid::now_v7().as_bytes()).to_string();
     let mut record = LicenseRecord {
         license_id,
         revision: 0,
         status: LicenseStatus::Active,
         status_reason: None,
+        revoked_below: 0,
         origin: new.origin,
         instance_id: new.instance_id,
         order_id: new.order_id,

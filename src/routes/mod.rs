@@ -1,22 +1,87 @@
 //! The route table: every HTTP route of the service, in one place.
 
+mod audit;
+mod export;
 mod health;
 mod keys;
+mod licenses;
+mod openapi;
+mod revocation;
+mod tokens;
 
+use actix_web::middleware::from_fn;
 use actix_web::web;
 
+use crate::access::ratelimit;
 use crate::error::ApiError;
 use crate::koomarket;
 use crate::state::AppState;
 
-/// Registers every route. `koomarket_path` is the configured production-interface path.
+/// Every `/v1` route as (method, path), in the order registered; the OpenAPI document must
+/// describe each (a test checks).
+#[cfg(test)]
+pub(crate) const V1_ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/keys"),
+    ("get", "/v1/openapi.json"),
+    ("get", "/v1/revocations"),
+    ("post", "/v1/status"),
+    ("get", "/v1/licenses"),
+    ("get", "/v1/licenses/{id}"),
+    ("post", "/v1/licenses/{id}/suspend"),
+    ("post", "/v1/licenses/{id}/reinstate"),
+    ("post", "/v1/licenses/{id}/revoke"),
+    ("post", "/v1/licenses/{id}/expiry"),
+    ("post", "/v1/licenses/{id}/reissue"),
+    ("get", "/v1/audit"),
+    ("get", "/v1/export/licenses"),
+    ("get", "/v1/export/audit"),
+    ("get", "/v1/tokens"),
+    ("post", "/v1/tokens"),
+    ("delete", "/v1/tokens/{id}"),
+];
+
+/// Registers every route.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
-    cfg.route("/healthz", web::get().to(health::get_health))
-        .route("/readyz", web::get().to(health::get_readiness))
-        .route("/v1/keys", web::get().to(keys::list_keys))
+    use web::{delete, get, post};
+    cfg.route("/healthz", get().to(health::get_health))
+        .route("/readyz", get().to(health::get_readiness))
         .route(
             &state.settings.koomarket.path,
-            web::get().to(koomarket::handler::handle_get),
+            get().to(koomarket::handler::handle_get),
+        )
+        .service(
+            web::scope("/v1")
+                .wrap(from_fn(ratelimit::limit))
+                .route("/keys", get().to(keys::list_keys))
+                .route("/openapi.json", get().to(openapi::get_openapi))
+                .route("/revocations", get().to(revocation::get_revocations))
+                .route("/status", post().to(revocation::check_status))
+                .route("/licenses", get().to(licenses::list_licenses))
+                .route("/licenses/{id}", get().to(licenses::get_license))
+                .route(
+                    "/licenses/{id}/suspend",
+                    post().to(licenses::suspend_license),
+                )
+                .route(
+                    "/licenses/{id}/reinstate",
+                    post().to(licenses::reinstate_license),
+                )
+                .route("/licenses/{id}/revoke", post().to(licenses::revoke_license))
+                .route(
+                    "/licenses/{id}/expiry",
+                    post().to(licenses::set_license_expiry),
+                )
+                .route(
+                    "/licenses/{id}/reissue",
+                    post().to(licenses::reissue_license),
+                )
+                .route("/audit", get().to(audit::list_audit_events))
+                .route("/export/licenses", get().to(export::export_licenses))
+                .route("/export/audit", get().to(export::export_audit))
+                .route("/tokens", get().to(tokens::list_tokens))
+                .route("/tokens", post().to(tokens::create_token))
+                .route("/tokens/{id}", delete().to(tokens::revoke_token))
+                .default_service(web::to(not_found)),
         )
         .default_service(web::to(not_found));
 }

@@ -5,7 +5,10 @@
 //! The interface is deliberately narrow (records in, records out) so another backend can follow.
 
 pub(crate) mod commit;
+mod merchant;
 pub(crate) mod records;
+
+pub(crate) use merchant::{AuditFilter, LicenseFilter};
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +21,7 @@ use self::records::{AuditEvent, KeyRecord, LicenseRecord};
 /// Storage schema version; the database lives in `<data_dir>/db/v<SCHEMA>`.
 pub(crate) const SCHEMA: u32 = 1;
 
-mod tree {
+pub(super) mod tree {
     pub(super) const META: &str = "meta";
     pub(super) const LICENSES: &str = "licenses";
     pub(super) const TOKENS: &str = "license-tokens";
@@ -27,9 +30,11 @@ mod tree {
     pub(super) const AUDIT: &str = "audit";
     pub(super) const AUDIT_BY_LICENSE: &str = "audit-by-license";
     pub(super) const SIGNING_KEYS: &str = "signing-keys";
+    pub(super) const API_TOKENS: &str = "api-tokens";
 }
 
 const ACTIVE_KID: &[u8] = b"active-kid";
+pub(super) const REVOCATION_SEQUENCE: &[u8] = b"revocation-sequence";
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +76,8 @@ pub(crate) struct WriteBatch {
     pub(crate) idempotency: Vec<(String, Vec<u8>)>,
     /// Audit events to append (their `id` is assigned here).
     pub(crate) audit: Vec<AuditEvent>,
+    /// The change alters what the revocation list says: advance its sequence.
+    pub(crate) revocation_changed: bool,
 }
 
 /// The outcome of registering the configured signing key.
@@ -104,6 +111,7 @@ pub(crate) struct Store {
     audit: Tree,
     audit_by_license: Tree,
     signing_keys: Tree,
+    api_tokens: Tree,
     commit: GroupCommit,
 }
 
@@ -113,12 +121,15 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+pub(super) fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     // Serialising these plain records cannot fail (no maps with non-string keys).
     serde_json::to_vec(value).unwrap_or_default()
 }
 
-fn decode<T: serde::de::DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T> {
+pub(super) fn decode<T: serde::de::DeserializeOwned>(
+    tree: &'static str,
+    bytes: &[u8],
+) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         tree,
         message: e.to_string(),
@@ -154,6 +165,7 @@ impl Store {
             audit: db.open_tree(tree::AUDIT)?,
             audit_by_license: db.open_tree(tree::AUDIT_BY_LICENSE)?,
             signing_keys: db.open_tree(tree::SIGNING_KEYS)?,
+            api_tokens: db.open_tree(tree::API_TOKENS)?,
             db,
             commit,
         })
@@ -252,7 +264,6 @@ impl Store {
     }
 
     /// Every token a license has had, by revision.
-    #[allow(dead_code)] // read by the merchant API (history and audit endpoints)
     pub(crate) fn token_history(&self, license_id: &str) -> Result<Vec<(u32, String)>> {
         let prefix = format!("{license_id}/");
         self.tokens
@@ -270,7 +281,6 @@ impl Store {
     }
 
     /// The audit events of one license, oldest first.
-    #[allow(dead_code)] // read by the merchant API (history and audit endpoints)
     pub(crate) fn audit_for_license(&self, license_id: &str) -> Result<Vec<AuditEvent>> {
         let prefix = format!("{license_id}/");
         let mut events = Vec::new();
@@ -282,17 +292,6 @@ impl Store {
             }
         }
         Ok(events)
-    }
-
-    /// All audit events with id greater than `after`, oldest first, at most `limit`.
-    #[allow(dead_code)] // read by the merchant API (history and audit endpoints)
-    pub(crate) fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEvent>> {
-        self.audit
-            .range((after.saturating_add(1)).to_be_bytes()..)
-            .values()
-            .take(limit)
-            .map(|v| decode(tree::AUDIT, &v?))
-            .collect()
     }
 
     /// Number of licenses.
@@ -327,6 +326,7 @@ impl Store {
             .iter()
             .map(|e| (e.id, json(e), e.license_id.clone()))
             .collect();
+        let revocation_changed = batch.revocation_changed;
         (
             &self.licenses,
             &self.tokens,
@@ -334,8 +334,16 @@ impl Store {
             &self.idempotency,
             &self.audit,
             &self.audit_by_license,
+            &self.meta,
         )
-            .transaction(|(lic, tok, inst, idem, aud, aud_lic)| {
+            .transaction(|(lic, tok, inst, idem, aud, aud_lic, meta)| {
+                if revocation_changed {
+                    let seq = meta
+                        .get(REVOCATION_SEQUENCE)?
+                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                        .map_or(0, u64::from_be_bytes);
+                    meta.insert(REVOCATION_SEQUENCE, &(seq + 1).to_be_bytes())?;
+                }
                 for ((id, record, token_key, instance), token) in licenses.iter().zip(&tokens) {
                     lic.insert(id.as_bytes(), record.as_slice())?;
                     tok.insert(token_key.as_slice(), token.as_bytes())?;

@@ -79,6 +79,9 @@ pub(crate) struct LicenseRecord {
     /// Why the status was last changed, if a reason was given.
     #[serde(default)]
     pub(crate) status_reason: Option<String>,
+    /// Tokens of this license with a lower revision are revoked (set by a reissue).
+    #[serde(default)]
+    pub(crate) revoked_below: u32,
     /// Origin.
     pub(crate) origin: Origin,
     /// KooMarket instance id.
@@ -155,6 +158,37 @@ pub(crate) struct AuditEvent {
     pub(crate) test: bool,
     /// Free-form detail.
     pub(crate) detail: Option<String>,
+}
+
+/// What an API token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Scope {
+    /// Look up licenses, the audit log, exports.
+    Read,
+    /// Change licenses and manage API tokens.
+    Write,
+}
+
+/// A merchant API token. Only a hash of its secret is stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TokenRecord {
+    /// Public id (the part of the token before its secret).
+    pub(crate) id: String,
+    /// A label for people.
+    pub(crate) name: String,
+    /// Granted scopes.
+    pub(crate) scopes: Vec<Scope>,
+    /// Hex SHA-256 of the secret.
+    pub(crate) secret_sha256: String,
+    /// When it was created.
+    pub(crate) created_at: DateTime<Utc>,
+    /// Who created it (`cli` or `token:<id>`).
+    pub(crate) created_by: String,
+    /// When it was last used (recorded at most once a minute).
+    pub(crate) last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked.
+    pub(crate) revoked_at: Option<DateTime<Utc>>,
 }
 
 /// A signing key the service has used, published at `GET /v1/keys`.

@@ -79,12 +79,19 @@ impl Verifier {
         Ok(envelope)
     }
 
+    /// Checks only that a license is authentic and well formed (signature by a pinned key, known
+    /// format), not its validity window, product or binding. For issuers answering status
+    /// queries; a program deciding whether to run uses [`Verifier::verify`].
+    pub fn authenticate(&self, token: &str) -> Result<Claims, Error> {
+        let envelope = self.open(token::license_kind(), token)?;
+        token::decode_payload(envelope.payload())
+    }
+
     /// Verifies a license (one-line or armoured) at time `now` (Unix seconds): signature, format,
     /// validity window and expected product. The machine binding is not checked: use
     /// [`Verifier::verify_on`] for that.
     pub fn verify(&self, token: &str, now: u64) -> Result<Claims, Error> {
-        let envelope = self.open(token::license_kind(), token)?;
-        let claims = token::decode_payload(envelope.payload())?;
+        let claims = self.authenticate(token)?;
         if now.saturating_add(self.leeway) < claims.not_before {
             return Err(Error::NotYetValid {
                 not_before: claims.not_before,
