@@ -206,3 +206,6 @@ fn rebind(binding: &NewBinding, policy: &Policy) -> Result<StoredBinding, AdminE
     };
     Ok(resolve_binding(identifier, &policy)?)
 }
+
+#[cfg(test)]
+mod tests;
