@@ -109,7 +109,7 @@ pub(crate) fn call(args: &CallArgs) -> anyhow::Result<ExitCode> {
     }
     let url = format!("{}?{}", args.url, signed_query(&key, &fields));
     if args.print_url {
-        println!("{url}");
+        outln!("{url}");
         return Ok(ExitCode::SUCCESS);
     }
     let response = match ureq::get(&url).call() {
@@ -121,15 +121,15 @@ pub(crate) fn call(args: &CallArgs) -> anyhow::Result<ExitCode> {
     let body_sign = response.header("Body-Sign").map(str::to_string);
     let mut body = Vec::new();
     std::io::Read::read_to_end(&mut response.into_reader(), &mut body)?;
-    println!("HTTP {status}");
-    println!("{}", String::from_utf8_lossy(&body));
+    outln!("HTTP {status}");
+    outln!("{}", String::from_utf8_lossy(&body));
     let signature_ok = body_sign
         .as_deref()
         .is_some_and(|h| auth::verify_body_signature(&key, &body, h));
     match &body_sign {
-        None => println!("Body-Sign: MISSING"),
-        Some(h) if signature_ok => println!("Body-Sign: valid ({h})"),
-        Some(h) => println!("Body-Sign: INVALID ({h})"),
+        None => outln!("Body-Sign: MISSING"),
+        Some(h) if signature_ok => outln!("Body-Sign: valid ({h})"),
+        Some(h) => outln!("Body-Sign: INVALID ({h})"),
     }
     let success = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()

@@ -1,6 +1,17 @@
 //! The `koolicense` command line: `serve` (default), key generation, offline issuance,
 //! verification, inspection, this machine's fingerprint, and a signed KooMarket test call.
 
+/// `println!` for command output: a closed pipe (`| head`) ends the program quietly instead of
+/// panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!($($arg)*), true) };
+}
+
+/// `print!` with the same behaviour.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!($($arg)*), false) };
+}
+
 mod call;
 mod offline;
 mod token;
@@ -104,6 +115,22 @@ impl ServeArgs {
     }
 }
 
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>, newline: bool) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_fmt(args)
+        .and_then(|()| if newline { stdout.write_all(b"\n") } else { Ok(()) })
+        .and_then(|()| stdout.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(2);
+    }
+}
+
 /// Runs the command line; the exit code follows the command's outcome.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -117,12 +144,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Koomarket(KoomarketCommand::Call(args))) => call::call(&args),
         Some(Command::Token(command)) => token::run(&command, cli.serve.config.clone()),
         Some(Command::Config(ConfigCommand::Example)) => {
-            print!("{EXAMPLE_CONFIG}");
+            out!("{EXAMPLE_CONFIG}");
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Config(ConfigCommand::Check(args))) => {
             let settings = args.settings()?;
-            println!("{settings:#?}");
+            outln!("{settings:#?}");
             Ok(ExitCode::SUCCESS)
         }
     }

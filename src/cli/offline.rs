@@ -30,12 +30,12 @@ pub(crate) struct KeygenArgs {
 pub(crate) fn keygen(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
     let signer = Signer::generate()?;
     let (private, public) = signer.write_pair(&args.out_dir, args.name.as_deref())?;
-    println!("kid:         {}", signer.kid());
-    println!(
+    outln!("kid:         {}", signer.kid());
+    outln!(
         "private key: {} (mode 0600; never commit it)",
         private.display()
     );
-    println!(
+    outln!(
         "public key:  {} (pin it in the delivered software)",
         public.display()
     );
@@ -168,7 +168,7 @@ pub(crate) fn issue(args: &IssueArgs) -> anyhow::Result<ExitCode> {
                 path.display()
             );
         }
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -225,6 +225,13 @@ pub(crate) struct VerifyArgs {
     /// Clock tolerance in seconds.
     #[arg(long, default_value_t = koolicense_verify::DEFAULT_LEEWAY_SECS)]
     leeway: u64,
+    /// Also check a signed revocation list (as served at /v1/revocations), from this file.
+    #[arg(long)]
+    revocation_list: Option<PathBuf>,
+    /// Also ask a running service for the license's status (POST <URL>/v1/status with a fresh
+    /// nonce) and verify the signed answer.
+    #[arg(long, value_name = "URL")]
+    online: Option<String>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -261,27 +268,74 @@ pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         verifier.verify(&token, now)
     };
+    let result = result.and_then(|claims| {
+        if let Some(path) = &args.revocation_list {
+            let list = std::fs::read_to_string(path).map_err(|_| {
+                koolicense_verify::Error::Encoding("unreadable revocation list file")
+            })?;
+            verifier.check_revocation(&list, None, &claims)?;
+        }
+        Ok(claims)
+    });
+    let result = match (result, &args.online) {
+        (Ok(claims), Some(url)) => online_status(&verifier, url, &token, &claims).map(|()| claims),
+        (other, _) => other,
+    };
     match result {
         Ok(claims) => {
             if args.json {
-                println!("{}", json!({"valid": true, "claims": claims_json(&claims)}));
+                outln!("{}", json!({"valid": true, "claims": claims_json(&claims)}));
             } else {
-                println!("VALID license");
+                outln!("VALID license");
                 print_claims(&claims);
                 if !check_binding && claims.binding != Binding::None {
-                    println!("note: binding not checked (give --this-machine, --hardware-id or --system-id)");
+                    outln!("note: binding not checked (give --this-machine, --hardware-id or --system-id)");
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             if args.json {
-                println!("{}", json!({"valid": false, "reason": e.to_string()}));
+                outln!("{}", json!({"valid": false, "reason": e.to_string()}));
             } else {
-                println!("INVALID license: {e}");
+                outln!("INVALID license: {e}");
             }
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// Asks the service for the license's state and checks the signed, nonce-bound answer.
+fn online_status(
+    verifier: &Verifier,
+    url: &str,
+    token: &str,
+    claims: &Claims,
+) -> Result<(), koolicense_verify::Error> {
+    use koolicense_verify::{Error, LicenseState};
+    let mut random = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
+    let nonce = koolicense_verify::nonce_from_bytes(&random);
+    let answer: serde_json::Value = ureq::post(&format!("{}/v1/status", url.trim_end_matches('/')))
+        .send_json(json!({"license": token.trim(), "nonce": nonce}))
+        .ok()
+        .and_then(|r| r.into_json().ok())
+        .ok_or(Error::Encoding("no status answer from the service"))?;
+    let text = answer["answer"]
+        .as_str()
+        .ok_or(Error::Encoding("no signed status answer"))?;
+    let status = verifier.verify_status(text, &nonce, &claims.license_id)?;
+    eprintln!(
+        "online status (signed, nonce checked): {}",
+        status.state.as_str()
+    );
+    match status.state {
+        LicenseState::Valid => Ok(()),
+        LicenseState::Expired => Err(Error::Expired {
+            expires_at: status.expires_at.unwrap_or(0),
+            now: status.server_time,
+        }),
+        _ => Err(Error::Revoked),
     }
 }
 
@@ -300,20 +354,20 @@ pub(crate) fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     match koolicense_verify::inspect(&token) {
         Ok(decoded) => {
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     json!({"verified": false, "kid": decoded.kid.to_string(), "version": decoded.version, "claims": claims_json(&decoded.claims)})
                 );
             } else {
-                println!("UNVERIFIED: decoded without checking the signature; do not trust these claims.");
-                println!("format version: {}", decoded.version);
-                println!("key id:         {}", decoded.kid);
+                outln!("UNVERIFIED: decoded without checking the signature; do not trust these claims.");
+                outln!("format version: {}", decoded.version);
+                outln!("key id:         {}", decoded.kid);
                 print_claims(&decoded.claims);
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            println!("not a license: {e}");
+            outln!("not a license: {e}");
             Ok(ExitCode::from(1))
         }
     }
@@ -335,13 +389,13 @@ pub(crate) fn fingerprint(args: &FingerprintArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|s| json!({"component": s.component.name(), "source": s.source, "outcome": format!("{:?}", s.outcome)}))
             .collect();
-        println!(
+        outln!(
             "{}",
             json!({"hardware_identifier": report.id.to_koomarket_string(), "sources": sources})
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}", report.id.to_koomarket_string());
+    outln!("{}", report.id.to_koomarket_string());
     eprintln!();
     eprintln!("Paste the line above into KooMarket as the hardware identifier (硬件识别码).");
     eprintln!("Components (MAC|disk|board|CPU) and where they were read:");
@@ -404,7 +458,7 @@ fn print_claims(c: &Claims) {
     let v = claims_json(c);
     if let Some(map) = v.as_object() {
         for (k, v) in map {
-            println!("  {k:<12} {v}");
+            outln!("  {k:<12} {v}");
         }
     }
 }

@@ -109,7 +109,7 @@ pub(crate) fn run(command: &TokenCommand, config: Option<PathBuf>) -> anyhow::Re
             let scopes: Vec<Scope> = scopes.iter().copied().map(Into::into).collect();
             let new = new_token(name, &scopes, "cli", Utc::now());
             registry.insert(&store, new.record.clone())?;
-            println!("{}", new.token);
+            outln!("{}", new.token);
             eprintln!(
                 "token {} ({:?}) created; store it now, it is not shown again",
                 new.record.id, new.record.scopes
@@ -118,7 +118,7 @@ pub(crate) fn run(command: &TokenCommand, config: Option<PathBuf>) -> anyhow::Re
         }
         TokenCommand::List { .. } => {
             for t in registry.list() {
-                println!(
+                outln!(
                     "{}  {:<20} {:<14} created {}  last used {}  {}",
                     t.id,
                     t.name,
@@ -164,7 +164,7 @@ fn through_api(command: &TokenCommand, url: &str, token: &str) -> anyhow::Result
     };
     match response {
         Ok(r) => {
-            println!("{}", r.into_string().context("while reading the answer")?);
+            outln!("{}", r.into_string().context("while reading the answer")?);
             Ok(ExitCode::SUCCESS)
         }
         Err(ureq::Error::Status(code, r)) => {
