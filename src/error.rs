@@ -24,7 +24,7 @@ pub(crate) enum ApiError {
     #[error("a valid API token is required: Authorization: Bearer klt_...")]
     Unauthorized,
     /// The token lacks the scope.
-    #[error("this API token lacks the {0:?} scope")]
+    #[error("this API token lacks the {0} scope")]
     Forbidden(Scope),
     /// The change conflicts with the resource's state.
     #[error("{0}")]

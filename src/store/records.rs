@@ -170,6 +170,15 @@ pub(crate) enum Scope {
     Write,
 }
 
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+        })
+    }
+}
+
 /// A merchant API token. Only a hash of its secret is stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct TokenRecord {
