@@ -147,6 +147,28 @@ fn a_periodic_purchase_without_expire_time_gets_its_expiry_from_the_period() {
 }
 
 #[test]
+fn a_purchase_with_a_period_but_no_charging_mode_is_not_perpetual() {
+    // chargingMode is optional in the spec while periodType is only ever sent for periodic
+    // orders: the period must not be ignored and the license left perpetual.
+    let app = spawn_app();
+    let answer = app.provision(
+        &Order::new()
+            .with("periodType", "year")
+            .with("periodNumber", "1"),
+    );
+    let claims = app.verify(answer.license());
+    let expires = claims.expires_at.expect("a periodic license expires");
+    let in_a_year = chrono::Utc::now()
+        .checked_add_months(chrono::Months::new(12))
+        .expect("in range")
+        .timestamp();
+    assert!(
+        (i64::try_from(expires).expect("fits") - in_a_year).abs() < 60,
+        "{expires}"
+    );
+}
+
+#[test]
 fn a_trial_order_gets_a_trial_license() {
     let app = spawn_app();
     let answer = app.provision(
