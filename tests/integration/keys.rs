@@ -74,6 +74,32 @@ fn a_different_signing_key_is_refused_until_rotation_is_asked_for() {
     assert_eq!(app.active_kid(), kid_b);
 }
 
+#[test]
+fn rotating_back_to_an_earlier_key_makes_it_active_and_no_longer_retired() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let (key_a, kid_a) = key_file(keys.path(), "a");
+    let (key_b, kid_b) = key_file(keys.path(), "b");
+    let with = |key: &PathBuf| Config {
+        signing_key_file: Some(key.clone()),
+        rotate_key: true,
+        ..Config::default()
+    };
+    let dir = try_spawn(with(&key_a), new_dir()).expect("A").stop();
+    let dir = try_spawn(with(&key_b), dir).expect("A to B").stop();
+    let app = try_spawn(with(&key_a), dir).expect("B back to A");
+    let keys = app.keys();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let find = |kid: &str| -> &Value {
+        keys.iter()
+            .find(|k| k["kid"] == kid)
+            .unwrap_or_else(|| panic!("{kid} not published"))
+    };
+    assert_eq!(find(&kid_a)["active"], Value::Bool(true));
+    assert!(find(&kid_a)["retired_at"].is_null(), "{keys:?}");
+    assert_eq!(find(&kid_b)["active"], Value::Bool(false));
+    assert!(find(&kid_b)["retired_at"].is_string(), "{keys:?}");
+}
+
 #[cfg(unix)]
 #[test]
 fn a_signing_key_file_readable_by_others_is_refused() {
