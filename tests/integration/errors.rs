@@ -1,7 +1,9 @@
 //! Every result code the service answers with (§7), still as HTTP 200 JSON with a valid
 //! Body-Sign, and nothing stored for a rejected call.
 
-use crate::helpers::{spawn_app, try_spawn, unique, Order, TestApp, HW_PRODUCT, SYS_PRODUCT};
+use crate::helpers::{
+    open_stopped_db, spawn_app, try_spawn, unique, Order, TestApp, HW_PRODUCT, SYS_PRODUCT,
+};
 use crate::market::{self, encode_query, signed_query};
 
 /// A getLicense query signed with `key` (the app's key unless a test says otherwise).
@@ -312,10 +314,7 @@ fn an_unreadable_stored_record_is_000005_and_still_signed() {
     let data = app.data_dir.clone();
     let dir = app.stop();
     {
-        let db = sled::Config::new()
-            .path(data.join("db").join("v1"))
-            .open()
-            .expect("open the stopped app's database");
+        let db = open_stopped_db(&data);
         let licenses = db.open_tree("licenses").expect("tree");
         let (key, _) = licenses
             .iter()

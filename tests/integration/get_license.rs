@@ -14,6 +14,8 @@ const OTHER_MACHINE: &str = "AA:BB:CC:DD:EE:01|DISK-OTHER|BOARD-OTHER|CPU-OTHER"
 fn get_license_returns_a_license_that_verifies_and_carries_the_order() {
     let app = spawn_app();
     let order = Order::new()
+        // Signed over the decoded UTF-8 value, whatever URL encoding made of it.
+        .with("customerName", "华为云 测试+&=%")
         .with("skuCode", "sku-gold")
         .with("amount", "30")
         .with("chargingMode", "1")

@@ -204,7 +204,7 @@ pub(crate) fn try_spawn(config: Config, dir: Arc<TempDir>) -> anyhow::Result<Tes
         .name(format!("test-app-{}", addr.port()))
         .spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                match Application::build_with_listener(settings, options, listener) {
+                match build_when_unlocked(settings, options, listener) {
                     Ok(app) => {
                         let _ = tx.send(Ok(app.handle()));
                         app.run_until_stopped().await
@@ -238,6 +238,46 @@ pub(crate) fn try_spawn(config: Config, dir: Arc<TempDir>) -> anyhow::Result<Tes
         thread: Some(thread),
         agent: Some(agent),
     })
+}
+
+/// Whether an error is sled refusing a database another handle still holds.
+fn is_lock_error(error: &dyn std::fmt::Display) -> bool {
+    format!("{error:#}").contains("could not acquire lock")
+}
+
+/// A stopped app's last worker thread may drop its database handle just after the server
+/// reported the stop, so reopening waits (bounded) for sled's lock instead of failing.
+fn build_when_unlocked(
+    settings: Settings,
+    options: StartOptions,
+    listener: TcpListener,
+) -> anyhow::Result<Application> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let attempt = listener.try_clone()?;
+        match Application::build_with_listener(settings.clone(), options, attempt) {
+            Err(e) if is_lock_error(&format!("{e:#}")) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Opens the database of a stopped app (see [`build_when_unlocked`] for the wait).
+pub(crate) fn open_stopped_db(data_dir: &Path) -> sled::Db {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match sled::Config::new()
+            .path(data_dir.join("db").join("v1"))
+            .open()
+        {
+            Err(e) if is_lock_error(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result.expect("open the stopped app's database"),
+        }
+    }
 }
 
 impl TestApp {
@@ -418,10 +458,7 @@ impl Drop for TestApp {
 /// The license records of a stopped app's database, keyed by instanceId. Reads sled directly:
 /// the lifecycle status (frozen, released) is not visible over HTTP.
 pub(crate) fn stored_licenses(data_dir: &Path) -> Vec<Value> {
-    let db = sled::Config::new()
-        .path(data_dir.join("db").join("v1"))
-        .open()
-        .expect("open the stopped app's database");
+    let db = open_stopped_db(data_dir);
     let tree = db.open_tree("licenses").expect("licenses tree");
     tree.iter()
         .values()
