@@ -83,3 +83,20 @@ fn an_auth_token_sent_unencoded_is_accepted_although_its_plus_arrives_as_a_space
     answer.expect("000000");
     app.verify(answer.license());
 }
+
+#[test]
+fn a_stale_call_signed_with_the_old_key_is_answered_with_the_old_key() {
+    // The key is known once the token matched; only the timeStamp is refused, so the
+    // marketplace that signed with the previous key must still be able to check the answer.
+    let app = spawn_app_with(Config {
+        keys: vec![NEW_KEY.into(), OLD_KEY.into()],
+        timestamp_window_secs: 300,
+        ..Config::default()
+    });
+    let mut params = Order::new().params();
+    params[1].1 = "20170621185532100".into();
+    app.send_with(&signed_query(OLD_KEY, &params), OLD_KEY)
+        .expect("000001");
+    app.send_with(&signed_query(NEW_KEY, &params), NEW_KEY)
+        .expect("000001");
+}
