@@ -256,7 +256,7 @@ fn build_when_unlocked(
     loop {
         let attempt = listener.try_clone()?;
         match Application::build_with_listener(settings.clone(), options, attempt) {
-            Err(e) if is_lock_error(&format!("{e:#}")) && Instant::now() < deadline => {
+            Err(e) if is_lock_error(&e) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20));
             }
             result => return result,
