@@ -73,7 +73,7 @@ pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<AppState>) -> 
     span.record("instance_id", params.get("instanceId").unwrap_or(""));
 
     let (key_index, answer) = match authenticate(&state, &params) {
-        Err(answer) => (0, answer),
+        Err((index, answer)) => (index, answer),
         Ok(index) => (index, answer(&state, params).await),
     };
     span.record("result", answer.result_code());
@@ -82,7 +82,8 @@ pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<AppState>) -> 
         "answered"
     );
     // Answer with the key that authenticated the call (during a rotation the marketplace may
-    // still use the previous one); failures are signed with the current key.
+    // still use the previous one), also when only its timeStamp was refused; calls no key
+    // authenticated are answered with the current key.
     let key = state
         .market_keys
         .iter()
@@ -91,17 +92,19 @@ pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<AppState>) -> 
     answer.into_response(key)
 }
 
-fn authenticate(state: &AppState, params: &QueryParams) -> Result<usize, Answer> {
+/// The index of the key that authenticated the call; on failure, the index of the key to
+/// answer with and the answer.
+fn authenticate(state: &AppState, params: &QueryParams) -> Result<usize, (usize, Answer)> {
     let failed = |why: &dyn std::fmt::Display| {
         tracing::warn!(reason = %why, "KooMarket call rejected");
         Answer::failure(ResultCode::AuthFailed, "authentication failed")
     };
-    let index = auth::verify_auth_token(&state.market_keys, params).map_err(|e| failed(&e))?;
+    let index = auth::verify_auth_token(&state.market_keys, params).map_err(|e| (0, failed(&e)))?;
     let window = state.settings.koomarket.timestamp_window_secs;
     if window > 0 {
         let ts = params.get("timeStamp").unwrap_or("");
         auth::check_timestamp_freshness(ts, Utc::now(), std::time::Duration::from_secs(window))
-            .map_err(|e| failed(&e))?;
+            .map_err(|e| (index, failed(&e)))?;
     }
     Ok(index)
 }

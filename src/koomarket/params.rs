@@ -156,7 +156,15 @@ impl ProvisionRequest {
             Some(_) => Some(Charging::Other),
             None => None,
         };
-        if charging == Some(Charging::Periodic) && expires_at.is_none() {
+        // chargingMode is optional, but periodType is only sent for periodic orders (§4.1,
+        // §8.4): an order that names a period without a charging mode is periodic too, and must
+        // not fall through to a perpetual license.
+        let periodic = match charging {
+            Some(Charging::Periodic) => true,
+            None => period_type.is_some(),
+            Some(Charging::OneTime | Charging::Other) => false,
+        };
+        if periodic && expires_at.is_none() {
             expires_at = Some(period_end(
                 now,
                 period_type.as_deref(),

@@ -213,16 +213,24 @@ impl Store {
                 .transpose()?,
             _ => None,
         };
+        // `first_used` of the configured key is the time of this start.
+        let now = key.first_used;
+        // A key used before (rotating back to it) keeps its first use but is no longer retired.
+        let active = match self.signing_keys.get(key.kid.as_bytes())? {
+            Some(v) => KeyRecord {
+                retired_at: None,
+                ..decode::<KeyRecord>(tree::SIGNING_KEYS, &v)?
+            },
+            None => key,
+        };
         (&self.meta, &self.signing_keys)
             .transaction(|(meta, keys)| {
                 if let Some(mut old) = previous.clone() {
-                    old.retired_at = Some(key.first_used);
+                    old.retired_at = Some(now);
                     keys.insert(old.kid.as_bytes(), json(&old))?;
                 }
-                if keys.get(key.kid.as_bytes())?.is_none() {
-                    keys.insert(key.kid.as_bytes(), json(&key))?;
-                }
-                meta.insert(ACTIVE_KID, key.kid.as_bytes())?;
+                keys.insert(active.kid.as_bytes(), json(&active))?;
+                meta.insert(ACTIVE_KID, active.kid.as_bytes())?;
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
             .map_err(tx_error)?;

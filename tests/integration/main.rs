@@ -1,1 +1,14 @@
+//! Integration tests: the real application over HTTP, signed the way the marketplace signs
+//! (see `market`), plus the binary for the crash test and the command line.
 
+mod answer;
+mod auth;
+mod cli;
+mod durability;
+mod endpoints;
+mod errors;
+mod get_license;
+mod helpers;
+mod keys;
+mod lifecycle;
+mod market;

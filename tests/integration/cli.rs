@@ -1,0 +1,220 @@
+//! The command line, run as the real binary: the signed KooMarket test call against a running
+//! app, and the offline key, issue, verify, inspect and fingerprint commands.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{check_contract, spawn_app, unique};
+use crate::market::KEY;
+
+/// What a finished command printed.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the binary with `args` (without any inherited `KOOLICENSE_*` variable), killed after
+/// 30 s.
+fn koolicense<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = Command::new(env!("CARGO_BIN_EXE_koolicense"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("KOOLICENSE_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the binary");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the command did not finish within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut stdout).expect("stdout");
+    }
+    if let Some(mut err) = child.stderr.take() {
+        err.read_to_string(&mut stderr).expect("stderr");
+    }
+    Run {
+        code: status.code(),
+        stdout,
+        stderr,
+    }
+}
+
+#[test]
+fn koomarket_call_gets_a_license_and_checks_the_body_sign() {
+    let app = spawn_app();
+    let order_id = unique("CS");
+    let url = app.market_url();
+    let args = |extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "koomarket",
+            "call",
+            "getLicense",
+            "--url",
+            &url,
+            "--key",
+            KEY,
+            "customerId=68cbc86abc2018ab880d92f36422fa0e",
+            &format!("orderId={order_id}"),
+            "productId=P-SYS",
+            "--identifier",
+            "SYSCODE-CLI",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+
+    let run = koolicense(args(&[]));
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("HTTP 200"), "{}", run.stdout);
+    assert!(run.stdout.contains("\"000000\""), "{}", run.stdout);
+    assert!(run.stdout.contains("Body-Sign: valid"), "{}", run.stdout);
+    let body = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("the body is printed");
+    let first: serde_json::Value = serde_json::from_str(body).expect("JSON body");
+
+    // --print-url: a URL that works as is, for the same order.
+    let run = koolicense(args(&["--print-url"]));
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    let printed = run.stdout.trim();
+    assert!(printed.starts_with(&url), "{printed}");
+    let response = app.agent().get(printed).call().expect("the URL works");
+    let answer = check_contract(response, KEY);
+    answer.expect("000000");
+    assert_eq!(answer.json["license"], first["license"]);
+    assert_eq!(answer.json["instanceId"], first["instanceId"]);
+    app.verify(answer.license());
+
+    // With a wrong key the call is refused and the CLI says the answer's signature is not
+    // from that key.
+    let mut wrong = args(&[]);
+    let at = wrong.iter().position(|a| a == KEY).expect("key arg");
+    wrong[at] = "some-other-key".into();
+    let run = koolicense(wrong);
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("\"000001\""), "{}", run.stdout);
+    assert!(run.stdout.contains("Body-Sign: INVALID"), "{}", run.stdout);
+}
+
+fn only_file_ending_with(dir: &Path, suffix: &str) -> std::path::PathBuf {
+    let files: Vec<_> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+#[test]
+fn offline_keygen_issue_verify_and_inspect_work_together() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = dir.path().join("keys");
+    let run = koolicense([
+        std::ffi::OsStr::new("keygen"),
+        std::ffi::OsStr::new("--out-dir"),
+        keys.as_os_str(),
+    ]);
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    let private = only_file_ending_with(&keys, ".key.pem");
+    let public = only_file_ending_with(&keys, ".pub.pem");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&private)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let kid = private
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".key.pem"))
+        .expect("kid-named file")
+        .to_owned();
+    assert!(run.stdout.contains(&kid), "{}", run.stdout);
+
+    let (private, public) = (
+        private.to_string_lossy().into_owned(),
+        public.to_string_lossy().into_owned(),
+    );
+    let run = koolicense([
+        "issue",
+        "--key",
+        &private,
+        "--product",
+        "P",
+        "--days",
+        "30",
+        "--hardware-id",
+        "A|B|C|D",
+    ]);
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    let token = run.stdout.trim().to_owned();
+    assert!(!token.is_empty() && !token.contains('\n'), "{token}");
+
+    let verify = |hwid: &str| {
+        koolicense([
+            "verify",
+            &token,
+            "--public-key",
+            &public,
+            "--hardware-id",
+            hwid,
+        ])
+    };
+    let run = verify("A|B|C|D");
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("VALID"), "{}", run.stdout);
+    let run = verify("W|X|Y|Z");
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("INVALID"), "{}", run.stdout);
+
+    let run = koolicense(["inspect", &token]);
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("UNVERIFIED"), "{}", run.stdout);
+    assert!(run.stdout.contains(&kid), "{}", run.stdout);
+    assert!(run.stdout.contains("\"P\""), "{}", run.stdout);
+}
+
+#[test]
+fn fingerprint_prints_an_identifier_or_fails_cleanly() {
+    let run = koolicense(["fingerprint"]);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    if run.code == Some(0) {
+        let line = run.stdout.lines().next().unwrap_or("");
+        assert_eq!(line.matches('|').count(), 3, "{line}");
+        koolicense_verify::HardwareId::parse(line).expect("a KooMarket identifier");
+    } else {
+        assert!(run.stderr.contains("error:"), "{}", run.stderr);
+    }
+}

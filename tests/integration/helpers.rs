@@ -1,0 +1,482 @@
+//! Test harness: the real application on 127.0.0.1:0 in its own temporary directory, served by a
+//! background thread with its own actix System, and a client that checks the marketplace
+//! contract (HTTP 200, JSON, a valid `Body-Sign`) on every answer.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use koolicense::settings::{Overrides, Secret, Settings};
+use koolicense::startup::{Application, StartOptions};
+use koolicense_verify::{Claims, PublicKey, Verifier};
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub(crate) use crate::answer::{check_contract, Answer, RawAnswer};
+use crate::market::{self, KEY};
+
+/// Product ids of the policies every test app has.
+pub(crate) const HW_PRODUCT: &str = "P-HW";
+/// A product bound to the marketplace's system identifier.
+pub(crate) const SYS_PRODUCT: &str = "P-SYS";
+/// A floating product (no binding).
+pub(crate) const FLOAT_PRODUCT: &str = "P-FLOAT";
+
+/// Policies written to the configuration file of every test app.
+const POLICIES: &str = r#"
+[[product]]
+product_id = "P-HW"
+binding = "hardware"
+min_matching_components = 2
+
+[[product]]
+product_id = "P-SYS"
+binding = "system"
+
+[[product]]
+product_id = "P-FLOAT"
+binding = "none"
+"#;
+
+/// Longest a server may take to start or to stop.
+const START_STOP_LIMIT: Duration = Duration::from_secs(20);
+
+/// How a test app is configured.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    /// Marketplace keys, current first.
+    pub(crate) keys: Vec<String>,
+    /// `koomarket.timestamp_window_secs`.
+    pub(crate) timestamp_window_secs: u64,
+    /// `signing.key_file`; `None` = the development key in the data directory.
+    pub(crate) signing_key_file: Option<PathBuf>,
+    /// `StartOptions::rotate_key`.
+    pub(crate) rotate_key: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            keys: vec![KEY.to_owned()],
+            timestamp_window_secs: 0,
+            signing_key_file: None,
+            rotate_key: false,
+        }
+    }
+}
+
+/// A purchase as getLicense describes it; defaults to the system-bound product.
+#[derive(Clone, Debug)]
+pub(crate) struct Order {
+    /// orderId.
+    pub(crate) order_id: String,
+    /// productId.
+    pub(crate) product_id: String,
+    /// customerId.
+    pub(crate) customer_id: String,
+    /// The buyer's identifier, sent as saasExtendParams; `None` sends no saasExtendParams.
+    pub(crate) identifier: Option<String>,
+    /// Further fields (skuCode, amount, expireTime, chargingMode, ...).
+    pub(crate) extra: Vec<(String, String)>,
+}
+
+impl Order {
+    /// A new order with a unique orderId.
+    pub(crate) fn new() -> Order {
+        Order {
+            order_id: unique("CS"),
+            product_id: SYS_PRODUCT.to_owned(),
+            customer_id: "68cbc86abc2018ab880d92f36422fa0e".to_owned(),
+            identifier: Some("SYSCODE-0001".to_owned()),
+            extra: Vec::new(),
+        }
+    }
+
+    /// Sets the product.
+    pub(crate) fn product(mut self, product_id: &str) -> Order {
+        self.product_id = product_id.to_owned();
+        self
+    }
+
+    /// Sets the identifier (`None`: no saasExtendParams).
+    pub(crate) fn identifier(mut self, identifier: Option<&str>) -> Order {
+        self.identifier = identifier.map(str::to_owned);
+        self
+    }
+
+    /// Adds a field.
+    pub(crate) fn with(mut self, name: &str, value: &str) -> Order {
+        self.extra.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Every parameter of a getLicense call for this order, with a fresh businessId and
+    /// timeStamp, unsigned.
+    pub(crate) fn params(&self) -> Vec<(String, String)> {
+        let mut params = market::pairs(&[
+            ("activity", "getLicense"),
+            ("timeStamp", &market::time_stamp_now()),
+            ("businessId", &uuid::Uuid::new_v4().to_string()),
+            ("customerId", &self.customer_id),
+            ("orderId", &self.order_id),
+            ("productId", &self.product_id),
+        ]);
+        if let Some(identifier) = &self.identifier {
+            params.push((
+                "saasExtendParams".into(),
+                market::identifier_param(identifier),
+            ));
+        }
+        params.extend(self.extra.iter().cloned());
+        params
+    }
+}
+
+/// A unique id with a prefix.
+pub(crate) fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A running application.
+pub(crate) struct TestApp {
+    /// The bound address.
+    pub(crate) addr: SocketAddr,
+    /// The data directory (inside `dir`).
+    pub(crate) data_dir: PathBuf,
+    /// The marketplace key requests are signed with by default (and answers checked with).
+    pub(crate) key: String,
+    /// The configuration it was started with.
+    pub(crate) config: Config,
+    dir: Arc<TempDir>,
+    handle: Option<ServerHandle>,
+    thread: Option<JoinHandle<anyhow::Result<()>>>,
+    agent: Option<ureq::Agent>,
+}
+
+/// Starts an app with the default configuration in a fresh directory.
+pub(crate) fn spawn_app() -> TestApp {
+    spawn_app_with(Config::default())
+}
+
+/// Starts an app with `config` in a fresh directory.
+pub(crate) fn spawn_app_with(config: Config) -> TestApp {
+    try_spawn(config, new_dir()).expect("the app starts")
+}
+
+/// A fresh temporary directory for an app.
+pub(crate) fn new_dir() -> Arc<TempDir> {
+    Arc::new(tempfile::tempdir().expect("temporary directory"))
+}
+
+/// The settings of a test app: the policies above from a real configuration file, then the
+/// programmatic overrides.
+pub(crate) fn settings(config: &Config, dir: &Path) -> Settings {
+    let file = dir.join("koolicense.toml");
+    std::fs::write(&file, POLICIES).expect("write the configuration file");
+    let overrides = Overrides {
+        listen: None,
+        data_dir: Some(dir.join("data")),
+        key_file: config.signing_key_file.clone(),
+    };
+    let mut settings = Settings::load(Some(&file), &[], &overrides).expect("settings load");
+    settings.koomarket.keys = config.keys.iter().map(Secret::new).collect();
+    settings.koomarket.timestamp_window_secs = config.timestamp_window_secs;
+    settings.server.workers = 2;
+    settings.server.shutdown_timeout_secs = 2;
+    settings.storage.cache_capacity_mb = 8;
+    settings
+}
+
+/// Starts an app on `dir` (which may hold the data of an earlier, stopped app).
+pub(crate) fn try_spawn(config: Config, dir: Arc<TempDir>) -> anyhow::Result<TestApp> {
+    let settings = settings(&config, dir.path());
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let options = StartOptions {
+        rotate_key: config.rotate_key,
+    };
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name(format!("test-app-{}", addr.port()))
+        .spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match build_when_unlocked(settings, options, listener) {
+                    Ok(app) => {
+                        let _ = tx.send(Ok(app.handle()));
+                        app.run_until_stopped().await
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        Ok(())
+                    }
+                }
+            })
+        })?;
+    let handle = match rx.recv_timeout(START_STOP_LIMIT) {
+        Ok(Ok(handle)) => handle,
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            return Err(e);
+        }
+        Err(e) => anyhow::bail!("the app did not start: {e}"),
+    };
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .build();
+    Ok(TestApp {
+        addr,
+        data_dir: dir.path().join("data"),
+        key: config.keys.first().cloned().unwrap_or_default(),
+        config,
+        dir,
+        handle: Some(handle),
+        thread: Some(thread),
+        agent: Some(agent),
+    })
+}
+
+/// Whether an error is sled refusing a database another handle still holds.
+fn is_lock_error(error: &dyn std::fmt::Display) -> bool {
+    format!("{error:#}").contains("could not acquire lock")
+}
+
+/// A stopped app's last worker thread may drop its database handle just after the server
+/// reported the stop, so reopening waits (bounded) for sled's lock instead of failing.
+fn build_when_unlocked(
+    settings: Settings,
+    options: StartOptions,
+    listener: TcpListener,
+) -> anyhow::Result<Application> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let attempt = listener.try_clone()?;
+        match Application::build_with_listener(settings.clone(), options, attempt) {
+            Err(e) if is_lock_error(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Opens the database of a stopped app (see [`build_when_unlocked`] for the wait).
+pub(crate) fn open_stopped_db(data_dir: &Path) -> sled::Db {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match sled::Config::new()
+            .path(data_dir.join("db").join("v1"))
+            .open()
+        {
+            Err(e) if is_lock_error(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result.expect("open the stopped app's database"),
+        }
+    }
+}
+
+impl TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The production-interface URL.
+    pub(crate) fn market_url(&self) -> String {
+        format!("{}/koomarket/license", self.base_url())
+    }
+
+    /// The shared HTTP client of this app.
+    pub(crate) fn agent(&self) -> &ureq::Agent {
+        self.agent.as_ref().expect("app is running")
+    }
+
+    /// Sends a raw query string and checks the contract, the Body-Sign against `answer_key`.
+    #[track_caller]
+    pub(crate) fn send_with(&self, query: &str, answer_key: &str) -> Answer {
+        let url = format!("{}?{query}", self.market_url());
+        let response = self.agent().get(&url).call().unwrap_or_else(|e| match e {
+            ureq::Error::Status(code, _) => panic!("HTTP {code} for {url}"),
+            other => panic!("request failed: {other}"),
+        });
+        check_contract(response, answer_key)
+    }
+
+    /// Sends a raw query string; the answer must be signed with this app's key.
+    #[track_caller]
+    pub(crate) fn send(&self, query: &str) -> Answer {
+        self.send_with(query, &self.key)
+    }
+
+    /// Signs `params` exactly as given with this app's key and sends them.
+    #[track_caller]
+    pub(crate) fn call_params(&self, params: &[(String, String)]) -> Answer {
+        self.send(&market::signed_query(&self.key, params))
+    }
+
+    /// An activity with `fields`, plus a fresh timeStamp, signed with this app's key.
+    #[track_caller]
+    pub(crate) fn call(&self, activity: &str, fields: &[(&str, &str)]) -> Answer {
+        let mut params = market::pairs(&[
+            ("activity", activity),
+            ("timeStamp", &market::time_stamp_now()),
+        ]);
+        params.extend(market::pairs(fields));
+        self.call_params(&params)
+    }
+
+    /// getLicense for `order`.
+    #[track_caller]
+    pub(crate) fn get_license(&self, order: &Order) -> Answer {
+        self.call_params(&order.params())
+    }
+
+    /// getLicense for `order`, which must succeed.
+    #[track_caller]
+    pub(crate) fn provision(&self, order: &Order) -> Answer {
+        let answer = self.get_license(order);
+        answer.expect("000000");
+        answer
+    }
+
+    /// GET a path; returns the status and the JSON body.
+    pub(crate) fn get_json(&self, path: &str) -> (u16, Value) {
+        let url = format!("{}{path}", self.base_url());
+        let response = match self.agent().get(&url).call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("GET {url}: {e}"),
+        };
+        let status = response.status();
+        assert_eq!(
+            response.content_type(),
+            "application/json",
+            "content type of {path}"
+        );
+        let json = response.into_json().expect("JSON body");
+        (status, json)
+    }
+
+    /// The license count reported by `/readyz`.
+    pub(crate) fn license_count(&self) -> u64 {
+        let (status, json) = self.get_json("/readyz");
+        assert_eq!(status, 200, "{json}");
+        json["licenses"].as_u64().expect("licenses count")
+    }
+
+    /// The published keys (`/v1/keys`).
+    pub(crate) fn keys(&self) -> Vec<Value> {
+        let (status, json) = self.get_json("/v1/keys");
+        assert_eq!(status, 200, "{json}");
+        json["keys"].as_array().expect("keys array").clone()
+    }
+
+    /// The kid of the active signing key.
+    pub(crate) fn active_kid(&self) -> String {
+        self.keys()
+            .iter()
+            .find(|k| k["active"] == Value::Bool(true))
+            .and_then(|k| k["kid"].as_str())
+            .expect("an active key")
+            .to_owned()
+    }
+
+    /// A verifier pinning every key from `/v1/keys`.
+    pub(crate) fn verifier(&self) -> Verifier {
+        let keys: Vec<PublicKey> = self
+            .keys()
+            .iter()
+            .map(|k| {
+                PublicKey::parse(k["public_key_pem"].as_str().expect("pem")).expect("public key")
+            })
+            .collect();
+        Verifier::new(keys)
+    }
+
+    /// Verifies a license now (without binding) with the published keys.
+    #[track_caller]
+    pub(crate) fn verify(&self, license: &str) -> Claims {
+        self.verifier()
+            .verify_now(license)
+            .unwrap_or_else(|e| panic!("license does not verify: {e}"))
+    }
+
+    /// Stops the server, waits for its thread, and hands back the directory so the data can be
+    /// reopened (sled must never be opened twice at once).
+    pub(crate) fn stop(mut self) -> Arc<TempDir> {
+        self.shutdown();
+        Arc::clone(&self.dir)
+    }
+
+    /// Stops and starts a new app on the same directory and configuration.
+    pub(crate) fn restart(self) -> TestApp {
+        let config = self.config.clone();
+        let dir = self.stop();
+        try_spawn(config, dir).expect("the app restarts")
+    }
+
+    fn shutdown(&mut self) {
+        // Close pooled keep-alive connections so the graceful stop does not wait for them.
+        self.agent = None;
+        if let Some(handle) = self.handle.take() {
+            drop(handle.stop(true));
+        }
+        if let Some(thread) = self.thread.take() {
+            let deadline = Instant::now() + START_STOP_LIMIT;
+            while !thread.is_finished() {
+                assert!(Instant::now() < deadline, "the app did not stop in time");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            match thread.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => panic!("the app failed: {e:#}"),
+                Err(_) => panic!("the app thread panicked"),
+            }
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Best effort only: never turn a failing test into an abort.
+            self.agent = None;
+            if let Some(handle) = self.handle.take() {
+                drop(handle.stop(false));
+            }
+            return;
+        }
+        self.shutdown();
+    }
+}
+
+/// The license records of a stopped app's database, keyed by instanceId. Reads sled directly:
+/// the lifecycle status (frozen, released) is not visible over HTTP.
+pub(crate) fn stored_licenses(data_dir: &Path) -> Vec<Value> {
+    let db = open_stopped_db(data_dir);
+    let tree = db.open_tree("licenses").expect("licenses tree");
+    tree.iter()
+        .values()
+        .map(|v| serde_json::from_slice(&v.expect("read")).expect("JSON record"))
+        .collect()
+}
+
+/// The stored record of one instance of a stopped app.
+pub(crate) fn stored_license(data_dir: &Path, instance_id: &str) -> Value {
+    stored_licenses(data_dir)
+        .into_iter()
+        .find(|r| r["instance_id"].as_str() == Some(instance_id))
+        .unwrap_or_else(|| panic!("no stored license for instance {instance_id}"))
+}
+
+/// A unix time for a `yyyyMMddHHmmss` marketplace time.
+pub(crate) fn unix_of(marketplace_time: &str) -> u64 {
+    let t = chrono::NaiveDateTime::parse_from_str(marketplace_time, "%Y%m%d%H%M%S")
+        .expect("marketplace time");
+    u64::try_from(t.and_utc().timestamp()).expect("after 1970")
+}
