@@ -120,7 +120,13 @@ pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>, newline: bool) {
     let mut stdout = std::io::stdout().lock();
     let written = stdout
         .write_fmt(args)
-        .and_then(|()| if newline { stdout.write_all(b"\n") } else { Ok(()) })
+        .and_then(|()| {
+            if newline {
+                stdout.write_all(b"\n")
+            } else {
+                Ok(())
+            }
+        })
         .and_then(|()| stdout.flush());
     if let Err(e) = written {
         if e.kind() == std::io::ErrorKind::BrokenPipe {

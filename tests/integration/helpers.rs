@@ -56,6 +56,8 @@ pub(crate) struct Config {
     pub(crate) signing_key_file: Option<PathBuf>,
     /// `StartOptions::rotate_key`.
     pub(crate) rotate_key: bool,
+    /// `[api]` rate limits: (per-token rate, burst, per-address rate, burst).
+    pub(crate) rate_limits: Option<(u32, u32, u32, u32)>,
 }
 
 impl Default for Config {
@@ -65,6 +67,7 @@ impl Default for Config {
             timestamp_window_secs: 0,
             signing_key_file: None,
             rotate_key: false,
+            rate_limits: None,
         }
     }
 }
@@ -188,6 +191,14 @@ pub(crate) fn settings(config: &Config, dir: &Path) -> Settings {
     settings.server.workers = 2;
     settings.server.shutdown_timeout_secs = 2;
     settings.storage.cache_capacity_mb = 8;
+    // Tests make many /v1 calls from one address; limits are tested with explicit settings.
+    let (token_rate, token_burst, address_rate, address_burst) = config
+        .rate_limits
+        .unwrap_or((10_000, 10_000, 10_000, 10_000));
+    settings.api.token_rate_per_second = token_rate;
+    settings.api.token_burst = token_burst;
+    settings.api.address_rate_per_second = address_rate;
+    settings.api.address_burst = address_burst;
     settings
 }
 

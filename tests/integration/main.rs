@@ -2,6 +2,9 @@
 //! (see `market`), plus the binary for the crash test and the command line.
 
 mod answer;
+mod api;
+mod api_actions;
+mod api_lookup;
 mod auth;
 mod cli;
 mod durability;
