@@ -144,17 +144,17 @@ fn listing_filters_by_every_field() {
     assert_eq!(ids("include_test=true").len(), 3);
     assert_eq!(
         ids(&format!("product_id={FLOAT_PRODUCT}")),
-        [b.order_id.clone()]
+        vec![b.order_id.clone()]
     );
     assert_eq!(
         ids(&format!("product_id={SYS_PRODUCT}&include_test=true")).len(),
         2
     );
-    assert_eq!(ids("sku_code=SKU-A"), [a.order_id.clone()]);
-    assert_eq!(ids("customer_id=customer-b"), [b.order_id.clone()]);
+    assert_eq!(ids("sku_code=SKU-A"), vec![a.order_id.clone()]);
+    assert_eq!(ids("customer_id=customer-b"), vec![b.order_id.clone()]);
     assert_eq!(
         ids(&format!("order_id={}", a.order_id)),
-        [a.order_id.clone()]
+        vec![a.order_id.clone()]
     );
     let instance = api.license_of_order(&b.order_id)["instance_id"]
         .as_str()
@@ -162,18 +162,18 @@ fn listing_filters_by_every_field() {
         .to_owned();
     assert_eq!(
         ids(&format!("instance_id={instance}")),
-        [b.order_id.clone()]
+        vec![b.order_id.clone()]
     );
     assert_eq!(ids("status=active").len(), 2);
     assert!(ids("status=revoked").is_empty());
     assert_eq!(
         ids("expires_after=2029-12-31T00:00:00Z"),
-        [a.order_id.clone()]
+        vec![a.order_id.clone()]
     );
     assert_eq!(ids("expires_before=2030-01-01T00:00:00Z").len(), 0);
     assert_eq!(
         ids("expires_before=2030-01-02T00:00:00Z"),
-        [a.order_id.clone()]
+        vec![a.order_id.clone()]
     );
     assert_eq!(ids("created_after=2000-01-01T00:00:00Z").len(), 2);
     assert!(ids("created_before=2000-01-01T00:00:00Z").is_empty());
