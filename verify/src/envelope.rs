@@ -165,12 +165,19 @@ fn extract_base64(kind: &Kind, text: &str) -> Result<String, Error> {
             .find(&end)
             .ok_or(Error::Encoding("armour END line missing"))?;
         (after.get(..stop).unwrap_or(""), true)
-    } else if text.contains("-----BEGIN ") {
+    } else if text.contains("-----BEGIN KOOLICENSE ") {
         return Err(Error::WrongObjectKind);
+    } else if text.contains("-----BEGIN ") {
+        // Some other PEM document (a public key, a certificate) given by mistake.
+        return Err(Error::Encoding("armour is not a koolicense object"));
     } else {
         (text, false)
     };
-    let compact: String = inner.chars().filter(|c| !c.is_whitespace()).collect();
+    // A byte-order mark (written by some Windows editors) counts as whitespace.
+    let compact: String = inner
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '\u{feff}')
+        .collect();
     let head = compact.get(..8).unwrap_or(&compact).to_ascii_lowercase();
     if head.starts_with(kind.prefix) {
         return Ok(compact.get(kind.prefix.len()..).unwrap_or("").into());
