@@ -21,5 +21,9 @@ mod props;
 mod tamper;
 #[path = "verify/text_forms.rs"]
 mod text_forms;
+#[path = "verify/vectors.rs"]
+mod vectors;
+#[path = "verify/vectors_cases.rs"]
+mod vectors_cases;
 #[path = "verify/window.rs"]
 mod window;
