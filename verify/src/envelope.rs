@@ -51,6 +51,8 @@ pub(crate) const STATUS: Kind = Kind {
     domain: b"koolicense/status/v1\0",
 };
 
+const ALL_KINDS: [Kind; 3] = [LICENSE, REVOCATION_LIST, STATUS];
+
 /// A decoded but not yet verified envelope.
 #[derive(Clone, Debug)]
 pub(crate) struct Envelope {
@@ -106,6 +108,8 @@ pub(crate) fn to_one_line(kind: &Kind, body: &[u8], signature: &[u8; SIGNATURE_L
 /// The armoured form of a one-line text: BEGIN line, the base64url body wrapped at 64 columns,
 /// END line, each line ending in `\n`.
 pub(crate) fn armor(kind: &Kind, one_line: &str) -> String {
+    // Tokens read back from a file usually end in a newline.
+    let one_line = one_line.trim();
     let body = one_line.strip_prefix(kind.prefix).unwrap_or(one_line);
     let mut out = String::new();
     out.push_str("-----BEGIN ");
@@ -154,10 +158,14 @@ pub(crate) fn decode(kind: &Kind, text: &str) -> Result<Envelope, Error> {
     })
 }
 
+fn begin_line(kind: &Kind) -> String {
+    ["-----BEGIN ", kind.label, "-----"].concat()
+}
+
 /// Finds the base64 text: between the armour lines, or after the one-line prefix. Whitespace
 /// anywhere inside is ignored.
 fn extract_base64(kind: &Kind, text: &str) -> Result<String, Error> {
-    let begin = ["-----BEGIN ", kind.label, "-----"].concat();
+    let begin = begin_line(kind);
     let end = ["-----END ", kind.label, "-----"].concat();
     let (inner, armoured) = if let Some(start) = text.find(&begin) {
         let after = text.get(start + begin.len()..).unwrap_or("");
@@ -165,11 +173,15 @@ fn extract_base64(kind: &Kind, text: &str) -> Result<String, Error> {
             .find(&end)
             .ok_or(Error::Encoding("armour END line missing"))?;
         (after.get(..stop).unwrap_or(""), true)
-    } else if text.contains("-----BEGIN KOOLICENSE ") {
+    } else if ALL_KINDS
+        .iter()
+        .any(|k| k != kind && text.contains(&begin_line(k)))
+    {
         return Err(Error::WrongObjectKind);
     } else if text.contains("-----BEGIN ") {
-        // Some other PEM document (a public key, a certificate) given by mistake.
-        return Err(Error::Encoding("armour is not a koolicense object"));
+        // Some other PEM document (a public key, a certificate) given by mistake, or a damaged
+        // BEGIN line.
+        return Err(Error::Encoding("armour of an unknown kind"));
     } else {
         (text, false)
     };
@@ -182,7 +194,7 @@ fn extract_base64(kind: &Kind, text: &str) -> Result<String, Error> {
     if head.starts_with(kind.prefix) {
         return Ok(compact.get(kind.prefix.len()..).unwrap_or("").into());
     }
-    let other_kind = [LICENSE, REVOCATION_LIST, STATUS]
+    let other_kind = ALL_KINDS
         .iter()
         .any(|k| k.prefix != kind.prefix && head.starts_with(k.prefix));
     if other_kind {

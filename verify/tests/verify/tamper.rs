@@ -177,9 +177,14 @@ fn revocation_lists_and_status_answers_are_not_licenses() {
 }
 
 #[test]
-fn a_public_key_given_as_a_license_is_not_mistaken_for_another_koolicense_object() {
-    let result = verifier().verify(TEST_PUBLIC_PEM, T0);
-    assert!(matches!(result, Err(Error::Encoding(_))), "{result:?}");
+fn a_public_key_or_a_damaged_begin_line_is_not_mistaken_for_another_koolicense_object() {
+    let unknown = Err(Error::Encoding("armour of an unknown kind"));
+    assert_eq!(verifier().verify(TEST_PUBLIC_PEM, T0), unknown);
+    let armoured = koolicense_verify::armor_license(typical_token());
+    let damaged = armoured.replacen("LICENSE-----", "LICENSE----", 1);
+    assert_eq!(verifier().verify(&damaged, T0), unknown);
+    let future = armoured.replace("KOOLICENSE LICENSE", "KOOLICENSE SOMETHING NEW");
+    assert_eq!(verifier().verify(&future, T0), unknown);
 }
 
 #[test]

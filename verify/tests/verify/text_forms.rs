@@ -30,6 +30,15 @@ fn armor_license_wraps_the_body_at_64_columns_between_begin_and_end_lines() {
 }
 
 #[test]
+fn armor_license_ignores_whitespace_around_the_token() {
+    let (_, token) = typical();
+    assert_eq!(
+        armor_license(&format!("  {token}\r\n")),
+        armor_license(&token)
+    );
+}
+
+#[test]
 fn armour_is_accepted_with_any_wrapping_width() {
     let (claims, token) = typical();
     for width in [1, 7, 63, 64, 65, 76, 1000] {
