@@ -164,6 +164,33 @@ fn the_one_line_form_is_accepted_with_embedded_line_breaks() {
 }
 
 #[test]
+fn unicode_whitespace_from_copy_and_paste_is_ignored() {
+    let (claims, token) = typical();
+    let (head, tail) = token.split_at(50);
+    // No-break space, ideographic (full-width) space, line separator, next line.
+    for joint in ["\u{a0}", "\u{3000}", "\u{2028}", "\u{85}"] {
+        let pasted = format!("{joint}{head}{joint}{tail}{joint}");
+        assert_eq!(
+            verifier().verify(&pasted, T0),
+            Ok(claims.clone()),
+            "{joint:?}"
+        );
+        let armoured = armor_license(&token).replace('\n', &format!("{joint}\n"));
+        assert_eq!(
+            verifier().verify(&armoured, T0),
+            Ok(claims.clone()),
+            "{joint:?}"
+        );
+    }
+    // Other non-ASCII characters are not whitespace and spoil the token.
+    let spoiled = format!("{head}é{tail}");
+    assert_eq!(
+        verifier().verify(&spoiled, T0),
+        Err(Error::Encoding("invalid base64"))
+    );
+}
+
+#[test]
 fn text_before_a_one_line_token_is_not_accepted() {
     let (_, token) = typical();
     assert_eq!(
