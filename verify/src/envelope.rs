@@ -75,6 +75,8 @@ impl Unsigned {
     }
 }
 
+const ALL_KINDS: [Kind; 3] = [LICENSE, REVOCATION_LIST, STATUS];
+
 /// A decoded but not yet verified envelope.
 #[derive(Clone, Debug)]
 pub(crate) struct Envelope {
@@ -130,6 +132,8 @@ pub(crate) fn to_one_line(kind: &Kind, body: &[u8], signature: &[u8; SIGNATURE_L
 /// The armoured form of a one-line text: BEGIN line, the base64url body wrapped at 64 columns,
 /// END line, each line ending in `\n`.
 pub(crate) fn armor(kind: &Kind, one_line: &str) -> String {
+    // Tokens read back from a file usually end in a newline.
+    let one_line = one_line.trim();
     let body = one_line.strip_prefix(kind.prefix).unwrap_or(one_line);
     let mut out = String::new();
     out.push_str("-----BEGIN ");
@@ -153,76 +157,112 @@ pub(crate) fn decode(kind: &Kind, text: &str) -> Result<Envelope, Error> {
         return Err(Error::TooLarge);
     }
     let encoded = extract_base64(kind, text)?;
-    let raw = decode_lenient_base64(&encoded)?;
+    let mut raw = URL_SAFE_NO_PAD
+        .decode(&encoded)
+        .map_err(|_| Error::Encoding("invalid base64"))?;
     if raw.len() < HEADER_LEN + SIGNATURE_LEN {
         return Err(Error::Encoding("too short"));
     }
     let split = raw.len() - SIGNATURE_LEN;
-    let (body, signature) = raw.split_at(split);
-    let version = *body.first().ok_or(Error::Encoding("too short"))?;
+    let signature: [u8; SIGNATURE_LEN] = raw
+        .get(split..)
+        .and_then(|s| s.try_into().ok())
+        .ok_or(Error::Encoding("too short"))?;
+    raw.truncate(split);
+    let version = *raw.first().ok_or(Error::Encoding("too short"))?;
     if version != FORMAT_VERSION {
         return Err(Error::UnsupportedVersion(version));
     }
-    let kid: [u8; KID_LEN] = body
+    let kid: [u8; KID_LEN] = raw
         .get(1..HEADER_LEN)
         .and_then(|k| k.try_into().ok())
         .ok_or(Error::Encoding("too short"))?;
-    let signature: [u8; SIGNATURE_LEN] = signature
-        .try_into()
-        .map_err(|_| Error::Encoding("too short"))?;
     Ok(Envelope {
         version,
         kid: Kid(kid),
-        body: body.to_vec(),
+        body: raw,
         signature,
     })
 }
 
-/// Finds the base64 text: between the armour lines, or after the one-line prefix. Whitespace
-/// anywhere inside is ignored.
-fn extract_base64(kind: &Kind, text: &str) -> Result<String, Error> {
-    let begin = ["-----BEGIN ", kind.label, "-----"].concat();
-    let end = ["-----END ", kind.label, "-----"].concat();
-    let (inner, armoured) = if let Some(start) = text.find(&begin) {
-        let after = text.get(start + begin.len()..).unwrap_or("");
-        let stop = after
-            .find(&end)
-            .ok_or(Error::Encoding("armour END line missing"))?;
-        (after.get(..stop).unwrap_or(""), true)
-    } else if text.contains("-----BEGIN ") {
-        return Err(Error::WrongObjectKind);
+fn begin_line(kind: &Kind) -> String {
+    ["-----BEGIN ", kind.label, "-----"].concat()
+}
+
+/// Finds the base64 text (between the armour lines, or after the one-line prefix) and returns
+/// it in the URL-safe alphabet without padding. Whitespace anywhere inside is ignored.
+fn extract_base64(kind: &Kind, text: &str) -> Result<Vec<u8>, Error> {
+    let (inner, armoured) = if text.contains("-----BEGIN ") {
+        (armour_body(kind, text)?, true)
     } else {
         (text, false)
     };
-    let compact: String = inner.chars().filter(|c| !c.is_whitespace()).collect();
-    let head = compact.get(..8).unwrap_or(&compact).to_ascii_lowercase();
-    if head.starts_with(kind.prefix) {
-        return Ok(compact.get(kind.prefix.len()..).unwrap_or("").into());
-    }
-    let other_kind = [LICENSE, REVOCATION_LIST, STATUS]
-        .iter()
-        .any(|k| k.prefix != kind.prefix && head.starts_with(k.prefix));
-    if other_kind {
+    let mut compact = compact_base64(inner);
+    let has_prefix = |prefix: &str| {
+        compact
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
+    if has_prefix(kind.prefix) {
+        compact.drain(..kind.prefix.len());
+    } else if ALL_KINDS.iter().any(|k| k != kind && has_prefix(k.prefix)) {
         return Err(Error::WrongObjectKind);
-    }
-    if !armoured {
+    } else if !armoured {
         return Err(Error::Encoding("missing prefix or armour"));
+    }
+    while compact.last() == Some(&b'=') {
+        compact.pop();
     }
     Ok(compact)
 }
 
-/// Decodes base64 in either alphabet, with or without padding.
-fn decode_lenient_base64(text: &str) -> Result<Vec<u8>, Error> {
-    let normalised: String = text
-        .trim_end_matches('=')
-        .chars()
-        .map(|c| match c {
-            '+' => '-',
-            '/' => '_',
-            other => other,
-        })
-        .collect();
-    URL_SAFE_NO_PAD
-        .decode(normalised.as_bytes())
-        .map_err(|_| Error::Encoding("invalid base64"))
+/// The text between the BEGIN and END lines of `kind`'s armour.
+fn armour_body<'a>(kind: &Kind, text: &'a str) -> Result<&'a str, Error> {
+    let begin = begin_line(kind);
+    let Some(start) = text.find(&begin) else {
+        if ALL_KINDS
+            .iter()
+            .any(|k| k != kind && text.contains(&begin_line(k)))
+        {
+            return Err(Error::WrongObjectKind);
+        }
+        // Some other PEM document (a public key, a certificate) given by mistake, or a damaged
+        // BEGIN line.
+        return Err(Error::Encoding("armour of an unknown kind"));
+    };
+    let after = text.get(start + begin.len()..).unwrap_or("");
+    let end = ["-----END ", kind.label, "-----"].concat();
+    let stop = after
+        .find(&end)
+        .ok_or(Error::Encoding("armour END line missing"))?;
+    Ok(after.get(..stop).unwrap_or(""))
+}
+
+/// `text` without whitespace or byte-order marks (which some Windows editors write), with the
+/// standard base64 alphabet's `+` and `/` mapped to the URL-safe `-` and `_`.
+fn compact_base64(text: &str) -> Vec<u8> {
+    let map = |b: u8| match b {
+        b'+' => b'-',
+        b'/' => b'_',
+        other => other,
+    };
+    let mut out = Vec::with_capacity(text.len());
+    if text.is_ascii() {
+        // The ASCII characters for which `char::is_whitespace` holds.
+        let whitespace = |b: &u8| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
+        out.extend(text.bytes().filter(|b| !whitespace(b)).map(map));
+    } else {
+        let mut utf8 = [0u8; 4];
+        for c in text.chars() {
+            if c.is_whitespace() || c == '\u{feff}' {
+                continue;
+            }
+            let bytes = c.encode_utf8(&mut utf8).as_bytes();
+            match bytes {
+                [b] => out.push(map(*b)),
+                _ => out.extend_from_slice(bytes),
+            }
+        }
+    }
+    out
 }

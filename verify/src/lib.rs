@@ -1,4 +1,53 @@
 //! Offline verification of koolicense license tokens.
+//!
+//! A merchant selling software as a KooMarket *License* product embeds this crate in the
+//! delivered program. At start-up the program hands the license text the customer installed to
+//! a [`Verifier`] that pins the issuer's Ed25519 public key(s); the verifier checks, in this
+//! order, the signature (before any claim is read), the payload, the validity window with a
+//! clock leeway, the expected product and, with [`Verifier::verify_on`], the machine binding
+//! (a KooMarket system identifier or a K-of-N hardware identifier, see [`Host`]). Success
+//! returns the signed [`Claims`]; every failure is a typed [`Error`].
+//!
+//! The crate is `no_std` + `alloc`. The default `std` feature adds the system clock
+//! ([`Verifier::verify_on_now`]) and the `machine` module that reads this machine's hardware
+//! identifier. The issuer side ([`UnsignedLicense`]) lives here too so that both ends share one
+//! encoder. The token format and the known-answer vectors are described in the crate's
+//! `README.md` and `tests/vectors/README.md`.
+//!
+//! ```
+//! use koolicense_verify::{Error, HardwareId, Host, PublicKey, Verifier};
+//!
+//! // The issuer's public key, compiled in. This is the committed TEST key: embed your own.
+//! let key = PublicKey::parse(include_str!("../../keys/test/test-signing.pub.pem"))?;
+//! let verifier = Verifier::new([key]).expect_product("00301-666666-0--0");
+//!
+//! # let vectors: serde_json::Value =
+//! #     serde_json::from_str(include_str!("../tests/vectors/licenses.json"))?;
+//! # let license = vectors
+//! #     .as_array()
+//! #     .and_then(|cases| cases.iter().find(|c| c["name"] == "hardware-bound license on its machine"))
+//! #     .and_then(|case| case["token"].as_str())
+//! #     .ok_or("vector missing")?;
+//! // `license` is the text of the customer's license file, bound to this machine:
+//! let machine = HardwareId::parse(
+//!     "00:1A:2B:3C:4D:5E,00:1A:2B:3C:4D:5F|S3Z9NB0K123456|BSN-ABC-123|BFEBFBFF000906EA",
+//! )?;
+//! let host = Host { hardware: Some(&machine), system_identifier: None };
+//! let now = 1_775_865_600; // a real program calls `verify_on_now`
+//! let claims = verifier.verify_on(license, now, &host)?;
+//! assert_eq!(claims.product_id, "00301-666666-0--0");
+//!
+//! // The same license on another machine, and after it expired:
+//! let other = HardwareId::parse("AA:BB:CC:DD:EE:01|WD-OTHER|BOARD-2|CPU-2")?;
+//! let elsewhere = Host { hardware: Some(&other), system_identifier: None };
+//! assert!(matches!(
+//!     verifier.verify_on(license, now, &elsewhere),
+//!     Err(Error::HardwareMismatch { matched: 0, required: 2 })
+//! ));
+//! let expired_at = claims.expires_at.ok_or("periodic license")? + 300;
+//! assert!(matches!(verifier.verify(license, expired_at), Err(Error::Expired { .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
