@@ -49,6 +49,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             &state.settings.koomarket.path,
             get().to(koomarket::handler::handle_get),
         )
+        .route(
+            &state.settings.koomarket.path,
+            post().to(koomarket::post::handle_post),
+        )
         .service(
             web::scope("/v1")
                 .wrap(from_fn(ratelimit::limit))
