@@ -1,8 +1,9 @@
 //! KooMarket marketplace integration: request authentication and response signing, the GET
 //! License production interface (getLicense, refreshLicense, expireLicense, releaseLicense and
 //! the generic SaaS names), the POST interfaces (online license, License 2.0 authorization codes)
-//! and the open-API request signing.
+//! with activation by the delivered software, and the open-API request signing.
 
+pub(crate) mod activate;
 // The canonical request and string-to-sign helpers are exposed for tests and debugging.
 #[allow(dead_code)]
 pub(crate) mod apig;
