@@ -11,6 +11,7 @@ pub(crate) mod auth;
 pub(crate) mod codes;
 pub(crate) mod extend;
 pub(crate) mod handler;
+pub(crate) mod license_async;
 pub(crate) mod lifecycle;
 pub(crate) mod machines;
 pub(crate) mod nonces;

@@ -23,7 +23,7 @@ use super::auth::{self, body_sign_header_value, check_scheme_b_window, parse_uni
 use super::machines::PostError;
 use super::nonces::MAX_NONCE_LEN;
 use super::post_params::{Body, LicenseAsync, NewInstance, Refresh, Release, StatusChange};
-use super::{codes, online};
+use super::{codes, license_async, online};
 use crate::state::AppState;
 
 /// Largest accepted body.
@@ -272,7 +272,7 @@ fn run(
             online::release(state, Release::parse(&body, "instanceId")?, now).map(|()| None)
         }
         "getLicenseAsync" => {
-            online::license_async(state, LicenseAsync::parse(&body)?, now).map(|()| None)
+            license_async::license_async(state, LicenseAsync::parse(&body)?, now).map(|()| None)
         }
         "refreshLicenseCode" => {
             codes::refresh(state, Refresh::parse_code(&body)?, now).map(|()| None)
