@@ -20,7 +20,7 @@ use crate::marketplace::{ApiCode, CodeInfo, MarketError};
 use crate::state::AppState;
 use crate::store::market::MarketBatch;
 use crate::store::market_records::{CodeRecord, CodeStatus, Device};
-use crate::store::records::{AuditEvent, LicenseRecord, LicenseStatus, Origin};
+use crate::store::records::{AuditEvent, LicenseStatus, Origin};
 use crate::store::StoreError;
 
 /// Audit actor of activation calls.
@@ -184,6 +184,7 @@ fn refresh_if_due(
                 code.expires_at
             ));
             batch.base.audit.push(event);
+            let mut changed = Vec::new();
             if expiry_changed {
                 let renewal = Renewal {
                     expires_at: code.expires_at,
@@ -193,14 +194,28 @@ fn refresh_if_due(
                 };
                 let (licenses, superseded) =
                     machines::renew_licenses(state, &code.machines, &renewal, now)?;
-                batch.base.licenses.extend(licenses);
+                changed = licenses;
                 batch.base.revocation_changed |= superseded;
             }
             if status_changed || expiry_changed {
-                let (licenses, released) = codes::follow_status(state, code, now)?;
-                merge(&mut batch.base.licenses, licenses);
-                batch.base.revocation_changed |= released;
+                // The re-signed records are newer than the stored ones: apply the status to
+                // them in memory, and to the others from storage.
+                let target = codes::license_status(code.status);
+                let reason = format!("authorization code {}", code.status.as_str());
+                let mut released = false;
+                for record in &mut changed {
+                    released |= machines::apply_status(record, target, &reason, now)
+                        && target == LicenseStatus::Released;
+                }
+                let (stored, stored_released) = codes::follow_status(state, code, now)?;
+                for record in stored {
+                    if !changed.iter().any(|c| c.license_id == record.license_id) {
+                        changed.push(record);
+                    }
+                }
+                batch.base.revocation_changed |= released || stored_released;
             }
+            batch.base.licenses.extend(changed);
         }
         Err(e) => {
             tracing::warn!(error = %e, "authorization code status query failed; using the last known status");
@@ -211,16 +226,6 @@ fn refresh_if_due(
     }
     code.updated_at = now;
     Ok(())
-}
-
-/// Replaces records of `into` by the later versions in `later`, appending the others.
-fn merge(into: &mut Vec<LicenseRecord>, later: Vec<LicenseRecord>) {
-    for record in later {
-        match into.iter_mut().find(|r| r.license_id == record.license_id) {
-            Some(slot) => *slot = record,
-            None => into.push(record),
-        }
-    }
 }
 
 fn validate(code: &str, hardware_identifier: &str) -> Result<HardwareId, ActivateError> {

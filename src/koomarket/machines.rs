@@ -209,19 +209,31 @@ pub(crate) fn set_license_status(
         let Some(mut record) = state.store.license(&device.license_id)? else {
             continue;
         };
-        let applies = match to {
-            LicenseStatus::Frozen => record.status == LicenseStatus::Active,
-            LicenseStatus::Active => record.status == LicenseStatus::Frozen,
-            LicenseStatus::Released => occupies(&record),
-            LicenseStatus::Suspended | LicenseStatus::Revoked => false,
-        };
-        if applies {
-            record.status = to;
-            record.status_reason = (to != LicenseStatus::Active).then(|| reason.to_string());
-            record.updated_at = now;
+        if apply_status(&mut record, to, reason, now) {
             out.push(record);
         }
     }
     let revocation_changed = to == LicenseStatus::Released && !out.is_empty();
     Ok((out, revocation_changed))
+}
+
+/// The transition rule of [`set_license_status`] on one record; true if it changed.
+pub(crate) fn apply_status(
+    record: &mut LicenseRecord,
+    to: LicenseStatus,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> bool {
+    let applies = match to {
+        LicenseStatus::Frozen => record.status == LicenseStatus::Active,
+        LicenseStatus::Active => record.status == LicenseStatus::Frozen,
+        LicenseStatus::Released => occupies(record),
+        LicenseStatus::Suspended | LicenseStatus::Revoked => false,
+    };
+    if applies {
+        record.status = to;
+        record.status_reason = (to != LicenseStatus::Active).then(|| reason.to_string());
+        record.updated_at = now;
+    }
+    applies
 }
