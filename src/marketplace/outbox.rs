@@ -208,8 +208,11 @@ impl Worker {
 
     fn run(self) {
         tracing::info!("outbox worker started");
+        // The first pass tries every pending job at once: a restart is often what fixed the
+        // problem (credentials, network), so jobs backed off for long need not keep waiting.
+        let mut first = true;
         while !self.stopping() {
-            let wait = match self.run_due() {
+            let wait = match self.run_due(std::mem::take(&mut first)) {
                 Ok(wait) => wait,
                 Err(e) => {
                     tracing::error!(error = %e, "outbox: storage failure; retrying shortly");
@@ -225,15 +228,17 @@ impl Worker {
         tracing::info!("outbox worker stopped");
     }
 
-    /// Runs every due job; returns how long to sleep until the next one is due.
-    fn run_due(&self) -> Result<Duration, StoreError> {
+    /// Runs every due job (every pending job if `all`); returns how long to sleep until the
+    /// next one is due.
+    fn run_due(&self, mut all: bool) -> Result<Duration, StoreError> {
         loop {
             let mut jobs = self.store.pending_jobs()?;
             jobs.sort_by_key(|j| (j.next_attempt_at, j.id));
             let now = Utc::now();
+            let force = std::mem::take(&mut all);
             let due: Vec<OutboxJob> = jobs
                 .iter()
-                .filter(|j| j.next_attempt_at <= now)
+                .filter(|j| force || j.next_attempt_at <= now)
                 .cloned()
                 .collect();
             if due.is_empty() {
@@ -293,9 +298,18 @@ impl Worker {
             return Ok(());
         }
         let now = Utc::now();
-        job.attempts = job.attempts.saturating_add(1);
         job.updated_at = now;
         let mut batch = MarketBatch::default();
+        if let Err(e @ MarketError::NotConfigured) = &result {
+            // Not an attempt: nothing was sent. Wait for the credentials (a restart).
+            job.last_error = Some(e.to_string());
+            let wait = i64::try_from(self.outbox.retry_max_ms).unwrap_or(i64::MAX);
+            job.next_attempt_at = now
+                + chrono::Duration::try_milliseconds(wait).unwrap_or(chrono::Duration::hours(1));
+            batch.jobs.push(job);
+            return self.store.write_market(batch);
+        }
+        job.attempts = job.attempts.saturating_add(1);
         match result {
             Ok(details) => {
                 job.state = JobState::Done;
