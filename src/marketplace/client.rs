@@ -50,11 +50,11 @@ impl MarketClient {
             anyhow::bail!("marketplace URL {bad:?} must be https (http only to a loopback host)");
         }
         let creds = match (&settings.access_key_id, &settings.secret_access_key) {
-            (Some(ak), Some(sk)) if !ak.is_empty() && !sk.expose().is_empty() => {
+            (Some(ak), Some(sk)) if !ak.expose().is_empty() && !sk.expose().is_empty() => {
                 let sk = SecretKey::new(sk.expose().to_string())
                     .map_err(|e| anyhow::anyhow!("marketplace secret_access_key: {e}"))?;
                 Some(
-                    ApigCredentials::new(ak.clone(), sk)
+                    ApigCredentials::new(ak.expose().to_string(), sk)
                         .map_err(|e| anyhow::anyhow!("marketplace access_key_id: {e}"))?,
                 )
             }

@@ -29,9 +29,9 @@ pub struct MarketplaceSettings {
     pub base_url: String,
     /// Tried when `base_url` cannot be reached at all (connection error); empty = none.
     pub fallback_base_url: String,
-    /// Huawei Cloud access key id (AK). Without AK/SK no call is made: outbox jobs wait and
-    /// activation answers `marketplace_unavailable`.
-    pub access_key_id: Option<String>,
+    /// Huawei Cloud access key id (AK); not printed either. Without AK/SK no call is made:
+    /// outbox jobs wait and activation answers `marketplace_unavailable`.
+    pub access_key_id: Option<Secret>,
     /// Huawei Cloud secret access key (SK); never logged.
     pub secret_access_key: Option<Secret>,
     /// Timeout of one HTTP call (connect, send and read), in seconds.
@@ -114,7 +114,7 @@ impl PostEnv {
             "KOOLICENSE_KOOMARKET_SCHEME_B_WINDOW_SECS" => {
                 settings.koomarket.scheme_b_window_secs = number(value)?;
             }
-            "KOOLICENSE_MARKETPLACE_AK" => market.access_key_id = Some(value.trim().to_string()),
+            "KOOLICENSE_MARKETPLACE_AK" => market.access_key_id = Some(Secret::new(value.trim())),
             "KOOLICENSE_MARKETPLACE_SK" => {
                 market.secret_access_key = Some(Secret::new(value.trim()));
             }
@@ -188,7 +188,7 @@ pub(super) fn validate(settings: &Settings) -> Result<(), SettingsError> {
             )));
         }
     }
-    let ak = m.access_key_id.as_deref().unwrap_or("");
+    let ak = m.access_key_id.as_ref().map_or("", Secret::expose);
     let sk = m.secret_access_key.as_ref().map_or("", Secret::expose);
     if ak.is_empty() != sk.is_empty() {
         return Err(invalid(
@@ -242,7 +242,7 @@ mod tests {
             ("KOOLICENSE_KOOMARKET_ACCESS_KEY", "ak-new"),
             ("KOOLICENSE_KOOMARKET_PREVIOUS_ACCESS_KEYS", "ak-old"),
             ("KOOLICENSE_KOOMARKET_SCHEME_B_READING", "either"),
-            ("KOOLICENSE_MARKETPLACE_AK", "AKID"),
+            ("KOOLICENSE_MARKETPLACE_AK", "AKID-not-shown"),
             ("KOOLICENSE_MARKETPLACE_SK", "very-secret-sk"),
             ("KOOLICENSE_MARKETPLACE_BASE_URL", "http://127.0.0.1:9"),
         ]);
@@ -250,9 +250,13 @@ mod tests {
         let keys: Vec<&str> = s.koomarket.access_keys.iter().map(Secret::expose).collect();
         assert_eq!(keys, ["ak-new", "ak-old"]);
         assert_eq!(s.koomarket.scheme_b_reading, SchemeBReadingSetting::Either);
-        assert_eq!(s.marketplace.access_key_id.as_deref(), Some("AKID"));
+        assert_eq!(
+            s.marketplace.access_key_id.as_ref().map(Secret::expose),
+            Some("AKID-not-shown")
+        );
         assert_eq!(s.marketplace.base_url, "http://127.0.0.1:9");
-        assert!(!format!("{s:?}").contains("very-secret-sk"));
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("very-secret-sk") && !shown.contains("AKID-not-shown"));
     }
 
     #[test]
