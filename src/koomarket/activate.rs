@@ -132,7 +132,7 @@ fn first_activation(
         test: false,
         activated_at: now,
         last_refreshed_at: Some(now),
-        refresh_due_at: now + state.market.code_refresh_interval,
+        refresh_due_at: next_refresh(now, state.market.code_refresh_interval, info.expires_at),
         last_refresh_error: None,
         machines: Vec::new(),
         created_at: now,
@@ -159,6 +159,20 @@ fn apply_info(code: &mut CodeRecord, info: CodeInfo) -> (bool, bool) {
     (expiry_changed, status_changed)
 }
 
+/// When to query a code next: after the interval, or at its known expiry if that comes first
+/// (so a renewal made just before the expiry is seen when it matters, not up to a day later).
+fn next_refresh(
+    now: DateTime<Utc>,
+    interval: chrono::Duration,
+    expires_at: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    let regular = now + interval;
+    match expires_at {
+        Some(expiry) if expiry > now => regular.min(expiry),
+        _ => regular,
+    }
+}
+
 /// Queries the code if its refresh is due; returns the licenses that changed with it.
 fn refresh_if_due(
     state: &AppState,
@@ -175,7 +189,8 @@ fn refresh_if_due(
             let (expiry_changed, status_changed) = apply_info(code, info);
             code.last_refreshed_at = Some(now);
             code.last_refresh_error = None;
-            code.refresh_due_at = now + state.market.code_refresh_interval;
+            code.refresh_due_at =
+                next_refresh(now, state.market.code_refresh_interval, code.expires_at);
             let mut event = codes::audit(now, ACTOR, "queryLicenseCode", "refreshed", code);
             event.detail = Some(format!(
                 "{:?} -> {} {:?}",
