@@ -407,3 +407,32 @@ fn issue(
     batch.base.licenses.push(license);
     Ok(answer)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_query_is_at_the_interval_or_the_known_expiry_whichever_comes_first() {
+        let now = Utc::now();
+        let day = chrono::Duration::days(1);
+        let soon = now + chrono::Duration::hours(2);
+        assert_eq!(next_refresh(now, day, None), now + day);
+        assert_eq!(next_refresh(now, day, Some(soon)), soon);
+        assert_eq!(next_refresh(now, day, Some(now + day * 30)), now + day);
+        assert_eq!(
+            next_refresh(now, day, Some(now - day)),
+            now + day,
+            "already expired"
+        );
+    }
+
+    #[test]
+    fn codes_and_identifiers_are_validated() {
+        assert!(validate("PL-1", "00:1A:2B:3C:4D:5E|S1|B1|C1").is_ok());
+        for code in ["", "a b", "x/y", &"P".repeat(65)] {
+            assert!(validate(code, "00:1A:2B:3C:4D:5E").is_err(), "{code:?}");
+        }
+        assert!(validate("PL-1", "a|b|c|d|e").is_err());
+    }
+}
