@@ -44,6 +44,21 @@ pub(crate) enum ApiError {
     /// An unexpected failure; details are logged, not returned.
     #[error("internal error")]
     Internal(String),
+    /// Every machine slot of an authorization code is taken.
+    #[error("{0}")]
+    QuantityExhausted(String),
+    /// The authorization code is frozen, expired or released.
+    #[error("{0}")]
+    LicenseCodeInactive(String),
+    /// The marketplace does not know the authorization code.
+    #[error("{0}")]
+    LicenseCodeUnknown(String),
+    /// The buyer has not claimed (领取) the authorization code yet.
+    #[error("{0}")]
+    LicenseCodeNotClaimed(String),
+    /// The marketplace could not be reached or failed.
+    #[error("{0}")]
+    MarketplaceUnavailable(String),
 }
 
 /// The error table: (stable code, HTTP status) for each error.
@@ -60,6 +75,15 @@ impl ApiError {
             ApiError::Storage(_) => ("storage_unavailable", StatusCode::SERVICE_UNAVAILABLE),
             ApiError::NotReady => ("not_ready", StatusCode::SERVICE_UNAVAILABLE),
             ApiError::Internal(_) => ("internal_error", StatusCode::INTERNAL_SERVER_ERROR),
+            ApiError::QuantityExhausted(_) => ("quantity_exhausted", StatusCode::CONFLICT),
+            ApiError::LicenseCodeInactive(_) => ("license_code_inactive", StatusCode::FORBIDDEN),
+            ApiError::LicenseCodeUnknown(_) => ("license_code_unknown", StatusCode::NOT_FOUND),
+            ApiError::LicenseCodeNotClaimed(_) => {
+                ("license_code_not_claimed", StatusCode::CONFLICT)
+            }
+            ApiError::MarketplaceUnavailable(_) => {
+                ("marketplace_unavailable", StatusCode::SERVICE_UNAVAILABLE)
+            }
         }
     }
 }

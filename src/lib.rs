@@ -8,6 +8,7 @@ pub mod cli;
 pub(crate) mod error;
 pub(crate) mod koomarket;
 pub(crate) mod licensing;
+pub(crate) mod marketplace;
 pub(crate) mod routes;
 pub mod settings;
 pub mod signing;

@@ -10,6 +10,10 @@ use serde::Deserialize;
 
 use crate::licensing::policy::{Policies, Policy};
 
+mod post;
+pub(crate) use post::allowed_base_url;
+pub use post::{MarketplaceSettings, SchemeBReadingSetting};
+
 /// Every environment variable the service reads, with the setting it overrides.
 pub(crate) const ENV_VARS: &[(&str, &str)] = &[
     ("KOOLICENSE_CONFIG", "path of the TOML configuration file"),
@@ -27,6 +31,29 @@ pub(crate) const ENV_VARS: &[(&str, &str)] = &[
     (
         "KOOLICENSE_KOOMARKET_TIMESTAMP_WINDOW_SECS",
         "koomarket.timestamp_window_secs",
+    ),
+    (
+        "KOOLICENSE_KOOMARKET_ACCESS_KEY",
+        "koomarket.access_keys (current access key, POST interfaces)",
+    ),
+    (
+        "KOOLICENSE_KOOMARKET_PREVIOUS_ACCESS_KEYS",
+        "koomarket.access_keys (comma-separated previous access keys, still accepted)",
+    ),
+    (
+        "KOOLICENSE_KOOMARKET_SCHEME_B_READING",
+        "koomarket.scheme_b_reading",
+    ),
+    (
+        "KOOLICENSE_KOOMARKET_SCHEME_B_WINDOW_SECS",
+        "koomarket.scheme_b_window_secs",
+    ),
+    ("KOOLICENSE_MARKETPLACE_AK", "marketplace.access_key_id"),
+    ("KOOLICENSE_MARKETPLACE_SK", "marketplace.secret_access_key"),
+    ("KOOLICENSE_MARKETPLACE_BASE_URL", "marketplace.base_url"),
+    (
+        "KOOLICENSE_MARKETPLACE_FALLBACK_BASE_URL",
+        "marketplace.fallback_base_url",
     ),
     ("KOOLICENSE_LOG", "log.level (a tracing filter)"),
     ("KOOLICENSE_LOG_FORMAT", "log.format (text or json)"),
@@ -77,6 +104,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// The merchant API.
     pub api: ApiSettings,
+    /// The marketplace open-API client.
+    pub marketplace: MarketplaceSettings,
     /// Policy for products without a `[[product]]` entry.
     pub(crate) default_policy: Policy,
     /// Per-product policies.
@@ -146,6 +175,13 @@ pub struct KoomarketSettings {
     /// Reject GET calls whose `timeStamp` is further than this from now (0 = off; the
     /// marketplace documents no window, so it is off by default).
     pub timestamp_window_secs: u64,
+    /// Access keys (访问密钥) of the POST interfaces (scheme B), current first. Empty: a
+    /// development access key is generated under `<data_dir>/` on first run.
+    pub access_keys: Vec<Secret>,
+    /// Which reading of the scheme B signature is accepted (UNRESOLVED in the spec).
+    pub scheme_b_reading: SchemeBReadingSetting,
+    /// Accepted distance of a POST call's `timestamp` from now, in seconds (documented: 60).
+    pub scheme_b_window_secs: u64,
 }
 
 impl Default for KoomarketSettings {
@@ -154,6 +190,9 @@ impl Default for KoomarketSettings {
             path: "/koomarket/license".into(),
             keys: Vec::new(),
             timestamp_window_secs: 0,
+            access_keys: Vec::new(),
+            scheme_b_reading: SchemeBReadingSetting::KeyedInner,
+            scheme_b_window_secs: 60,
         }
     }
 }
@@ -304,8 +343,12 @@ impl Settings {
     fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), SettingsError> {
         let mut current_key = None;
         let mut previous_keys = None;
+        let mut post_env = post::PostEnv::default();
         for (name, value) in env {
             if !name.starts_with("KOOLICENSE_") {
+                continue;
+            }
+            if post_env.apply(self, name, value)? {
                 continue;
             }
             let bad = |message: String| SettingsError::Env {
@@ -370,6 +413,7 @@ impl Settings {
             }
             self.koomarket.keys = keys;
         }
+        post_env.finish(self);
         Ok(())
     }
 
@@ -404,6 +448,7 @@ impl Settings {
                 "storage.cache_capacity_mb must be at least 1".into(),
             ));
         }
+        post::validate(self)?;
         self.policies().validate().map_err(invalid)
     }
 

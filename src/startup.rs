@@ -12,6 +12,8 @@ use chrono::Utc;
 use crate::access::TokenRegistry;
 use crate::error::ApiError;
 use crate::koomarket::auth::{KeyRing, SecretKey};
+use crate::marketplace::outbox::OutboxWorker;
+use crate::marketplace::MarketState;
 use crate::routes;
 use crate::settings::Settings;
 use crate::signing::Signer;
@@ -23,6 +25,8 @@ use crate::store::{KeyRegistration, Store};
 pub const DEV_SIGNING_KEY: &str = "dev-signing";
 /// File name of the generated development KooMarket key under `<data_dir>/`.
 pub const DEV_MARKET_KEY_FILE: &str = "koomarket-dev.key";
+/// File name of the generated development access key (POST interfaces) under `<data_dir>/`.
+pub const DEV_ACCESS_KEY_FILE: &str = "koomarket-access-dev.key";
 
 /// Start-up options that are not configuration.
 #[derive(Clone, Copy, Debug, Default)]
@@ -36,6 +40,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    outbox: OutboxWorker,
 }
 
 /// Registers the shared state and every route on an actix app: the one app factory.
@@ -69,6 +74,15 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
         let state = prepare_state(settings, options)?;
+        let outbox = state
+            .market
+            .outbox
+            .start(
+                state.store.clone(),
+                state.market.client.clone(),
+                state.locks.clone(),
+            )
+            .context("while starting the outbox worker")?;
         let port = listener
             .local_addr()
             .context("while reading the bound port")?
@@ -95,6 +109,7 @@ impl Application {
             port,
             server,
             state,
+            outbox,
         })
     }
 
@@ -107,6 +122,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let result = self.server.await;
         self.state.set_not_ready();
+        let mut outbox = self.outbox;
+        web::block(move || outbox.stop())
+            .await
+            .context("while stopping the outbox worker")?;
         let store = self.state.store.clone();
         web::block(move || store.close())
             .await
@@ -155,7 +174,16 @@ pub(crate) fn prepare_state(settings: Settings, options: StartOptions) -> anyhow
     tracing::info!(kid = %signer.kid(), "signing key loaded");
     let market_keys = load_market_keys(&settings, &data_dir)?;
     let tokens = TokenRegistry::load(&store).context("while loading API tokens")?;
-    Ok(AppState::new(store, signer, settings, market_keys, tokens))
+    let access_keys = load_access_keys(&settings, &data_dir)?;
+    let market = MarketState::new(&settings, access_keys)?;
+    Ok(AppState::new(
+        store,
+        signer,
+        settings,
+        market_keys,
+        tokens,
+        market,
+    ))
 }
 
 fn load_signer(settings: &Settings, data_dir: &Path) -> anyhow::Result<Signer> {
@@ -230,6 +258,45 @@ fn load_market_keys(settings: &Settings, data_dir: &Path) -> anyhow::Result<KeyR
         path = %path.display(),
         "NO KOOMARKET KEY CONFIGURED: using a DEVELOPMENT marketplace key stored in the data directory; \
          set KOOLICENSE_KOOMARKET_KEY to the Key值 from the seller console before going live"
+    );
+    let key = SecretKey::new(key).map_err(|e| anyhow::anyhow!("invalid development key: {e}"))?;
+    Ok(KeyRing::single(key))
+}
+
+/// Path of the generated development access key of the POST interfaces.
+pub fn dev_access_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(DEV_ACCESS_KEY_FILE)
+}
+
+fn load_access_keys(settings: &Settings, data_dir: &Path) -> anyhow::Result<KeyRing> {
+    let configured: Vec<SecretKey> = settings
+        .koomarket
+        .access_keys
+        .iter()
+        .map(|k| SecretKey::new(k.expose().to_string()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("invalid koomarket access key: {e}"))?;
+    if !configured.is_empty() {
+        return KeyRing::new(configured)
+            .map_err(|e| anyhow::anyhow!("invalid koomarket access keys: {e}"));
+    }
+    let path = dev_access_key_path(data_dir);
+    let key = if path.exists() {
+        crate::signing::check_private_permissions(&path)?;
+        std::fs::read_to_string(&path)
+            .with_context(|| format!("while reading {}", path.display()))?
+            .trim()
+            .to_string()
+    } else {
+        let key = uuid::Uuid::new_v4().to_string();
+        write_private(&path, &key)?;
+        key
+    };
+    tracing::warn!(
+        path = %path.display(),
+        "NO KOOMARKET ACCESS KEY CONFIGURED: the POST interfaces use a DEVELOPMENT access key stored \
+         in the data directory; set KOOLICENSE_KOOMARKET_ACCESS_KEY to the 访问密钥 from the seller \
+         console (密钥管理) before going live"
     );
     let key = SecretKey::new(key).map_err(|e| anyhow::anyhow!("invalid development key: {e}"))?;
     Ok(KeyRing::single(key))

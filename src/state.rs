@@ -10,6 +10,7 @@ use crate::access::TokenRegistry;
 use crate::koomarket::auth::KeyRing;
 use crate::licensing::policy::Policies;
 use crate::licensing::KeyLocks;
+use crate::marketplace::MarketState;
 use crate::settings::Settings;
 use crate::signing::Signer;
 use crate::store::Store;
@@ -35,6 +36,8 @@ pub(crate) struct AppState {
     pub(crate) limiter: Arc<RateLimiter>,
     /// The last signed revocation list: (sequence, text).
     pub(crate) revocations: Arc<Mutex<Option<(u64, String)>>>,
+    /// The POST interfaces' keys and replay cache, the marketplace client and its outbox.
+    pub(crate) market: Arc<MarketState>,
     ready: Arc<AtomicBool>,
 }
 
@@ -46,6 +49,7 @@ impl AppState {
         settings: Settings,
         market_keys: KeyRing,
         tokens: TokenRegistry,
+        market: MarketState,
     ) -> AppState {
         let api = &settings.api;
         let limit = |rate: u32, burst: u32| Limit {
@@ -67,6 +71,7 @@ impl AppState {
             settings: Arc::new(settings),
             locks: Arc::new(KeyLocks::default()),
             market_keys: Arc::new(market_keys),
+            market: Arc::new(market),
             ready: Arc::new(AtomicBool::new(true)),
         }
     }

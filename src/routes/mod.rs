@@ -1,11 +1,13 @@
 //! The route table: every HTTP route of the service, in one place.
 
+mod activate;
 mod audit;
 mod export;
 mod health;
 mod keys;
 mod licenses;
 mod openapi;
+mod outbox;
 mod revocation;
 mod tokens;
 
@@ -38,6 +40,9 @@ pub(crate) const V1_ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/tokens"),
     ("post", "/v1/tokens"),
     ("delete", "/v1/tokens/{id}"),
+    ("post", "/v1/activate"),
+    ("get", "/v1/outbox"),
+    ("post", "/v1/outbox/{id}/retry"),
 ];
 
 /// Registers every route.
@@ -48,6 +53,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         .route(
             &state.settings.koomarket.path,
             get().to(koomarket::handler::handle_get),
+        )
+        .route(
+            &state.settings.koomarket.path,
+            post().to(koomarket::post::handle_post),
         )
         .service(
             web::scope("/v1")
@@ -81,6 +90,9 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 .route("/tokens", get().to(tokens::list_tokens))
                 .route("/tokens", post().to(tokens::create_token))
                 .route("/tokens/{id}", delete().to(tokens::revoke_token))
+                .route("/activate", post().to(activate::activate))
+                .route("/outbox", get().to(outbox::list_jobs))
+                .route("/outbox/{id}/retry", post().to(outbox::retry_job))
                 .default_service(web::to(not_found)),
         )
         .default_service(web::to(not_found));

@@ -5,6 +5,8 @@
 //! The interface is deliberately narrow (records in, records out) so another backend can follow.
 
 pub(crate) mod commit;
+pub(crate) mod market;
+pub(crate) mod market_records;
 mod merchant;
 pub(crate) mod records;
 
@@ -112,6 +114,8 @@ pub(crate) struct Store {
     audit_by_license: Tree,
     signing_keys: Tree,
     api_tokens: Tree,
+    /// Trees of the POST interfaces and the marketplace outbox (`market.rs`).
+    market: market::MarketTrees,
     commit: GroupCommit,
 }
 
@@ -166,6 +170,7 @@ impl Store {
             audit_by_license: db.open_tree(tree::AUDIT_BY_LICENSE)?,
             signing_keys: db.open_tree(tree::SIGNING_KEYS)?,
             api_tokens: db.open_tree(tree::API_TOKENS)?,
+            market: market::MarketTrees::open(&db)?,
             db,
             commit,
         })

@@ -42,6 +42,10 @@ pub(crate) enum Origin {
     KoomarketGet,
     /// Offline issuance by `koolicense issue`.
     Offline,
+    /// The online-license POST interface (getLicenseAsync), delivered by the upload open API.
+    KoomarketOnline,
+    /// Activation of a License 2.0 authorization code (`POST /v1/activate`).
+    AuthorizationCode,
 }
 
 /// The binding as stored: the system identifier in clear (the marketplace generated it), hardware

@@ -15,3 +15,4 @@ mod helpers;
 mod keys;
 mod lifecycle;
 mod market;
+mod post;

@@ -1,0 +1,9 @@
+//! The POST production interface (online license, License 2.0 authorization codes), activation
+//! by the delivered software and the marketplace open-API client, against a fake marketplace.
+
+mod codes;
+mod fake_market;
+mod online;
+mod outbox;
+mod scheme_b;
+mod support;
