@@ -1,0 +1,104 @@
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+    let path = dir.path().join("koolicense.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+#[test]
+fn defaults_apply_without_file_env_or_flags() {
+    let s = Settings::load(None, &[], &Overrides::default()).expect("load");
+    assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.storage.data_dir, PathBuf::from("./data"));
+    assert_eq!(s.storage.cache_capacity_mb, 64);
+    assert_eq!(s.koomarket.path, "/koomarket/license");
+}
+
+#[test]
+fn layers_apply_in_order_file_env_flags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        &dir,
+        "[server]\nlisten = \"127.0.0.1:9000\"\n[storage]\ndata_dir = \"/file\"\ncache_capacity_mb = 8\n",
+    );
+    let e = env(&[
+        ("KOOLICENSE_DATA_DIR", "/env"),
+        ("KOOLICENSE_LISTEN", "127.0.0.1:9001"),
+    ]);
+    let flags = Overrides {
+        listen: Some("127.0.0.1:9002".parse().expect("addr")),
+        ..Overrides::default()
+    };
+    let s = Settings::load(Some(&path), &e, &flags).expect("load");
+    assert_eq!(s.server.listen.to_string(), "127.0.0.1:9002");
+    assert_eq!(s.storage.data_dir, PathBuf::from("/env"));
+    assert_eq!(s.storage.cache_capacity_mb, 8);
+}
+
+#[test]
+fn unknown_keys_in_the_file_are_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        &dir,
+        "[server]\nlisten = \"127.0.0.1:9000\"\nlisten_port = 1\n",
+    );
+    let err = Settings::load(Some(&path), &[], &Overrides::default()).expect_err("must fail");
+    assert!(err.to_string().contains("listen_port"), "{err}");
+}
+
+#[test]
+fn unknown_koolicense_env_vars_are_errors() {
+    let err = Settings::load(
+        None,
+        &env(&[("KOOLICENSE_LISTN", "x")]),
+        &Overrides::default(),
+    )
+    .expect_err("must fail");
+    assert!(err.to_string().contains("KOOLICENSE_LISTN"), "{err}");
+}
+
+#[test]
+fn marketplace_keys_from_env_put_the_current_key_first() {
+    let e = env(&[
+        ("KOOLICENSE_KOOMARKET_KEY", "new-key"),
+        ("KOOLICENSE_KOOMARKET_PREVIOUS_KEYS", "old-1, old-2"),
+    ]);
+    let s = Settings::load(None, &e, &Overrides::default()).expect("load");
+    let keys: Vec<&str> = s.koomarket.keys.iter().map(Secret::expose).collect();
+    assert_eq!(keys, ["new-key", "old-1", "old-2"]);
+}
+
+#[test]
+fn debug_output_never_shows_secrets() {
+    let e = env(&[("KOOLICENSE_KOOMARKET_KEY", "super-secret-key-value")]);
+    let s = Settings::load(None, &e, &Overrides::default()).expect("load");
+    let shown = format!("{s:?}");
+    assert!(!shown.contains("super-secret-key-value"));
+    assert!(shown.contains("redacted"));
+}
+
+#[test]
+fn the_example_config_parses_and_validates() {
+    let s: Settings = toml::from_str(EXAMPLE_CONFIG).expect("example parses");
+    s.validate().expect("example validates");
+    assert!(!s.products.is_empty());
+}
+
+#[test]
+fn product_policies_are_validated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        &dir,
+        "[[product]]\nproduct_id = \"P\"\nmin_matching_components = 5\n",
+    );
+    let err = Settings::load(Some(&path), &[], &Overrides::default()).expect_err("must fail");
+    assert!(err.to_string().contains("min_matching_components"), "{err}");
+}
