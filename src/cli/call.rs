@@ -1,7 +1,7 @@
 //! `koolicense koomarket call`: a merchant's debugging aid like the seller console's debugger.
-//! Builds a production-interface call signed exactly as the marketplace signs it (scheme A),
-//! sends it to a running service (or prints the URL for curl), and checks the answer's
-//! `Body-Sign`.
+//! Builds a production-interface call signed exactly as the marketplace signs it (scheme A for
+//! the GET interface; with `--post`, scheme B for the POST interfaces), sends it to a running
+//! service (or prints it for curl), and checks the answer's `Body-Sign`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +12,7 @@ use chrono::Utc;
 use clap::Args;
 
 use crate::koomarket::auth::{self, SecretKey};
-use crate::startup::dev_market_key_path;
+use crate::startup::{dev_access_key_path, dev_market_key_path};
 
 /// `koolicense koomarket call`
 #[derive(Debug, Args)]
@@ -25,9 +25,10 @@ pub(crate) struct CallArgs {
     /// Production-interface URL of the service.
     #[arg(long, default_value = "http://127.0.0.1:8080/koomarket/license")]
     url: String,
-    /// The marketplace key (Key值). Default: KOOLICENSE_KOOMARKET_KEY, else the development key
-    /// in the data directory.
-    #[arg(long, env = "KOOLICENSE_KOOMARKET_KEY", hide_env_values = true)]
+    /// The marketplace key (Key值; with --post the access key 访问密钥). Default:
+    /// KOOLICENSE_KOOMARKET_KEY (KOOLICENSE_KOOMARKET_ACCESS_KEY with --post), else the
+    /// development key in the data directory.
+    #[arg(long)]
     key: Option<String>,
     /// Data directory holding the development marketplace key.
     #[arg(long, default_value = "data")]
@@ -42,6 +43,11 @@ pub(crate) struct CallArgs {
     /// Print the signed URL (for curl) instead of sending it.
     #[arg(long)]
     print_url: bool,
+    /// Send a POST call (online license, License 2.0 codes): the fields become the JSON body,
+    /// signed with the access key (访问密钥: --key, KOOLICENSE_KOOMARKET_ACCESS_KEY, or the
+    /// development access key in the data directory).
+    #[arg(long)]
+    post: bool,
 }
 
 /// `saasExtendParams` as the marketplace sends it: base64 of a JSON array of name/value pairs.
@@ -51,22 +57,27 @@ pub(crate) fn extend_params(identifier: &str) -> String {
 }
 
 fn load_key(args: &CallArgs) -> anyhow::Result<SecretKey> {
-    let key = match &args.key {
-        Some(k) => k.trim().to_string(),
-        None => {
-            let path = dev_market_key_path(&args.data_dir);
-            std::fs::read_to_string(&path)
-                .with_context(|| {
-                    format!(
-                        "no --key or KOOLICENSE_KOOMARKET_KEY, and no development key at {}",
-                        path.display()
-                    )
-                })?
-                .trim()
-                .to_string()
-        }
+    let (env, dev_path) = if args.post {
+        (
+            "KOOLICENSE_KOOMARKET_ACCESS_KEY",
+            dev_access_key_path(&args.data_dir),
+        )
+    } else {
+        (
+            "KOOLICENSE_KOOMARKET_KEY",
+            dev_market_key_path(&args.data_dir),
+        )
     };
-    SecretKey::new(key).map_err(|e| anyhow::anyhow!("invalid key: {e}"))
+    let key = match args.key.clone().or_else(|| std::env::var(env).ok()) {
+        Some(key) => key,
+        None => std::fs::read_to_string(&dev_path).with_context(|| {
+            format!(
+                "no --key or {env}, and no development key at {}",
+                dev_path.display()
+            )
+        })?,
+    };
+    SecretKey::new(key.trim().to_string()).map_err(|e| anyhow::anyhow!("invalid key: {e}"))
 }
 
 /// Builds the signed query string for `activity` with `fields`.
@@ -84,6 +95,9 @@ pub(crate) fn signed_query(key: &SecretKey, fields: &[(String, String)]) -> Stri
 
 pub(crate) fn call(args: &CallArgs) -> anyhow::Result<ExitCode> {
     let key = load_key(args)?;
+    if args.post {
+        return call_post(args, &key);
+    }
     let mut fields: Vec<(String, String)> = vec![
         ("activity".into(), args.activity.clone()),
         (
@@ -117,6 +131,47 @@ pub(crate) fn call(args: &CallArgs) -> anyhow::Result<ExitCode> {
         Err(ureq::Error::Status(_, r)) => r,
         Err(e) => return Err(e).with_context(|| format!("while calling {}", args.url)),
     };
+    report(response, &key)
+}
+
+/// A POST call: the fields as a JSON object of strings, signed per §2.5.1 (B1).
+fn call_post(args: &CallArgs, key: &SecretKey) -> anyhow::Result<ExitCode> {
+    let mut body = serde_json::Map::new();
+    body.insert("activity".into(), args.activity.clone().into());
+    if args.test {
+        body.insert("testFlag".into(), "1".into());
+    }
+    for field in &args.fields {
+        let Some((name, value)) = field.split_once('=') else {
+            bail!("field {field:?} is not name=value");
+        };
+        body.insert(name.to_string(), value.into());
+    }
+    let body = serde_json::Value::Object(body).to_string();
+    let timestamp = Utc::now().timestamp_millis().to_string();
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let signature = auth::scheme_b_signature(key, &nonce, &timestamp, body.as_bytes());
+    let url = format!(
+        "{}?signature={signature}&timestamp={timestamp}&nonce={nonce}",
+        args.url
+    );
+    if args.print_url {
+        outln!("curl -X POST '{url}' -H 'Content-Type: application/json;charset=utf8' -d '{body}'");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let response = match ureq::post(&url)
+        .set("Content-Type", "application/json;charset=utf8")
+        .send_bytes(body.as_bytes())
+    {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => return Err(e).with_context(|| format!("while calling {}", args.url)),
+    };
+    report(response, key)
+}
+
+/// Prints the answer, checks its Body-Sign, and turns `000000` + a valid signature into exit 0.
+fn report(response: ureq::Response, key: &SecretKey) -> anyhow::Result<ExitCode> {
     let status = response.status();
     let body_sign = response.header("Body-Sign").map(str::to_string);
     let mut body = Vec::new();
@@ -125,7 +180,7 @@ pub(crate) fn call(args: &CallArgs) -> anyhow::Result<ExitCode> {
     outln!("{}", String::from_utf8_lossy(&body));
     let signature_ok = body_sign
         .as_deref()
-        .is_some_and(|h| auth::verify_body_signature(&key, &body, h));
+        .is_some_and(|h| auth::verify_body_signature(key, &body, h));
     match &body_sign {
         None => outln!("Body-Sign: MISSING"),
         Some(h) if signature_ok => outln!("Body-Sign: valid ({h})"),

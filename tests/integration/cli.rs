@@ -218,3 +218,32 @@ fn fingerprint_prints_an_identifier_or_fails_cleanly() {
         assert!(run.stderr.contains("error:"), "{}", run.stderr);
     }
 }
+
+#[test]
+fn koomarket_call_post_signs_with_the_access_key_and_checks_the_answer() {
+    let app = spawn_app();
+    let url = app.market_url();
+    let data_dir = app.data_dir.display().to_string();
+    let order_id = unique("CS");
+    let args = |extra: &[&str]| {
+        let mut args: Vec<String> = ["koomarket", "call", "--post", "newInstance", "--url", &url]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.push(format!("orderId={order_id}"));
+        args.push(format!("orderLineId={order_id}-000001"));
+        args.push("businessId=87b94795-0603-4e24-8ae5-69420d60e3c8".into());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    // No --key: the development access key the app generated in its data directory.
+    let run = koolicense(args(&["--data-dir", &data_dir]));
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("\"000000\""), "{}", run.stdout);
+    assert!(run.stdout.contains("instanceId"), "{}", run.stdout);
+    assert!(run.stdout.contains("Body-Sign: valid"), "{}", run.stdout);
+
+    let wrong = koolicense(args(&["--key", "not-the-access-key"]));
+    assert_eq!(wrong.code, Some(1), "{}{}", wrong.stdout, wrong.stderr);
+    assert!(wrong.stdout.contains("\"000001\""), "{}", wrong.stdout);
+}
