@@ -3,6 +3,8 @@
 //! `startup::Application` is the one app factory used by `main` and by the tests.
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+pub mod bench_support;
 pub mod cli;
 pub(crate) mod error;
 pub(crate) mod koomarket;
