@@ -19,6 +19,7 @@
 //! * `KOOLICENSE_BENCH_SECS`: measured seconds per run (default 4);
 //! * `KOOLICENSE_BENCH_WARMUP_SECS`: warm-up seconds per run (default 1);
 //! * `KOOLICENSE_BENCH_CONCURRENCY`: comma-separated client counts (default `16,64`);
+//! * `KOOLICENSE_BENCH_TARGETS`: `ceiling`, `getLicense` or both (default), e.g. to profile one;
 //! * `KOOLICENSE_BENCH_LOG`: the service's log filter (default `info`; `off` to disable);
 //! * `KOOLICENSE_BENCH_DIR`: parent directory of the temporary data (default `target/tmp`).
 //!
@@ -60,6 +61,7 @@ struct Config {
     warmup: Duration,
     measure: Duration,
     concurrency: Vec<usize>,
+    targets: Vec<Target>,
     log: String,
 }
 
@@ -90,6 +92,19 @@ impl Config {
         if concurrency.iter().any(|&n| n == 0 || n > 512) {
             bail!("each concurrency must be between 1 and 512");
         }
+        let targets = match std::env::var("KOOLICENSE_BENCH_TARGETS") {
+            Ok(v) => v
+                .split(',')
+                .map(|t| match t.trim() {
+                    "ceiling" => Ok(Target::Ceiling),
+                    "getLicense" => Ok(Target::GetLicense),
+                    other => Err(anyhow!(
+                        "unknown target {other:?} in KOOLICENSE_BENCH_TARGETS"
+                    )),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+            Err(_) => vec![Target::Ceiling, Target::GetLicense],
+        };
         let measure = env_secs("KOOLICENSE_BENCH_SECS", 4.0)?;
         if measure.is_zero() {
             bail!("KOOLICENSE_BENCH_SECS must be positive");
@@ -98,6 +113,7 @@ impl Config {
             warmup: env_secs("KOOLICENSE_BENCH_WARMUP_SECS", 1.0)?,
             measure,
             concurrency,
+            targets,
             log: std::env::var("KOOLICENSE_BENCH_LOG").unwrap_or_else(|_| "info".into()),
         })
     }
@@ -340,31 +356,54 @@ fn main() -> anyhow::Result<()> {
     let orders = Arc::new(AtomicU64::new(1));
     let mut table = Vec::new();
     for &concurrency in &config.concurrency {
-        let ceiling_result = run(Target::Ceiling, &ceiling, concurrency, &config, &orders)?;
-        print_run(Target::Ceiling, concurrency, &ceiling_result);
-        let service_result = run(Target::GetLicense, &service, concurrency, &config, &orders)?;
-        print_run(Target::GetLicense, concurrency, &service_result);
-        table.push((concurrency, service_result, ceiling_result));
+        let mut row = (concurrency, None, None);
+        for &target in &config.targets {
+            let server = match target {
+                Target::Ceiling => &ceiling,
+                Target::GetLicense => &service,
+            };
+            let result = run(target, server, concurrency, &config, &orders)?;
+            print_run(target, concurrency, &result);
+            match target {
+                Target::Ceiling => row.2 = Some(result),
+                Target::GetLicense => row.1 = Some(result),
+            }
+        }
+        table.push(row);
     }
     service.stop()?;
     ceiling.stop()?;
 
     println!();
     for (concurrency, s, c) in &table {
+        let part = |name: &str, r: &Option<RunResult>| match r {
+            Some(r) => format!(
+                "{name} {:.0} req/s p50 {:.1} ms p99 {:.1} ms",
+                r.rate, r.p50_ms, r.p99_ms
+            ),
+            None => format!("{name} not run"),
+        };
+        let ratio = match (s, c) {
+            (Some(s), Some(c)) => format!("{:.2}", s.rate / c.rate),
+            _ => "-".to_owned(),
+        };
         println!(
-            "concurrency {concurrency}: getLicense {:.0} req/s p50 {:.1} ms p99 {:.1} ms | \
-             ceiling {:.0} req/s p50 {:.1} ms p99 {:.1} ms | ratio {:.2}",
-            s.rate,
-            s.p50_ms,
-            s.p99_ms,
-            c.rate,
-            c.p50_ms,
-            c.p99_ms,
-            s.rate / c.rate
+            "concurrency {concurrency}: {} | {} | ratio {ratio}",
+            part("getLicense", s),
+            part("ceiling", c)
         );
     }
-    let errors: u64 = table.iter().map(|(_, s, c)| s.errors + c.errors).sum();
-    if let Some((concurrency, s, _)) = table.iter().max_by_key(|(n, _, _)| *n) {
+    let errors: u64 = table
+        .iter()
+        .flat_map(|(_, s, c)| [s, c])
+        .flatten()
+        .map(|r| r.errors)
+        .sum();
+    let highest = table
+        .iter()
+        .filter_map(|(n, s, _)| s.as_ref().map(|s| (n, s)))
+        .max_by_key(|(n, _)| **n);
+    if let Some((concurrency, s)) = highest {
         let met = s.rate >= TARGET_RATE && s.p99_ms < TARGET_P99_MS && s.errors == 0;
         println!(
             "target at concurrency {concurrency} (>= {TARGET_RATE:.0} getLicense/s, p99 < \
