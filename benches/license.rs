@@ -13,7 +13,9 @@
 //! keep-alive connection (one `ureq::Agent` per thread), run a closed loop: warm-up, then a timed
 //! window in which every request is recorded. Every getLicense carries a new orderId, so every
 //! answer `000000` is a durable write. Anything but HTTP 200 with `resultCode` `000000` counts
-//! as an error.
+//! as an error. Each run also shows the CPU the whole process used (servers and clients share
+//! the machine), the bytes the disk received per request (machine-wide) and the group-commit
+//! flushes with their waiters.
 //!
 //! Environment (all optional):
 //! * `KOOLICENSE_BENCH_SECS`: measured seconds per run (default 4);
@@ -137,6 +139,10 @@ struct RunResult {
     errors: u64,
     first_error: Option<String>,
     body_len: usize,
+    /// Cores used by the whole process (servers and clients) in the measured window.
+    cpu_cores: Option<f64>,
+    /// Bytes the disks received per successful request in the window (machine-wide).
+    written_per_request: Option<f64>,
     flushes: u64,
     waiters: u64,
 }
@@ -251,7 +257,9 @@ fn run(
         .collect::<anyhow::Result<Vec<_>>>()?;
     std::thread::sleep(warm_end.saturating_duration_since(Instant::now()));
     let (flushes_before, waiters_before) = server.commit_stats();
+    let (cpu_before, io_before) = (process_cpu_secs(), device_written_bytes());
     std::thread::sleep(end.saturating_duration_since(Instant::now()));
+    let (cpu_after, io_after) = (process_cpu_secs(), device_written_bytes());
     let (flushes_after, waiters_after) = server.commit_stats();
     let mut latencies = Vec::new();
     let (mut errors, mut first_error, mut body_len) = (0, None, 0);
@@ -274,9 +282,44 @@ fn run(
         errors,
         first_error,
         body_len,
+        cpu_cores: cpu_after
+            .zip(cpu_before)
+            .map(|(after, before)| (after - before) / config.measure.as_secs_f64()),
+        written_per_request: io_after
+            .zip(io_before)
+            .map(|(after, before)| (after - before) as f64 / latencies.len().max(1) as f64),
         flushes: flushes_after - flushes_before,
         waiters: waiters_after - waiters_before,
     })
+}
+
+/// User + system CPU seconds of this process so far (Linux only).
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux architecture Rust targets.
+    Some(ticks / 100.0)
+}
+
+/// Bytes written to the block devices so far, machine-wide (Linux only): what the disk really
+/// received, unlike a process's write count, which counts a page each time it is dirtied.
+fn device_written_bytes() -> Option<u64> {
+    let stats = std::fs::read_to_string("/proc/diskstats").ok()?;
+    let mut total = 0u64;
+    for line in stats.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some(name) = fields.get(2) else { continue };
+        // Whole disks only (partitions would count twice), no loop or RAM devices.
+        let whole = std::path::Path::new("/sys/block").join(name).exists();
+        if !whole || ["loop", "ram", "zram"].iter().any(|p| name.starts_with(p)) {
+            continue;
+        }
+        total += fields.get(9)?.parse::<u64>().ok()? * 512;
+    }
+    Some(total)
 }
 
 fn print_run(target: Target, concurrency: usize, r: &RunResult) {
@@ -287,7 +330,7 @@ fn print_run(target: Target, concurrency: usize, r: &RunResult) {
     };
     println!(
         "  c={concurrency:<3} {:<10} {:>7.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  \
-         ok {:>6}  errors {:>3}  body {:>4} B  flushes {:>5} ({:.1} waiters/flush)",
+         ok {:>6}  errors {:>3}  body {:>4} B  cpu {} cores  disk {} KB/req  flushes {:>5} ({:.1} waiters/flush)",
         target.name(),
         r.rate,
         r.p50_ms,
@@ -296,6 +339,9 @@ fn print_run(target: Target, concurrency: usize, r: &RunResult) {
         r.ok,
         r.errors,
         r.body_len,
+        r.cpu_cores.map_or("?".to_owned(), |c| format!("{c:.2}")),
+        r.written_per_request
+            .map_or("?".to_owned(), |b| format!("{:.1}", b / 1024.0)),
         r.flushes,
         per_flush,
     );
