@@ -6,8 +6,15 @@
 
 pub(crate) mod commit;
 pub(crate) mod records;
+#[cfg(test)]
+mod tests;
 
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Transactional, Tree};
@@ -105,6 +112,7 @@ pub(crate) struct Store {
     audit_by_license: Tree,
     signing_keys: Tree,
     commit: GroupCommit,
+    combiner: Arc<Combiner>,
 }
 
 impl std::fmt::Debug for Store {
@@ -156,6 +164,7 @@ impl Store {
             signing_keys: db.open_tree(tree::SIGNING_KEYS)?,
             db,
             commit,
+            combiner: Arc::default(),
         })
     }
 
@@ -301,32 +310,96 @@ impl Store {
     }
 
     /// Applies a batch atomically and returns once it is on disk.
+    ///
+    /// Concurrent writers share one sled transaction. In sled 0.34 every transaction takes a
+    /// process-wide write lock, which waits for any `Db::flush` in progress (the flush holds the
+    /// read side while the log goes out), blocks every other read and write meanwhile, and writes
+    /// the log out twice itself. One transaction per batch therefore queued all writers behind
+    /// each group commit. Instead, the first writer to find no transaction running applies
+    /// everything queued (at most [`MAX_GROUP`] batches), its own included, in one transaction;
+    /// the others wait for it. Each batch stays atomic (the group is), and every writer still
+    /// returns only after its own durable `sync`.
     pub(crate) fn write(&self, mut batch: WriteBatch) -> Result<Vec<AuditEvent>> {
         for event in &mut batch.audit {
             event.id = self.db.generate_id()?;
         }
-        // (license id, record, token-history key, instance id)
-        type Row = (String, Vec<u8>, Vec<u8>, Option<String>);
-        let licenses: Vec<Row> = batch
-            .licenses
-            .iter()
-            .map(|l| {
-                let mut token_key = format!("{}/", l.license_id).into_bytes();
-                token_key.extend_from_slice(&l.revision.to_be_bytes());
-                (
-                    l.license_id.clone(),
-                    json(l),
-                    token_key,
-                    l.instance_id.clone(),
-                )
-            })
-            .collect();
-        let tokens: Vec<String> = batch.licenses.iter().map(|l| l.token.clone()).collect();
-        let audit: Vec<(u64, Vec<u8>, Option<String>)> = batch
-            .audit
-            .iter()
-            .map(|e| (e.id, json(e), e.license_id.clone()))
-            .collect();
+        let prepared = Prepared {
+            licenses: batch
+                .licenses
+                .iter()
+                .map(|l| {
+                    let mut token_key = format!("{}/", l.license_id).into_bytes();
+                    token_key.extend_from_slice(&l.revision.to_be_bytes());
+                    (
+                        l.license_id.clone(),
+                        json(l),
+                        token_key,
+                        l.instance_id.clone(),
+                        l.token.clone(),
+                    )
+                })
+                .collect(),
+            idempotency: std::mem::take(&mut batch.idempotency),
+            audit: batch
+                .audit
+                .iter()
+                .map(|e| (e.id, json(e), e.license_id.clone()))
+                .collect(),
+        };
+        self.apply_combined(prepared)?;
+        self.sync()?;
+        Ok(batch.audit)
+    }
+
+    /// Queues `prepared` and returns once a transaction containing it has committed.
+    fn apply_combined(&self, prepared: Prepared) -> Result<()> {
+        let combiner = &*self.combiner;
+        let mut state = combiner.state.lock();
+        while state.pending.len() >= MAX_GROUP {
+            combiner.applied.wait(&mut state);
+        }
+        state.pending.push(prepared);
+        let group = state.next_group;
+        loop {
+            if state.done > group {
+                return state.outcome(group);
+            }
+            if !state.applying {
+                // Our batch is still queued (a leader taking it would have marked the group
+                // applying, then done): lead this group.
+                self.lead(&mut state);
+                continue;
+            }
+            combiner.applied.wait(&mut state);
+        }
+    }
+
+    /// Applies every queued batch in one transaction as group `next_group`.
+    fn lead(&self, state: &mut MutexGuard<'_, CombinerState>) {
+        let group = state.next_group;
+        state.next_group += 1;
+        state.applying = true;
+        let batches = std::mem::take(&mut state.pending);
+        // Writers waiting for room in the queue may enqueue for the next group now.
+        self.combiner.applied.notify_all();
+        let result = MutexGuard::unlocked(state, || {
+            match catch_unwind(AssertUnwindSafe(|| self.apply(&batches))) {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(TransactionError::Storage(e))) => Err(Some(e)),
+                // Aborted (the closure never aborts) or panicked.
+                Ok(Err(TransactionError::Abort(()))) | Err(_) => Err(None),
+            }
+        });
+        state.applying = false;
+        state.done = group + 1;
+        if let Err(failure) = result {
+            state.failures.insert(group, (failure, batches.len()));
+        }
+        self.combiner.applied.notify_all();
+    }
+
+    /// One transaction over every tree for `batches`.
+    fn apply(&self, batches: &[Prepared]) -> std::result::Result<(), TransactionError<()>> {
         (
             &self.licenses,
             &self.tokens,
@@ -336,29 +409,86 @@ impl Store {
             &self.audit_by_license,
         )
             .transaction(|(lic, tok, inst, idem, aud, aud_lic)| {
-                for ((id, record, token_key, instance), token) in licenses.iter().zip(&tokens) {
-                    lic.insert(id.as_bytes(), record.as_slice())?;
-                    tok.insert(token_key.as_slice(), token.as_bytes())?;
-                    if let Some(instance) = instance {
-                        inst.insert(instance.as_bytes(), id.as_bytes())?;
+                for batch in batches {
+                    for (id, record, token_key, instance, token) in &batch.licenses {
+                        lic.insert(id.as_bytes(), record.as_slice())?;
+                        tok.insert(token_key.as_slice(), token.as_bytes())?;
+                        if let Some(instance) = instance {
+                            inst.insert(instance.as_bytes(), id.as_bytes())?;
+                        }
                     }
-                }
-                for (key, value) in &batch.idempotency {
-                    idem.insert(key.as_bytes(), value.as_slice())?;
-                }
-                for (id, event, license) in &audit {
-                    aud.insert(&id.to_be_bytes(), event.as_slice())?;
-                    if let Some(license) = license {
-                        let mut key = format!("{license}/").into_bytes();
-                        key.extend_from_slice(&id.to_be_bytes());
-                        aud_lic.insert(key, &[])?;
+                    for (key, value) in &batch.idempotency {
+                        idem.insert(key.as_bytes(), value.as_slice())?;
+                    }
+                    for (id, event, license) in &batch.audit {
+                        aud.insert(&id.to_be_bytes(), event.as_slice())?;
+                        if let Some(license) = license {
+                            let mut key = format!("{license}/").into_bytes();
+                            key.extend_from_slice(&id.to_be_bytes());
+                            aud_lic.insert(key, &[])?;
+                        }
                     }
                 }
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
-            .map_err(tx_error)?;
-        self.sync()?;
-        Ok(batch.audit)
+    }
+}
+
+/// Most batches one transaction applies (a getLicense batch is about 3 KB, so a group stays well
+/// inside one 512 KiB sled segment).
+const MAX_GROUP: usize = 128;
+
+/// A license row: (license id, record, token-history key, instance id, token).
+type LicenseRow = (String, Vec<u8>, Vec<u8>, Option<String>, String);
+
+/// A batch encoded for the transaction: license rows, idempotency entries, audit events as
+/// (id, event, license id).
+struct Prepared {
+    licenses: Vec<LicenseRow>,
+    idempotency: Vec<(String, Vec<u8>)>,
+    audit: Vec<(u64, Vec<u8>, Option<String>)>,
+}
+
+/// Writers queued for, or applying, a shared transaction (see [`Store::write`]).
+#[derive(Default)]
+struct Combiner {
+    state: Mutex<CombinerState>,
+    /// Signalled when a group's transaction has finished.
+    applied: Condvar,
+}
+
+#[derive(Default)]
+struct CombinerState {
+    /// Batches for the next group.
+    pending: Vec<Prepared>,
+    /// The group `pending` belongs to.
+    next_group: u64,
+    /// Groups below this one have finished their transaction.
+    done: u64,
+    /// A leader is applying a group.
+    applying: bool,
+    /// Failed groups (with sled's error, if it gave one) and the number of their writers that
+    /// have not seen the failure yet.
+    failures: HashMap<u64, (Option<sled::Error>, usize)>,
+}
+
+impl CombinerState {
+    fn outcome(&mut self, group: u64) -> Result<()> {
+        let Some((failure, unclaimed)) = self.failures.get_mut(&group) else {
+            return Ok(());
+        };
+        let error = match failure {
+            Some(e) => StoreError::Sled(e.clone()),
+            None => StoreError::Corrupt {
+                tree: "transaction",
+                message: "aborted or panicked".into(),
+            },
+        };
+        *unclaimed = unclaimed.saturating_sub(1);
+        if *unclaimed == 0 {
+            self.failures.remove(&group);
+        }
+        Err(error)
     }
 }
 
