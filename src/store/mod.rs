@@ -4,21 +4,19 @@
 //! Every method blocks; async callers run them on the blocking pool (`actix_web::web::block`).
 //! The interface is deliberately narrow (records in, records out) so another backend can follow.
 
+mod combine;
 pub(crate) mod commit;
 pub(crate) mod records;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Transactional, Tree};
 
+use self::combine::Combiner;
 use self::commit::{CommitError, GroupCommit, SledFlusher};
 use self::records::{AuditEvent, KeyRecord, LicenseRecord};
 
@@ -112,7 +110,7 @@ pub(crate) struct Store {
     audit_by_license: Tree,
     signing_keys: Tree,
     commit: GroupCommit,
-    combiner: Arc<Combiner>,
+    combiner: Arc<Combiner<Prepared, GroupFailure>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -164,7 +162,7 @@ impl Store {
             signing_keys: db.open_tree(tree::SIGNING_KEYS)?,
             db,
             commit,
-            combiner: Arc::default(),
+            combiner: Arc::new(Combiner::new(MAX_GROUP)),
         })
     }
 
@@ -311,14 +309,16 @@ impl Store {
 
     /// Applies a batch atomically and returns once it is on disk.
     ///
-    /// Concurrent writers share one sled transaction. In sled 0.34 every transaction takes a
-    /// process-wide write lock, which waits for any `Db::flush` in progress (the flush holds the
-    /// read side while the log goes out), blocks every other read and write meanwhile, and writes
-    /// the log out twice itself. One transaction per batch therefore queued all writers behind
-    /// each group commit. Instead, the first writer to find no transaction running applies
-    /// everything queued (at most [`MAX_GROUP`] batches), its own included, in one transaction;
-    /// the others wait for it. Each batch stays atomic (the group is), and every writer still
-    /// returns only after its own durable `sync`.
+    /// Concurrent writers share one sled transaction and one durable sync. In sled 0.34 every
+    /// transaction takes a process-wide write lock, which waits for any `Db::flush` in progress
+    /// (the flush holds the read side while the log goes out), blocks every other read and write
+    /// meanwhile, and writes the log out twice itself; one transaction per batch queued all
+    /// writers behind each group commit. Instead the first writer to find no group running
+    /// applies everything queued (at most [`MAX_GROUP`] batches), its own included, in one
+    /// transaction, syncs once for the whole group and hands the outcome to the others (see
+    /// [`combine`]); the next group forms meanwhile. Each batch stays atomic (the group is), and
+    /// the sync starts only after the group's transaction committed, so nothing returns `Ok`
+    /// before it is on disk.
     pub(crate) fn write(&self, mut batch: WriteBatch) -> Result<Vec<AuditEvent>> {
         for event in &mut batch.audit {
             event.id = self.db.generate_id()?;
@@ -346,60 +346,19 @@ impl Store {
                 .map(|e| (e.id, json(e), e.license_id.clone()))
                 .collect(),
         };
-        self.apply_combined(prepared)?;
-        self.sync()?;
+        self.combiner.submit(
+            prepared,
+            |batches| {
+                self.apply(batches)?;
+                self.commit.sync().map_err(GroupFailure::Commit)
+            },
+            || GroupFailure::Panicked,
+        )?;
         Ok(batch.audit)
     }
 
-    /// Queues `prepared` and returns once a transaction containing it has committed.
-    fn apply_combined(&self, prepared: Prepared) -> Result<()> {
-        let combiner = &*self.combiner;
-        let mut state = combiner.state.lock();
-        while state.pending.len() >= MAX_GROUP {
-            combiner.applied.wait(&mut state);
-        }
-        state.pending.push(prepared);
-        let group = state.next_group;
-        loop {
-            if state.done > group {
-                return state.outcome(group);
-            }
-            if !state.applying {
-                // Our batch is still queued (a leader taking it would have marked the group
-                // applying, then done): lead this group.
-                self.lead(&mut state);
-                continue;
-            }
-            combiner.applied.wait(&mut state);
-        }
-    }
-
-    /// Applies every queued batch in one transaction as group `next_group`.
-    fn lead(&self, state: &mut MutexGuard<'_, CombinerState>) {
-        let group = state.next_group;
-        state.next_group += 1;
-        state.applying = true;
-        let batches = std::mem::take(&mut state.pending);
-        // Writers waiting for room in the queue may enqueue for the next group now.
-        self.combiner.applied.notify_all();
-        let result = MutexGuard::unlocked(state, || {
-            match catch_unwind(AssertUnwindSafe(|| self.apply(&batches))) {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(TransactionError::Storage(e))) => Err(Some(e)),
-                // Aborted (the closure never aborts) or panicked.
-                Ok(Err(TransactionError::Abort(()))) | Err(_) => Err(None),
-            }
-        });
-        state.applying = false;
-        state.done = group + 1;
-        if let Err(failure) = result {
-            state.failures.insert(group, (failure, batches.len()));
-        }
-        self.combiner.applied.notify_all();
-    }
-
     /// One transaction over every tree for `batches`.
-    fn apply(&self, batches: &[Prepared]) -> std::result::Result<(), TransactionError<()>> {
+    fn apply(&self, batches: &[Prepared]) -> std::result::Result<(), GroupFailure> {
         (
             &self.licenses,
             &self.tokens,
@@ -431,6 +390,10 @@ impl Store {
                 }
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => GroupFailure::Sled(e),
+                TransactionError::Abort(()) => GroupFailure::Aborted,
+            })
     }
 }
 
@@ -449,46 +412,27 @@ struct Prepared {
     audit: Vec<(u64, Vec<u8>, Option<String>)>,
 }
 
-/// Writers queued for, or applying, a shared transaction (see [`Store::write`]).
-#[derive(Default)]
-struct Combiner {
-    state: Mutex<CombinerState>,
-    /// Signalled when a group's transaction has finished.
-    applied: Condvar,
+/// Why a group's write failed; every writer of the group gets it.
+#[derive(Clone, Debug)]
+enum GroupFailure {
+    Sled(sled::Error),
+    Aborted,
+    Panicked,
+    Commit(CommitError),
 }
 
-#[derive(Default)]
-struct CombinerState {
-    /// Batches for the next group.
-    pending: Vec<Prepared>,
-    /// The group `pending` belongs to.
-    next_group: u64,
-    /// Groups below this one have finished their transaction.
-    done: u64,
-    /// A leader is applying a group.
-    applying: bool,
-    /// Failed groups (with sled's error, if it gave one) and the number of their writers that
-    /// have not seen the failure yet.
-    failures: HashMap<u64, (Option<sled::Error>, usize)>,
-}
-
-impl CombinerState {
-    fn outcome(&mut self, group: u64) -> Result<()> {
-        let Some((failure, unclaimed)) = self.failures.get_mut(&group) else {
-            return Ok(());
+impl From<GroupFailure> for StoreError {
+    fn from(failure: GroupFailure) -> Self {
+        let corrupt = |message: &str| StoreError::Corrupt {
+            tree: "transaction",
+            message: message.into(),
         };
-        let error = match failure {
-            Some(e) => StoreError::Sled(e.clone()),
-            None => StoreError::Corrupt {
-                tree: "transaction",
-                message: "aborted or panicked".into(),
-            },
-        };
-        *unclaimed = unclaimed.saturating_sub(1);
-        if *unclaimed == 0 {
-            self.failures.remove(&group);
+        match failure {
+            GroupFailure::Sled(e) => StoreError::Sled(e),
+            GroupFailure::Aborted => corrupt("aborted"),
+            GroupFailure::Panicked => corrupt("panicked"),
+            GroupFailure::Commit(e) => StoreError::Commit(e),
         }
-        Err(error)
     }
 }
 
