@@ -258,8 +258,11 @@ impl KeyLocks {
 }
 
 impl Default for KeyLocks {
+    /// 65,536 stripes (64 KiB). A held lock lasts until the operation's write is durable, a full
+    /// group commit, so a request that shares a stripe with any of the others in flight waits for
+    /// one: with 1,024 stripes that was 6% of requests at 64 in flight, now 0.1%.
     fn default() -> Self {
-        KeyLocks::new(1024)
+        KeyLocks::new(1 << 16)
     }
 }
 
