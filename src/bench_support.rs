@@ -10,8 +10,8 @@
 //!   the same answer body and `Body-Sign`) that does nothing else: encode a fixed-size claims
 //!   set with a fresh license id, sign it, insert it into one sled tree and wait for the group
 //!   commit on the blocking pool;
-//! * [`get_license_query`]: a getLicense query string for a new order, signed with scheme A by
-//!   the service's own helper, whose claims match the ceiling's field for field.
+//! * [`GetLicenseSigner`]: getLicense query strings for new orders, signed with scheme A by the
+//!   service's own helper, whose claims match the ceiling's field for field.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -271,35 +271,49 @@ pub fn service_settings(data_dir: &Path, workers: usize, market_key: &str) -> Se
     settings
 }
 
-/// The query string of a getLicense call for a new order `order_id`, signed with scheme A
-/// exactly as the marketplace signs it (`timeStamp` is now, `businessId` fresh).
-pub fn get_license_query(market_key: &str, order_id: &str) -> anyhow::Result<String> {
-    let key = SecretKey::new(market_key.to_owned()).map_err(|e| anyhow!("{e}"))?;
-    let extend = serde_json::json!([{"name": "identificationCode", "value": SYSTEM_ID}]);
-    let extend = base64::engine::general_purpose::STANDARD.encode(extend.to_string());
-    let time_stamp = Utc::now().format("%Y%m%d%H%M%S%3f").to_string();
-    let business_id = uuid::Uuid::new_v4().to_string();
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    query
-        .append_pair("activity", "getLicense")
-        .append_pair("timeStamp", &time_stamp)
-        .append_pair("businessId", &business_id)
-        .append_pair("orderId", order_id)
-        .append_pair("customerId", CUSTOMER_ID)
-        .append_pair("customerName", "bench-customer")
-        .append_pair("productId", PRODUCT_ID)
-        .append_pair("skuCode", SKU_CODE)
-        .append_pair("chargingMode", "1")
-        .append_pair("periodType", "year")
-        .append_pair("periodNumber", "1")
-        .append_pair("expireTime", EXPIRE_TIME)
-        .append_pair("amount", "1")
-        .append_pair("saasExtendParams", &extend);
-    let unsigned = query.finish();
-    let token = auth::auth_token(&key, &auth::parse_query(&unsigned));
-    let mut signed = form_urlencoded::Serializer::new(unsigned);
-    signed.append_pair("authToken", &token);
-    Ok(signed.finish())
+/// Builds getLicense query strings signed with scheme A exactly as the marketplace signs them,
+/// with the service's own helpers; made once per client thread so each call only does the
+/// per-request work.
+pub struct GetLicenseSigner {
+    key: SecretKey,
+    extend: String,
+}
+
+impl GetLicenseSigner {
+    /// A signer for the marketplace key `market_key`.
+    pub fn new(market_key: &str) -> anyhow::Result<GetLicenseSigner> {
+        let key = SecretKey::new(market_key.to_owned()).map_err(|e| anyhow!("{e}"))?;
+        let extend = serde_json::json!([{"name": "identificationCode", "value": SYSTEM_ID}]);
+        let extend = base64::engine::general_purpose::STANDARD.encode(extend.to_string());
+        Ok(GetLicenseSigner { key, extend })
+    }
+
+    /// The signed query string for a new order `order_id` with the per-call `business_id`
+    /// (`timeStamp` is now).
+    pub fn query(&self, order_id: &str, business_id: &str) -> String {
+        let time_stamp = Utc::now().format("%Y%m%d%H%M%S%3f").to_string();
+        let mut query = form_urlencoded::Serializer::new(String::with_capacity(512));
+        query
+            .append_pair("activity", "getLicense")
+            .append_pair("timeStamp", &time_stamp)
+            .append_pair("businessId", business_id)
+            .append_pair("orderId", order_id)
+            .append_pair("customerId", CUSTOMER_ID)
+            .append_pair("customerName", "bench-customer")
+            .append_pair("productId", PRODUCT_ID)
+            .append_pair("skuCode", SKU_CODE)
+            .append_pair("chargingMode", "1")
+            .append_pair("periodType", "year")
+            .append_pair("periodNumber", "1")
+            .append_pair("expireTime", EXPIRE_TIME)
+            .append_pair("amount", "1")
+            .append_pair("saasExtendParams", &self.extend);
+        let unsigned = query.finish();
+        let token = auth::auth_token(&self.key, &auth::parse_query(&unsigned));
+        let mut signed = form_urlencoded::Serializer::new(unsigned);
+        signed.append_pair("authToken", &token);
+        signed.finish()
+    }
 }
 
 /// Whether `body` carries a valid `Body-Sign` header value for `market_key`.
