@@ -15,7 +15,7 @@
 //! answer `000000` is a durable write. Anything but HTTP 200 with `resultCode` `000000` counts
 //! as an error. Each run also shows the CPU the whole process used (servers and clients share
 //! the machine), the bytes the disk received per request (machine-wide) and the group-commit
-//! flushes with their waiters.
+//! flushes with the requests and sync calls per flush.
 //!
 //! Environment (all optional):
 //! * `KOOLICENSE_BENCH_SECS`: measured seconds per run (default 4);
@@ -269,9 +269,15 @@ fn run(
         .collect::<anyhow::Result<Vec<_>>>()?;
     std::thread::sleep(warm_end.saturating_duration_since(Instant::now()));
     let (flushes_before, waiters_before) = server.commit_stats();
-    let (cpu_before, io_before) = (process_cpu_secs(), device_written_bytes());
+    let (cpu_before, io_before) = (
+        bench_support::process_cpu_secs(),
+        bench_support::device_written_bytes(),
+    );
     std::thread::sleep(end.saturating_duration_since(Instant::now()));
-    let (cpu_after, io_after) = (process_cpu_secs(), device_written_bytes());
+    let (cpu_after, io_after) = (
+        bench_support::process_cpu_secs(),
+        bench_support::device_written_bytes(),
+    );
     let (flushes_after, waiters_after) = server.commit_stats();
     let mut latencies = Vec::new();
     let (mut errors, mut first_error, mut body_len) = (0, None, 0);
@@ -305,44 +311,14 @@ fn run(
     })
 }
 
-/// User + system CPU seconds of this process so far (Linux only).
-fn process_cpu_secs() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = stat.get(stat.rfind(')')? + 2..)?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // USER_HZ is 100 on every Linux architecture Rust targets.
-    Some(ticks / 100.0)
-}
-
-/// Bytes written to the block devices so far, machine-wide (Linux only): what the disk really
-/// received, unlike a process's write count, which counts a page each time it is dirtied.
-fn device_written_bytes() -> Option<u64> {
-    let stats = std::fs::read_to_string("/proc/diskstats").ok()?;
-    let mut total = 0u64;
-    for line in stats.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let Some(name) = fields.get(2) else { continue };
-        // Whole disks only (partitions would count twice), no loop or RAM devices.
-        let whole = std::path::Path::new("/sys/block").join(name).exists();
-        if !whole || ["loop", "ram", "zram"].iter().any(|p| name.starts_with(p)) {
-            continue;
-        }
-        total += fields.get(9)?.parse::<u64>().ok()? * 512;
-    }
-    Some(total)
-}
-
 fn print_run(target: Target, concurrency: usize, r: &RunResult) {
-    let per_flush = if r.flushes > 0 {
-        r.waiters as f64 / r.flushes as f64
-    } else {
-        0.0
-    };
+    // The service syncs once per group of writes, so its sync calls per flush stay near 1 while
+    // each flush carries many requests.
+    let per_flush = |n: f64| n / r.flushes.max(1) as f64;
     println!(
         "  c={concurrency:<3} {:<10} {:>7.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  \
-         ok {:>6}  errors {:>3}  body {:>4} B  cpu {} cores  disk {} KB/req  flushes {:>5} ({:.1} waiters/flush)",
+         ok {:>6}  errors {:>3}  body {:>4} B  cpu {} cores  disk {} KB/req  \
+         flushes {:>5} ({:.1} requests, {:.1} sync calls each)",
         target.name(),
         r.rate,
         r.p50_ms,
@@ -355,7 +331,8 @@ fn print_run(target: Target, concurrency: usize, r: &RunResult) {
         r.written_per_request
             .map_or("?".to_owned(), |b| format!("{:.1}", b / 1024.0)),
         r.flushes,
-        per_flush,
+        per_flush(r.ok as f64),
+        per_flush(r.waiters as f64),
     );
     if let Some(e) = &r.first_error {
         println!("      first error: {e}");

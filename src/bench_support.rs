@@ -11,7 +11,8 @@
 //!   set with a fresh license id, sign it, insert it into one sled tree and wait for the group
 //!   commit on the blocking pool;
 //! * [`GetLicenseSigner`]: getLicense query strings for new orders, signed with scheme A by the
-//!   service's own helper, whose claims match the ceiling's field for field.
+//!   service's own helper, whose claims match the ceiling's field for field;
+//! * [`process_cpu_secs`] and [`device_written_bytes`]: what a run cost the machine (Linux).
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -320,4 +321,33 @@ impl GetLicenseSigner {
 pub fn body_sign_ok(market_key: &str, body: &[u8], header: &str) -> bool {
     SecretKey::new(market_key.to_owned())
         .is_ok_and(|key| auth::verify_body_signature(&key, body, header))
+}
+
+/// User + system CPU seconds of this process so far (Linux only).
+pub fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux architecture Rust targets.
+    Some(ticks / 100.0)
+}
+
+/// Bytes written to the block devices so far, machine-wide (Linux only): what the disk really
+/// received, unlike a process's write count, which counts a page each time it is dirtied.
+pub fn device_written_bytes() -> Option<u64> {
+    let stats = std::fs::read_to_string("/proc/diskstats").ok()?;
+    let mut total = 0u64;
+    for line in stats.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some(name) = fields.get(2) else { continue };
+        // Whole disks only (partitions would count twice), no loop or RAM devices.
+        let whole = std::path::Path::new("/sys/block").join(name).exists();
+        if !whole || ["loop", "ram", "zram"].iter().any(|p| name.starts_with(p)) {
+            continue;
+        }
+        total += fields.get(9)?.parse::<u64>().ok()? * 512;
+    }
+    Some(total)
 }
