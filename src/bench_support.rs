@@ -6,10 +6,10 @@
 //! * [`service_server`]: the real application ([`Application`]) on a bound listener, running on
 //!   its own actix system thread, with access to its group-commit counters;
 //! * [`ceiling_server`]: the ceiling the service is measured against, an endpoint built from the
-//!   same blocks as getLicense (sled, [`GroupCommit`], [`Signer`], [`UnsignedLicense`] encoding,
-//!   the same answer body and `Body-Sign`) that does nothing else: encode a fixed-size claims
-//!   set with a fresh license id, sign it, insert it into one sled tree and wait for the group
-//!   commit on the blocking pool;
+//!   same blocks as getLicense (sled, the group commit, [`Signer`], [`UnsignedLicense`] encoding,
+//!   the service's id generator, the same answer body and `Body-Sign`) that does nothing else:
+//!   encode a fixed-size claims set with a fresh license id, sign it, insert it into one sled
+//!   tree and wait for the group commit on the blocking pool;
 //! * [`GetLicenseSigner`]: getLicense query strings for new orders, signed with scheme A by the
 //!   service's own helper, whose claims match the ceiling's field for field;
 //! * [`process_cpu_secs`] and [`device_written_bytes`]: what a run cost the machine (Linux).
@@ -153,8 +153,8 @@ impl Ceiling {
     /// Encodes, signs and durably inserts one license; returns (instance id, token).
     fn issue(&self) -> anyhow::Result<(String, String)> {
         let now = Utc::now();
-        let license_id = LicenseId(*uuid::Uuid::new_v4().as_bytes());
-        let instance_id = uuid::Uuid::new_v4().to_string();
+        let license_id = LicenseId(*crate::licensing::new_id().as_bytes());
+        let instance_id = crate::licensing::new_id().to_string();
         let unix = |t: chrono::DateTime<Utc>| u64::try_from(t.timestamp()).unwrap_or(0);
         let expires = Utc
             .with_ymd_and_hms(2099, 12, 31, 23, 59, 59)
