@@ -1,1 +1,482 @@
-fn main() {}
+//! Load benchmark of the KooMarket getLicense production interface against a ceiling, on
+//! loopback only: `cargo bench --bench license`.
+//!
+//! Two servers run in this process, each on its own actix system thread with 2 workers:
+//!
+//! * the real service (`koolicense::startup::Application`, default settings, logging at `info`
+//!   into a file as `serve` would to stderr);
+//! * the ceiling: one endpoint that encodes a license of the same size, signs it, inserts it
+//!   into sled and waits for the group commit, and answers the same body (see
+//!   `koolicense::bench_support`).
+//!
+//! For each concurrency (16 and 64) and each server, N client threads, each with its own
+//! keep-alive connection (one `ureq::Agent` per thread), run a closed loop: warm-up, then a timed
+//! window in which every request is recorded. Every getLicense carries a new orderId, so every
+//! answer `000000` is a durable write. Anything but HTTP 200 with `resultCode` `000000` counts
+//! as an error. Each run also shows the CPU the whole process used (servers and clients share
+//! the machine), the bytes the disk received per request (machine-wide) and the group-commit
+//! flushes with the requests and sync calls per flush.
+//!
+//! Environment (all optional):
+//! * `KOOLICENSE_BENCH_SECS`: measured seconds per run (default 4);
+//! * `KOOLICENSE_BENCH_WARMUP_SECS`: warm-up seconds per run (default 1);
+//! * `KOOLICENSE_BENCH_CONCURRENCY`: comma-separated client counts (default `16,64`);
+//! * `KOOLICENSE_BENCH_TARGETS`: `ceiling`, `getLicense` or both (default), e.g. to profile one;
+//! * `KOOLICENSE_BENCH_LOG`: the service's log filter (default `info`; `off` to disable);
+//! * `KOOLICENSE_BENCH_DIR`: parent directory of the temporary data (default `target/tmp`).
+//!
+//! A smoke run: `KOOLICENSE_BENCH_SECS=1 KOOLICENSE_BENCH_WARMUP_SECS=0.2 cargo bench --bench
+//! license`.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use koolicense::bench_support::{self, BenchServer, CEILING_PATH};
+
+const MARKET_KEY: &str = "bench-market-key-5b0c1e";
+const WORKERS: usize = 2;
+/// No single request may take longer than this (the loops are bounded by time regardless).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Target at the highest concurrency: durable getLicense per second and p99.
+const TARGET_RATE: f64 = 5_000.0;
+const TARGET_P99_MS: f64 = 50.0;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Ceiling,
+    GetLicense,
+}
+
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::Ceiling => "ceiling",
+            Target::GetLicense => "getLicense",
+        }
+    }
+}
+
+struct Config {
+    warmup: Duration,
+    measure: Duration,
+    concurrency: Vec<usize>,
+    targets: Vec<Target>,
+    log: String,
+}
+
+fn env_secs(name: &str, default: f64) -> anyhow::Result<Duration> {
+    let secs = match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse::<f64>()
+            .with_context(|| format!("{name}={v:?} is not a number of seconds"))?,
+        Err(_) => default,
+    };
+    if !(0.0..=600.0).contains(&secs) {
+        bail!("{name} must be between 0 and 600 seconds");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+impl Config {
+    fn from_env() -> anyhow::Result<Config> {
+        let concurrency = match std::env::var("KOOLICENSE_BENCH_CONCURRENCY") {
+            Ok(v) => v
+                .split(',')
+                .map(|n| n.trim().parse::<usize>())
+                .collect::<Result<Vec<_>, _>>()
+                .context("KOOLICENSE_BENCH_CONCURRENCY is not a list of numbers")?,
+            Err(_) => vec![16, 64],
+        };
+        if concurrency.iter().any(|&n| n == 0 || n > 512) {
+            bail!("each concurrency must be between 1 and 512");
+        }
+        let targets = match std::env::var("KOOLICENSE_BENCH_TARGETS") {
+            Ok(v) => v
+                .split(',')
+                .map(|t| match t.trim() {
+                    "ceiling" => Ok(Target::Ceiling),
+                    "getLicense" => Ok(Target::GetLicense),
+                    other => Err(anyhow!(
+                        "unknown target {other:?} in KOOLICENSE_BENCH_TARGETS"
+                    )),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+            Err(_) => vec![Target::Ceiling, Target::GetLicense],
+        };
+        let measure = env_secs("KOOLICENSE_BENCH_SECS", 4.0)?;
+        if measure.is_zero() {
+            bail!("KOOLICENSE_BENCH_SECS must be positive");
+        }
+        Ok(Config {
+            warmup: env_secs("KOOLICENSE_BENCH_WARMUP_SECS", 1.0)?,
+            measure,
+            concurrency,
+            targets,
+            log: std::env::var("KOOLICENSE_BENCH_LOG").unwrap_or_else(|_| "info".into()),
+        })
+    }
+}
+
+/// What one client thread saw inside the measured window.
+#[derive(Default)]
+struct ThreadResult {
+    latencies_us: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+    body_len: usize,
+}
+
+struct RunResult {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    ok: usize,
+    errors: u64,
+    first_error: Option<String>,
+    body_len: usize,
+    /// Cores used by the whole process (servers and clients) in the measured window.
+    cpu_cores: Option<f64>,
+    /// Bytes the disks received per successful request in the window (machine-wide).
+    written_per_request: Option<f64>,
+    flushes: u64,
+    waiters: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct Reply {
+    #[serde(rename = "resultCode")]
+    result_code: String,
+    #[serde(rename = "resultMsg")]
+    result_msg: String,
+}
+
+/// One request; `Ok(body length)` for an answer `000000`.
+fn call(agent: &ureq::Agent, url: &str) -> Result<usize, String> {
+    let response = agent.get(url).call().map_err(|e| e.to_string())?;
+    let body = response.into_string().map_err(|e| e.to_string())?;
+    let reply: Reply = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+    if reply.result_code == "000000" {
+        Ok(body.len())
+    } else {
+        Err(format!("{} {}", reply.result_code, reply.result_msg))
+    }
+}
+
+fn client(
+    target: Target,
+    base: &str,
+    start: Instant,
+    warm_end: Instant,
+    end: Instant,
+    orders: &AtomicU64,
+) -> ThreadResult {
+    // Per-read and per-write timeouts rather than a per-request deadline: a deadline makes ureq
+    // reset both socket timeouts before every read, four system calls a request that would
+    // otherwise be charged to the server sharing these two cores.
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(REQUEST_TIMEOUT)
+        .timeout_read(REQUEST_TIMEOUT)
+        .timeout_write(REQUEST_TIMEOUT)
+        .max_idle_connections_per_host(1)
+        .build();
+    let mut result = ThreadResult {
+        latencies_us: Vec::with_capacity(16 * 1024),
+        ..ThreadResult::default()
+    };
+    let signer = match bench_support::GetLicenseSigner::new(MARKET_KEY) {
+        Ok(signer) => signer,
+        Err(e) => {
+            result.errors += 1;
+            result.first_error = Some(e.to_string());
+            return result;
+        }
+    };
+    std::thread::sleep(start.saturating_duration_since(Instant::now()));
+    loop {
+        let url = match target {
+            Target::Ceiling => format!("{base}{CEILING_PATH}"),
+            Target::GetLicense => {
+                let n = orders.fetch_add(1, Ordering::Relaxed);
+                let order = format!("CS{n:020}");
+                // A fresh businessId per call, shaped like the marketplace's (a UUID).
+                let business = format!("{:08x}-0000-4000-8000-{n:012x}", n >> 48);
+                format!(
+                    "{base}/koomarket/license?{}",
+                    signer.query(&order, &business)
+                )
+            }
+        };
+        let sent = Instant::now();
+        if sent >= end {
+            break;
+        }
+        let outcome = call(&agent, &url);
+        let done = Instant::now();
+        if sent < warm_end || done > end {
+            continue;
+        }
+        match outcome {
+            Ok(len) => {
+                result.body_len = len;
+                let us = done.duration_since(sent).as_micros();
+                result
+                    .latencies_us
+                    .push(u32::try_from(us).unwrap_or(u32::MAX));
+            }
+            Err(e) => {
+                result.errors += 1;
+                result.first_error.get_or_insert(e);
+            }
+        }
+    }
+    result
+}
+
+fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p * sorted_us.len() as f64).ceil() as usize;
+    let index = rank.clamp(1, sorted_us.len()) - 1;
+    f64::from(sorted_us[index]) / 1e3
+}
+
+fn run(
+    target: Target,
+    server: &BenchServer,
+    concurrency: usize,
+    config: &Config,
+    orders: &Arc<AtomicU64>,
+) -> anyhow::Result<RunResult> {
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let start = Instant::now() + Duration::from_millis(100);
+    let warm_end = start + config.warmup;
+    let end = warm_end + config.measure;
+    let threads = (0..concurrency)
+        .map(|i| {
+            let (base, orders) = (base.clone(), Arc::clone(orders));
+            std::thread::Builder::new()
+                .name(format!("bench-client-{i}"))
+                .stack_size(256 * 1024)
+                .spawn(move || client(target, &base, start, warm_end, end, &orders))
+                .context("while spawning a client thread")
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    std::thread::sleep(warm_end.saturating_duration_since(Instant::now()));
+    let (flushes_before, waiters_before) = server.commit_stats();
+    let (cpu_before, io_before) = (
+        bench_support::process_cpu_secs(),
+        bench_support::device_written_bytes(),
+    );
+    std::thread::sleep(end.saturating_duration_since(Instant::now()));
+    let (cpu_after, io_after) = (
+        bench_support::process_cpu_secs(),
+        bench_support::device_written_bytes(),
+    );
+    let (flushes_after, waiters_after) = server.commit_stats();
+    let mut latencies = Vec::new();
+    let (mut errors, mut first_error, mut body_len) = (0, None, 0);
+    for thread in threads {
+        let r = thread
+            .join()
+            .map_err(|_| anyhow!("a client thread panicked"))?;
+        latencies.extend_from_slice(&r.latencies_us);
+        errors += r.errors;
+        first_error = first_error.or(r.first_error);
+        body_len = body_len.max(r.body_len);
+    }
+    latencies.sort_unstable();
+    Ok(RunResult {
+        rate: latencies.len() as f64 / config.measure.as_secs_f64(),
+        p50_ms: percentile_ms(&latencies, 0.50),
+        p99_ms: percentile_ms(&latencies, 0.99),
+        max_ms: latencies.last().map_or(f64::NAN, |&us| f64::from(us) / 1e3),
+        ok: latencies.len(),
+        errors,
+        first_error,
+        body_len,
+        cpu_cores: cpu_after
+            .zip(cpu_before)
+            .map(|(after, before)| (after - before) / config.measure.as_secs_f64()),
+        written_per_request: io_after
+            .zip(io_before)
+            .map(|(after, before)| (after - before) as f64 / latencies.len().max(1) as f64),
+        flushes: flushes_after - flushes_before,
+        waiters: waiters_after - waiters_before,
+    })
+}
+
+fn print_run(target: Target, concurrency: usize, r: &RunResult) {
+    // The service syncs once per group of writes, so its sync calls per flush stay near 1 while
+    // each flush carries many requests.
+    let per_flush = |n: f64| n / r.flushes.max(1) as f64;
+    println!(
+        "  c={concurrency:<3} {:<10} {:>7.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  \
+         ok {:>6}  errors {:>3}  body {:>4} B  cpu {} cores  disk {} KB/req  \
+         flushes {:>5} ({:.1} requests, {:.1} sync calls each)",
+        target.name(),
+        r.rate,
+        r.p50_ms,
+        r.p99_ms,
+        r.max_ms,
+        r.ok,
+        r.errors,
+        r.body_len,
+        r.cpu_cores.map_or("?".to_owned(), |c| format!("{c:.2}")),
+        r.written_per_request
+            .map_or("?".to_owned(), |b| format!("{:.1}", b / 1024.0)),
+        r.flushes,
+        per_flush(r.ok as f64),
+        per_flush(r.waiters as f64),
+    );
+    if let Some(e) = &r.first_error {
+        println!("      first error: {e}");
+    }
+}
+
+fn install_log(config: &Config, dir: &std::path::Path) -> anyhow::Result<()> {
+    if config.log == "off" {
+        return Ok(());
+    }
+    let file = std::fs::File::create(dir.join("service.log")).context("while creating the log")?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .map_err(|e| anyhow!("KOOLICENSE_BENCH_LOG: {e}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(Arc::new(file))
+        .with_ansi(false)
+        .try_init()
+        .map_err(|e| anyhow!("while installing the log subscriber: {e}"))
+}
+
+fn main() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let parent = std::env::var_os("KOOLICENSE_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_TARGET_TMPDIR").into());
+    std::fs::create_dir_all(&parent)?;
+    let dir = tempfile::Builder::new()
+        .prefix("license-bench-")
+        .tempdir_in(&parent)
+        .context("while creating the data directory")?;
+    install_log(&config, dir.path())?;
+    println!(
+        "license bench: {} workers per server, warm-up {:.1} s, measure {:.1} s, concurrency {:?}, \
+         service log {:?}, data under {}",
+        WORKERS,
+        config.warmup.as_secs_f64(),
+        config.measure.as_secs_f64(),
+        config.concurrency,
+        config.log,
+        dir.path().display()
+    );
+
+    let loopback = || TcpListener::bind("127.0.0.1:0").context("while binding 127.0.0.1");
+    let ceiling = bench_support::ceiling_server(
+        &dir.path().join("ceiling"),
+        loopback()?,
+        WORKERS,
+        MARKET_KEY,
+    )?;
+    let settings =
+        bench_support::service_settings(&dir.path().join("service"), WORKERS, MARKET_KEY);
+    let service = bench_support::service_server(settings, loopback()?)?;
+    check_answer(&service)?;
+
+    let orders = Arc::new(AtomicU64::new(1));
+    let mut table = Vec::new();
+    for &concurrency in &config.concurrency {
+        let mut row = (concurrency, None, None);
+        for &target in &config.targets {
+            let server = match target {
+                Target::Ceiling => &ceiling,
+                Target::GetLicense => &service,
+            };
+            let result = run(target, server, concurrency, &config, &orders)?;
+            print_run(target, concurrency, &result);
+            match target {
+                Target::Ceiling => row.2 = Some(result),
+                Target::GetLicense => row.1 = Some(result),
+            }
+        }
+        table.push(row);
+    }
+    service.stop()?;
+    ceiling.stop()?;
+
+    println!();
+    for (concurrency, s, c) in &table {
+        let part = |name: &str, r: &Option<RunResult>| match r {
+            Some(r) => format!(
+                "{name} {:.0} req/s p50 {:.1} ms p99 {:.1} ms",
+                r.rate, r.p50_ms, r.p99_ms
+            ),
+            None => format!("{name} not run"),
+        };
+        let ratio = match (s, c) {
+            (Some(s), Some(c)) => format!("{:.2}", s.rate / c.rate),
+            _ => "-".to_owned(),
+        };
+        println!(
+            "concurrency {concurrency}: {} | {} | ratio {ratio}",
+            part("getLicense", s),
+            part("ceiling", c)
+        );
+    }
+    let errors: u64 = table
+        .iter()
+        .flat_map(|(_, s, c)| [s, c])
+        .flatten()
+        .map(|r| r.errors)
+        .sum();
+    let highest = table
+        .iter()
+        .filter_map(|(n, s, _)| s.as_ref().map(|s| (n, s)))
+        .max_by_key(|(n, _)| **n);
+    if let Some((concurrency, s)) = highest {
+        let met = s.rate >= TARGET_RATE && s.p99_ms < TARGET_P99_MS && s.errors == 0;
+        println!(
+            "target at concurrency {concurrency} (>= {TARGET_RATE:.0} getLicense/s, p99 < \
+             {TARGET_P99_MS:.0} ms, no errors): {}",
+            if met { "MET" } else { "NOT MET" }
+        );
+    }
+    if errors > 0 {
+        bail!("{errors} requests failed");
+    }
+    Ok(())
+}
+
+/// One getLicense before measuring: the answer is `000000`, carries a license and a valid
+/// `Body-Sign`, and the same order answers the same license again.
+fn check_answer(service: &BenchServer) -> anyhow::Result<()> {
+    let query = bench_support::GetLicenseSigner::new(MARKET_KEY)?
+        .query("CS-bench-check", "00000000-0000-4000-8000-000000000000");
+    let url = format!(
+        "http://127.0.0.1:{}/koomarket/license?{query}",
+        service.port()
+    );
+    let get = || -> anyhow::Result<(String, serde_json::Value)> {
+        let response = ureq::get(&url).timeout(REQUEST_TIMEOUT).call()?;
+        let sign = response.header("Body-Sign").unwrap_or("").to_owned();
+        let body = response.into_string()?;
+        if !bench_support::body_sign_ok(MARKET_KEY, body.as_bytes(), &sign) {
+            bail!("Body-Sign does not verify: {body}");
+        }
+        Ok((body.clone(), serde_json::from_str(&body)?))
+    };
+    let (body, first) = get()?;
+    if first["resultCode"] != "000000" || !first["license"].is_string() {
+        bail!("getLicense did not issue a license: {body}");
+    }
+    let (_, again) = get()?;
+    if again["license"] != first["license"] {
+        bail!("a replayed order answered a different license");
+    }
+    Ok(())
+}

@@ -4,6 +4,8 @@
 #![warn(missing_docs)]
 
 pub(crate) mod access;
+#[doc(hidden)]
+pub mod bench_support;
 pub mod cli;
 pub(crate) mod error;
 pub(crate) mod koomarket;

@@ -136,6 +136,11 @@ impl Application {
         result.context("while serving HTTP")
     }
 
+    /// The storage handle (for its group-commit counters).
+    pub(crate) fn store(&self) -> &Store {
+        &self.state.store
+    }
+
     /// A handle that can stop the server.
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()

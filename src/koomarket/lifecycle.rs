@@ -135,7 +135,7 @@ pub(crate) fn provision(
         ));
     }
     let perpetual = req.charging_mode.as_deref() == Some("3");
-    let instance_id = uuid::Uuid::new_v4().to_string();
+    let instance_id = licensing::new_id().to_string();
     let record = licensing::create(
         NewLicense {
             origin: Origin::KoomarketGet,

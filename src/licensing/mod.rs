@@ -85,8 +85,9 @@ pub(crate) fn create(
         let cap = now + chrono::Duration::days(i64::from(policy.trial_max_days));
         expires_at = Some(expires_at.map_or(cap, |e| e.min(cap)));
     }
-    // Version 7 ids sort by creation time, so listing by id is listing by age.
-    let license_id = LicenseId(*uuid::Uuid::now_v7().as_bytes()).to_string();
+    // Version 7 ids sort by creation time, so listing by id is listing by age (and inserts
+    // land on the newest leaves of the trees).
+    let license_id = LicenseId(*new_id().as_bytes()).to_string();
     let mut record = LicenseRecord {
         license_id,
         revision: 0,
@@ -236,6 +237,21 @@ pub(crate) fn resolve_binding(
     }
 }
 
+/// A new license or instance id: a UUID version 7 (RFC 9562), the creation time in
+/// milliseconds followed by 74 random bits.
+///
+/// Ids key the license, token-history, instance and audit indexes. Random (version 4) ids sent
+/// every insert to a random leaf of those trees, so once the database outgrew sled's page cache
+/// nearly every write paid for reading a page back, inside the transaction that excludes all other
+/// writers. Time-ordered ids keep the writes on the newest leaves. The time they reveal is
+/// already in the license (`issued_at`), and 74 random bits keep them unguessable and unique.
+pub(crate) fn new_id() -> uuid::Uuid {
+    let millis = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
+    let mut random = [0u8; 10];
+    rand::thread_rng().fill_bytes(&mut random);
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+}
+
 /// Per-key mutual exclusion: operations on one order or instance never interleave, while
 /// unrelated keys proceed in parallel (striped locks, so memory stays bounded).
 pub(crate) struct KeyLocks {
@@ -261,8 +277,11 @@ impl KeyLocks {
 }
 
 impl Default for KeyLocks {
+    /// 65,536 stripes (64 KiB). A held lock lasts until the operation's write is durable, a full
+    /// group commit, so a request that shares a stripe with any of the others in flight waits for
+    /// one: with 1,024 stripes that was 6% of requests at 64 in flight, now 0.1%.
     fn default() -> Self {
-        KeyLocks::new(1024)
+        KeyLocks::new(1 << 16)
     }
 }
 

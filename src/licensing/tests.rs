@@ -206,3 +206,17 @@ fn same_key_and_claims_sign_to_the_same_token() {
     resign(&mut again, &signer, record.issued_at).expect("resign");
     assert_eq!(again.token, record.token);
 }
+
+#[test]
+fn new_ids_are_unique_time_ordered_uuids() {
+    let first = new_id();
+    assert_eq!(first.get_version(), Some(uuid::Version::SortRand));
+    let ids: std::collections::HashSet<_> = (0..10_000).map(|_| new_id()).collect();
+    assert_eq!(ids.len(), 10_000);
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    // Ids from a later millisecond sort after earlier ones, as bytes and as text.
+    let later = new_id();
+    assert!(later.as_bytes() > first.as_bytes());
+    assert!(later.to_string() > first.to_string());
+    assert!(LicenseId::parse(&later.to_string()).is_some());
+}

@@ -4,19 +4,24 @@
 //! Every method blocks; async callers run them on the blocking pool (`actix_web::web::block`).
 //! The interface is deliberately narrow (records in, records out) so another backend can follow.
 
+mod combine;
 pub(crate) mod commit;
 pub(crate) mod market;
 pub(crate) mod market_records;
 mod merchant;
 pub(crate) mod records;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use merchant::{AuditFilter, LicenseFilter};
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Transactional, Tree};
 
+use self::combine::Combiner;
 use self::commit::{CommitError, GroupCommit, SledFlusher};
 use self::records::{AuditEvent, KeyRecord, LicenseRecord};
 
@@ -117,6 +122,7 @@ pub(crate) struct Store {
     /// Trees of the POST interfaces and the marketplace outbox (`market.rs`).
     market: market::MarketTrees,
     commit: GroupCommit,
+    combiner: Arc<Combiner<Prepared, GroupFailure>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -173,6 +179,7 @@ impl Store {
             market: market::MarketTrees::open(&db)?,
             db,
             commit,
+            combiner: Arc::new(Combiner::new(MAX_GROUP)),
         })
     }
 
@@ -313,33 +320,58 @@ impl Store {
     }
 
     /// Applies a batch atomically and returns once it is on disk.
+    ///
+    /// Concurrent writers share one sled transaction and one durable sync. In sled 0.34 every
+    /// transaction takes a process-wide write lock, which waits for any `Db::flush` in progress
+    /// (the flush holds the read side while the log goes out), blocks every other read and write
+    /// meanwhile, and writes the log out twice itself; one transaction per batch queued all
+    /// writers behind each group commit. Instead the first writer to find no group running
+    /// applies everything queued (at most [`MAX_GROUP`] batches), its own included, in one
+    /// transaction, syncs once for the whole group and hands the outcome to the others (see
+    /// [`combine`]); the next group forms meanwhile. Each batch stays atomic (the group is), and
+    /// the sync starts only after the group's transaction committed, so nothing returns `Ok`
+    /// before it is on disk.
     pub(crate) fn write(&self, mut batch: WriteBatch) -> Result<Vec<AuditEvent>> {
         for event in &mut batch.audit {
             event.id = self.db.generate_id()?;
         }
-        // (license id, record, token-history key, instance id)
-        type Row = (String, Vec<u8>, Vec<u8>, Option<String>);
-        let licenses: Vec<Row> = batch
-            .licenses
-            .iter()
-            .map(|l| {
-                let mut token_key = format!("{}/", l.license_id).into_bytes();
-                token_key.extend_from_slice(&l.revision.to_be_bytes());
-                (
-                    l.license_id.clone(),
-                    json(l),
-                    token_key,
-                    l.instance_id.clone(),
-                )
-            })
-            .collect();
-        let tokens: Vec<String> = batch.licenses.iter().map(|l| l.token.clone()).collect();
-        let audit: Vec<(u64, Vec<u8>, Option<String>)> = batch
-            .audit
-            .iter()
-            .map(|e| (e.id, json(e), e.license_id.clone()))
-            .collect();
-        let revocation_changed = batch.revocation_changed;
+        let prepared = Prepared {
+            licenses: batch
+                .licenses
+                .iter()
+                .map(|l| {
+                    let mut token_key = format!("{}/", l.license_id).into_bytes();
+                    token_key.extend_from_slice(&l.revision.to_be_bytes());
+                    (
+                        l.license_id.clone(),
+                        json(l),
+                        token_key,
+                        l.instance_id.clone(),
+                        l.token.clone(),
+                    )
+                })
+                .collect(),
+            idempotency: std::mem::take(&mut batch.idempotency),
+            audit: batch
+                .audit
+                .iter()
+                .map(|e| (e.id, json(e), e.license_id.clone()))
+                .collect(),
+            revocation_changed: batch.revocation_changed,
+        };
+        self.combiner.submit(
+            prepared,
+            |batches| {
+                self.apply(batches)?;
+                self.commit.sync().map_err(GroupFailure::Commit)
+            },
+            || GroupFailure::Panicked,
+        )?;
+        Ok(batch.audit)
+    }
+
+    /// One transaction over every tree for `batches`.
+    fn apply(&self, batches: &[Prepared]) -> std::result::Result<(), GroupFailure> {
         (
             &self.licenses,
             &self.tokens,
@@ -350,36 +382,82 @@ impl Store {
             &self.meta,
         )
             .transaction(|(lic, tok, inst, idem, aud, aud_lic, meta)| {
-                if revocation_changed {
+                let revocation_changes = batches.iter().filter(|b| b.revocation_changed).count();
+                if revocation_changes > 0 {
                     let seq = meta
                         .get(REVOCATION_SEQUENCE)?
                         .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
                         .map_or(0, u64::from_be_bytes);
-                    meta.insert(REVOCATION_SEQUENCE, &(seq + 1).to_be_bytes())?;
+                    let next = seq.saturating_add(revocation_changes as u64);
+                    meta.insert(REVOCATION_SEQUENCE, &next.to_be_bytes())?;
                 }
-                for ((id, record, token_key, instance), token) in licenses.iter().zip(&tokens) {
-                    lic.insert(id.as_bytes(), record.as_slice())?;
-                    tok.insert(token_key.as_slice(), token.as_bytes())?;
-                    if let Some(instance) = instance {
-                        inst.insert(instance.as_bytes(), id.as_bytes())?;
+                for batch in batches {
+                    for (id, record, token_key, instance, token) in &batch.licenses {
+                        lic.insert(id.as_bytes(), record.as_slice())?;
+                        tok.insert(token_key.as_slice(), token.as_bytes())?;
+                        if let Some(instance) = instance {
+                            inst.insert(instance.as_bytes(), id.as_bytes())?;
+                        }
                     }
-                }
-                for (key, value) in &batch.idempotency {
-                    idem.insert(key.as_bytes(), value.as_slice())?;
-                }
-                for (id, event, license) in &audit {
-                    aud.insert(&id.to_be_bytes(), event.as_slice())?;
-                    if let Some(license) = license {
-                        let mut key = format!("{license}/").into_bytes();
-                        key.extend_from_slice(&id.to_be_bytes());
-                        aud_lic.insert(key, &[])?;
+                    for (key, value) in &batch.idempotency {
+                        idem.insert(key.as_bytes(), value.as_slice())?;
+                    }
+                    for (id, event, license) in &batch.audit {
+                        aud.insert(&id.to_be_bytes(), event.as_slice())?;
+                        if let Some(license) = license {
+                            let mut key = format!("{license}/").into_bytes();
+                            key.extend_from_slice(&id.to_be_bytes());
+                            aud_lic.insert(key, &[])?;
+                        }
                     }
                 }
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
-            .map_err(tx_error)?;
-        self.sync()?;
-        Ok(batch.audit)
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => GroupFailure::Sled(e),
+                TransactionError::Abort(()) => GroupFailure::Aborted,
+            })
+    }
+}
+
+/// Most batches one transaction applies (a getLicense batch is about 3 KB, so a group stays well
+/// inside one 512 KiB sled segment).
+const MAX_GROUP: usize = 128;
+
+/// A license row: (license id, record, token-history key, instance id, token).
+type LicenseRow = (String, Vec<u8>, Vec<u8>, Option<String>, String);
+
+/// A batch encoded for the transaction: license rows, idempotency entries, audit events as
+/// (id, event, license id).
+struct Prepared {
+    licenses: Vec<LicenseRow>,
+    idempotency: Vec<(String, Vec<u8>)>,
+    audit: Vec<(u64, Vec<u8>, Option<String>)>,
+    /// Advance the revocation sequence for this writer.
+    revocation_changed: bool,
+}
+
+/// Why a group's write failed; every writer of the group gets it.
+#[derive(Clone, Debug)]
+enum GroupFailure {
+    Sled(sled::Error),
+    Aborted,
+    Panicked,
+    Commit(CommitError),
+}
+
+impl From<GroupFailure> for StoreError {
+    fn from(failure: GroupFailure) -> Self {
+        let corrupt = |message: &str| StoreError::Corrupt {
+            tree: "transaction",
+            message: message.into(),
+        };
+        match failure {
+            GroupFailure::Sled(e) => StoreError::Sled(e),
+            GroupFailure::Aborted => corrupt("aborted"),
+            GroupFailure::Panicked => corrupt("panicked"),
+            GroupFailure::Commit(e) => StoreError::Commit(e),
+        }
     }
 }
 
