@@ -15,7 +15,7 @@ use crate::koomarket::auth::{KeyRing, SecretKey};
 use crate::marketplace::outbox::OutboxWorker;
 use crate::marketplace::MarketState;
 use crate::routes;
-use crate::settings::Settings;
+use crate::settings::{Secret, Settings};
 use crate::signing::Signer;
 use crate::state::AppState;
 use crate::store::records::KeyRecord;
@@ -235,37 +235,46 @@ pub fn dev_market_key_path(data_dir: &Path) -> PathBuf {
     data_dir.join(DEV_MARKET_KEY_FILE)
 }
 
-fn load_market_keys(settings: &Settings, data_dir: &Path) -> anyhow::Result<KeyRing> {
-    let configured: Vec<SecretKey> = settings
-        .koomarket
-        .keys
+/// The configured marketplace keys (current first), or else a development key kept in
+/// `dev_path` (created on first run) with a warning at every start.
+fn load_key_ring(
+    configured: &[Secret],
+    dev_path: &Path,
+    what: &str,
+    warning: &str,
+) -> anyhow::Result<KeyRing> {
+    let configured: Vec<SecretKey> = configured
         .iter()
         .map(|k| SecretKey::new(k.expose().to_string()))
         .collect::<Result<_, _>>()
-        .map_err(|e| anyhow::anyhow!("invalid koomarket key: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("invalid {what}: {e}"))?;
     if !configured.is_empty() {
-        return KeyRing::new(configured)
-            .map_err(|e| anyhow::anyhow!("invalid koomarket keys: {e}"));
+        return KeyRing::new(configured).map_err(|e| anyhow::anyhow!("invalid {what}s: {e}"));
     }
-    let path = dev_market_key_path(data_dir);
-    let key = if path.exists() {
-        crate::signing::check_private_permissions(&path)?;
-        std::fs::read_to_string(&path)
-            .with_context(|| format!("while reading {}", path.display()))?
+    let key = if dev_path.exists() {
+        crate::signing::check_private_permissions(dev_path)?;
+        std::fs::read_to_string(dev_path)
+            .with_context(|| format!("while reading {}", dev_path.display()))?
             .trim()
             .to_string()
     } else {
         let key = uuid::Uuid::new_v4().to_string();
-        write_private(&path, &key)?;
+        write_private(dev_path, &key)?;
         key
     };
-    tracing::warn!(
-        path = %path.display(),
-        "NO KOOMARKET KEY CONFIGURED: using a DEVELOPMENT marketplace key stored in the data directory; \
-         set KOOLICENSE_KOOMARKET_KEY to the Key值 from the seller console before going live"
-    );
+    tracing::warn!(path = %dev_path.display(), "{warning}");
     let key = SecretKey::new(key).map_err(|e| anyhow::anyhow!("invalid development key: {e}"))?;
     Ok(KeyRing::single(key))
+}
+
+fn load_market_keys(settings: &Settings, data_dir: &Path) -> anyhow::Result<KeyRing> {
+    load_key_ring(
+        &settings.koomarket.keys,
+        &dev_market_key_path(data_dir),
+        "koomarket key",
+        "NO KOOMARKET KEY CONFIGURED: using a DEVELOPMENT marketplace key stored in the data \
+         directory; set KOOLICENSE_KOOMARKET_KEY to the Key值 from the seller console before going live",
+    )
 }
 
 /// Path of the generated development access key of the POST interfaces.
@@ -274,37 +283,14 @@ pub fn dev_access_key_path(data_dir: &Path) -> PathBuf {
 }
 
 fn load_access_keys(settings: &Settings, data_dir: &Path) -> anyhow::Result<KeyRing> {
-    let configured: Vec<SecretKey> = settings
-        .koomarket
-        .access_keys
-        .iter()
-        .map(|k| SecretKey::new(k.expose().to_string()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| anyhow::anyhow!("invalid koomarket access key: {e}"))?;
-    if !configured.is_empty() {
-        return KeyRing::new(configured)
-            .map_err(|e| anyhow::anyhow!("invalid koomarket access keys: {e}"));
-    }
-    let path = dev_access_key_path(data_dir);
-    let key = if path.exists() {
-        crate::signing::check_private_permissions(&path)?;
-        std::fs::read_to_string(&path)
-            .with_context(|| format!("while reading {}", path.display()))?
-            .trim()
-            .to_string()
-    } else {
-        let key = uuid::Uuid::new_v4().to_string();
-        write_private(&path, &key)?;
-        key
-    };
-    tracing::warn!(
-        path = %path.display(),
-        "NO KOOMARKET ACCESS KEY CONFIGURED: the POST interfaces use a DEVELOPMENT access key stored \
-         in the data directory; set KOOLICENSE_KOOMARKET_ACCESS_KEY to the 访问密钥 from the seller \
-         console (密钥管理) before going live"
-    );
-    let key = SecretKey::new(key).map_err(|e| anyhow::anyhow!("invalid development key: {e}"))?;
-    Ok(KeyRing::single(key))
+    load_key_ring(
+        &settings.koomarket.access_keys,
+        &dev_access_key_path(data_dir),
+        "koomarket access key",
+        "NO KOOMARKET ACCESS KEY CONFIGURED: the POST interfaces use a DEVELOPMENT access key \
+         stored in the data directory; set KOOLICENSE_KOOMARKET_ACCESS_KEY to the 访问密钥 from the \
+         seller console (密钥管理) before going live",
+    )
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {

@@ -181,26 +181,41 @@ fn load_instance(ctx: &Ctx<'_>, instance_id: &str) -> Result<LicenseRecord, OpEr
         .ok_or_else(|| OpError::UnknownInstance(instance_id.to_string()))
 }
 
+/// The license of an instance that has not been released (a released one is answered as
+/// unknown to order-keyed changes).
+fn load_live_instance(ctx: &Ctx<'_>, instance_id: &str) -> Result<LicenseRecord, OpError> {
+    let record = load_instance(ctx, instance_id)?;
+    if record.status == LicenseStatus::Released {
+        return Err(OpError::UnknownInstance(format!(
+            "{instance_id} (released)"
+        )));
+    }
+    Ok(record)
+}
+
+/// Whether the order behind `idem_key` was applied before; if so, records the replay in the
+/// audit log (durably, like every acknowledged call) and changes nothing else.
+fn already_applied(ctx: &Ctx<'_>, idem_key: &str, mut audit: AuditEvent) -> Result<bool, OpError> {
+    if ctx.store.idempotency(idem_key)?.is_none() {
+        return Ok(false);
+    }
+    audit.outcome = "replayed".into();
+    ctx.store.write(WriteBatch {
+        audit: vec![audit],
+        ..WriteBatch::default()
+    })?;
+    Ok(true)
+}
+
 /// refreshLicense / refreshInstance: set the expiry once per renewal order.
 pub(crate) fn renew(ctx: &Ctx<'_>, req: RenewRequest, activity: &str) -> Result<(), OpError> {
     let _guard = ctx.locks.lock(&format!("km/instance/{}", req.instance_id));
-    let mut record = load_instance(ctx, &req.instance_id)?;
-    if record.status == LicenseStatus::Released {
-        return Err(OpError::UnknownInstance(format!(
-            "{} (released)",
-            req.instance_id
-        )));
-    }
+    let mut record = load_live_instance(ctx, &req.instance_id)?;
     let idem_key = format!("km/renew/{}/{}", req.instance_id, req.order_id);
     let mut audit = event(ctx, activity, "renewed", Some(&record));
     audit.order_id = Some(req.order_id.clone());
     audit.test |= req.test;
-    if ctx.store.idempotency(&idem_key)?.is_some() {
-        audit.outcome = "replayed".into();
-        ctx.store.write(WriteBatch {
-            audit: vec![audit],
-            ..WriteBatch::default()
-        })?;
+    if already_applied(ctx, &idem_key, audit.clone())? {
         return Ok(());
     }
     let before = format!(
@@ -322,23 +337,12 @@ pub(crate) fn release(ctx: &Ctx<'_>, req: InstanceRequest, activity: &str) -> Re
 /// upgrade: new sku/product/amount, applied once per upgrade order.
 pub(crate) fn upgrade(ctx: &Ctx<'_>, req: UpgradeRequest, activity: &str) -> Result<(), OpError> {
     let _guard = ctx.locks.lock(&format!("km/instance/{}", req.instance_id));
-    let mut record = load_instance(ctx, &req.instance_id)?;
-    if record.status == LicenseStatus::Released {
-        return Err(OpError::UnknownInstance(format!(
-            "{} (released)",
-            req.instance_id
-        )));
-    }
+    let mut record = load_live_instance(ctx, &req.instance_id)?;
     let idem_key = format!("km/upgrade/{}/{}", req.instance_id, req.order_id);
     let mut audit = event(ctx, activity, "upgraded", Some(&record));
     audit.order_id = Some(req.order_id.clone());
     audit.test |= req.test;
-    if ctx.store.idempotency(&idem_key)?.is_some() {
-        audit.outcome = "replayed".into();
-        ctx.store.write(WriteBatch {
-            audit: vec![audit],
-            ..WriteBatch::default()
-        })?;
+    if already_applied(ctx, &idem_key, audit.clone())? {
         return Ok(());
     }
     if req.product_id != record.product_id {
