@@ -9,6 +9,7 @@ use crate::access::ratelimit::{Limit, RateLimiter};
 use crate::access::TokenRegistry;
 use crate::koomarket::auth::KeyRing;
 use crate::koomarket::post::PostAuth;
+use crate::koomarket::rejected::Recorder;
 use crate::licensing::Licensing;
 use crate::settings::Settings;
 use crate::signing::Signer;
@@ -35,6 +36,8 @@ pub(crate) struct AppState {
     pub(crate) revocations: Arc<Mutex<Option<(u64, String)>>>,
     /// The POST interfaces' access keys, readings and replay cache.
     pub(crate) post_auth: Arc<PostAuth>,
+    /// The record of rejected marketplace calls.
+    pub(crate) rejected: Arc<Recorder>,
     ready: Arc<AtomicBool>,
 }
 
@@ -69,6 +72,7 @@ impl AppState {
             licensing,
             market_keys: Arc::new(market_keys),
             post_auth: Arc::new(post_auth),
+            rejected: Arc::new(Recorder::default()),
             ready: Arc::new(AtomicBool::new(true)),
         }
     }

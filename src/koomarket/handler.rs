@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use super::answer::{Answer, ResultCode};
 use super::auth::{self, QueryParams};
 use super::params::{self, FieldError};
-use super::rejected;
 use crate::licensing::Licensing;
 use crate::state::AppState;
 
@@ -32,7 +31,7 @@ pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<AppState>) -> 
     let key_index = match &authenticated {
         Ok(index) | Err((index, _)) => *index,
     };
-    let licensing = state.licensing.clone();
+    let (licensing, rejected) = (state.licensing.clone(), state.rejected.clone());
     let inner = span.clone();
     let answer = web::block(move || {
         inner.in_scope(|| {
@@ -44,7 +43,7 @@ pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<AppState>) -> 
                         .with_detail(why)
                 }
             };
-            rejected::record(&licensing, "get", &answer, |name| {
+            rejected.record(&licensing, "get", &answer, |name| {
                 params.get(name).map(str::to_string)
             });
             answer

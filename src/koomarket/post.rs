@@ -21,7 +21,6 @@ use super::answer::{Answer, ResultCode};
 use super::auth::{self, check_scheme_b_window, parse_unix_timestamp, KeyRing, SchemeBReading};
 use super::nonces::{NonceCache, MAX_NONCE_LEN};
 use super::post_params::{self as body, Body};
-use super::rejected;
 use crate::licensing::{Delivery, Licensing, LicensingError};
 use crate::settings::{SchemeBReadingSetting, Settings};
 use crate::state::AppState;
@@ -130,6 +129,7 @@ pub(crate) async fn handle_post(
     };
     let key_index = authenticated.as_ref().map_or(0, |a| a.key_index);
     let (licensing, post_auth) = (state.licensing.clone(), state.post_auth.clone());
+    let rejected = state.rejected.clone();
     let inner = span.clone();
     let answer = web::block(move || {
         inner.in_scope(|| {
@@ -143,7 +143,7 @@ pub(crate) async fn handle_post(
                 (Ok(raw), Ok(auth)) => answer(&licensing, &post_auth, auth, raw),
             };
             let parsed = body.as_ref().ok().and_then(|raw| Body::parse(raw).ok());
-            rejected::record(&licensing, "post", &answer, |name| {
+            rejected.record(&licensing, "post", &answer, |name| {
                 parsed
                     .as_ref()
                     .and_then(|b| b.optional(name, 1024).ok().flatten())

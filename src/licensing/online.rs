@@ -169,10 +169,7 @@ impl Licensing {
         }
         instance.updated_at = now;
         // The licenses follow the instance's validity, by the same rule.
-        let expiry = match (req.scene.extends(), instance.expires_at) {
-            (true, Some(end)) => ExpiryChange::Extend(end),
-            (_, end) => ExpiryChange::Set(end),
-        };
+        let expiry = ExpiryChange::for_licenses(req.scene.extends(), instance.expires_at);
         let renewal = Renewal {
             product_id: req.product_id.as_deref(),
             formal,
@@ -198,8 +195,8 @@ impl Licensing {
         Ok(())
     }
 
-    /// updateInstanceStatus FREEZE / UNFREEZE (idempotent; one signed before the last status
-    /// change applied is stale).
+    /// updateInstanceStatus FREEZE / UNFREEZE (idempotent; a released instance stays released;
+    /// one signed before the last status change applied is stale).
     pub(crate) fn set_instance_status(
         &self,
         req: SetStatus,
@@ -207,10 +204,14 @@ impl Licensing {
         now: DateTime<Utc>,
     ) -> Result<(), LicensingError> {
         let _guard = self.lock(LockKey::Instance(&req.target));
-        let Some(mut instance) = self.live_instance(&req.target, call, now)? else {
-            return Ok(());
+        let Some(mut instance) = self.store.online_instance(&req.target)? else {
+            return self.test_replay(call, &req.target, "unknown instance", now);
         };
         let mut event = audit(now, call, "unchanged", &instance);
+        if instance.status == InstanceStatus::Released {
+            event.detail = Some("the instance is released".into());
+            return self.audit_only(event);
+        }
         if renewal::status_is_stale(instance.status_signed_at, call.signed_at) {
             event.outcome = "ignored".into();
             event.detail = Some("stale status change: signed before the last one".into());

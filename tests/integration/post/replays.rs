@@ -238,3 +238,30 @@ fn rejected_post_calls_are_listed_for_the_merchant() {
         assert_eq!(c["instance_id"], "no-such-instance");
     }
 }
+
+#[test]
+fn post_test_calls_about_unknown_or_released_instances_and_codes_succeed() {
+    let env = start("");
+    let port = env.app.port;
+    let released = new_instance(port, "CS-TEST-REL");
+    let release = json!({"activity": "releaseInstance", "instanceId": released});
+    assert_eq!(code_of(port, &release), "000000");
+    for instance in [released.as_str(), "no-such-instance"] {
+        for mut body in [
+            json!({"activity": "refreshInstance", "scene": "RENEWAL", "orderId": "CS-T",
+                   "orderLineId": "CS-T-1", "expireTime": "20400101000000"}),
+            json!({"activity": "updateInstanceStatus", "status": "FREEZE"}),
+            json!({"activity": "releaseInstance"}),
+        ] {
+            body["instanceId"] = json!(instance);
+            body["testFlag"] = json!("1");
+            assert_eq!(code_of(port, &body), "000000", "{body}");
+            body["testFlag"] = json!("0");
+            let production = code_of(port, &body);
+            // A released instance stays released: status changes and releases of it succeed.
+            let idempotent = instance == released && body["activity"] != "refreshInstance";
+            let expected = if idempotent { "000000" } else { "000003" };
+            assert_eq!(production, expected, "{body}");
+        }
+    }
+}
