@@ -3,10 +3,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use crate::access::ratelimit::{Limit, RateLimiter};
 use crate::access::TokenRegistry;
+use crate::licensing::revocations::ListCache;
 use crate::licensing::Licensing;
 use crate::settings::Settings;
 use crate::signing::Signer;
@@ -27,8 +26,8 @@ pub(crate) struct AppState {
     pub(crate) tokens: Arc<TokenRegistry>,
     /// `/v1` rate limits.
     pub(crate) limiter: Arc<RateLimiter>,
-    /// The last signed revocation list: (sequence, text).
-    pub(crate) revocations: Arc<Mutex<Option<(u64, String)>>>,
+    /// The last signed revocation list.
+    pub(crate) revocations: Arc<ListCache>,
     ready: Arc<AtomicBool>,
 }
 
@@ -54,7 +53,7 @@ impl AppState {
         AppState {
             tokens: Arc::new(tokens),
             limiter: Arc::new(limiter),
-            revocations: Arc::new(Mutex::new(None)),
+            revocations: Arc::new(ListCache::default()),
             store,
             signer,
             settings: Arc::new(settings),

@@ -114,7 +114,7 @@ fn a_merchant_shortening_supersedes_the_longer_token_in_the_next_revocation_list
     let list = |api: &ApiApp| api.request("GET", "/v1/revocations", None, None).text;
     let before = list(&api);
     let seq = verifier
-        .check_revocation(&before, None, &claims)
+        .check_revocation(&before, koolicense_verify::unix_now(), None, &claims)
         .expect("not listed");
     let shorter = api.post(
         &format!("/v1/licenses/{id}/expiry"),
@@ -128,7 +128,7 @@ fn a_merchant_shortening_supersedes_the_longer_token_in_the_next_revocation_list
         .to_owned();
     let after = list(&api);
     assert_eq!(
-        verifier.check_revocation(&after, Some(seq), &claims),
+        verifier.check_revocation(&after, koolicense_verify::unix_now(), Some(seq), &claims),
         Err(Error::Revoked),
         "the longer token stops verifying offline"
     );
@@ -136,7 +136,12 @@ fn a_merchant_shortening_supersedes_the_longer_token_in_the_next_revocation_list
         .verify(&short, koolicense_verify::unix_now())
         .expect("valid");
     assert!(verifier
-        .check_revocation(&after, Some(seq), &short_claims)
+        .check_revocation(
+            &after,
+            koolicense_verify::unix_now(),
+            Some(seq),
+            &short_claims
+        )
         .is_ok());
     // Extending again supersedes nothing.
     let longer = api.post(
