@@ -1,0 +1,17 @@
+package koolicense.verify;
+
+/**
+ * A verified online status answer: the issuer's word on a license right now. {@code state} is
+ * {@code valid}, {@code suspended}, {@code revoked}, {@code expired}, {@code frozen},
+ * {@code released}, {@code unknown} (or {@code other} for a state newer than this library);
+ * {@code expiresAt} is null for a perpetual license.
+ */
+public record StatusAnswer(String state, long currentRevision, long serverTime, Long expiresAt) {
+    private static final String[] STATES = {"valid", "suspended", "revoked", "expired", "frozen", "released", "unknown"};
+
+    static StatusAnswer of(NativeLibrary.StatusAnswerStruct answer) {
+        String state = answer.state >= 0 && answer.state < STATES.length ? STATES[answer.state] : "other";
+        return new StatusAnswer(state, answer.current_revision & 0xffffffffL, answer.server_time,
+                answer.expires_at == 0 ? null : answer.expires_at);
+    }
+}

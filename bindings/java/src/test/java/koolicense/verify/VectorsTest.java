@@ -1,0 +1,123 @@
+package koolicense.verify;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs every known-answer vector through the Java binding, then the API checks in
+ * {@link ApiTest}. Plain {@code java}, no test framework:
+ *
+ * <pre>java -cp jna.jar:classes:test-classes -Djna.library.path=target/debug koolicense.verify.VectorsTest verify/tests/vectors/licenses.json</pre>
+ *
+ * Exits non-zero when anything differs from its record.
+ */
+public final class VectorsTest {
+    private VectorsTest() {}
+
+    @SuppressWarnings("unchecked")
+    static List<Map<String, Object>> load(Path path) throws Exception {
+        return (List<Map<String, Object>>) Json.parse(Files.readString(path, StandardCharsets.UTF_8));
+    }
+
+    static String text(Map<String, Object> map, String key) {
+        return map.get(key) instanceof String s ? s : null;
+    }
+
+    /** Runs one case; returns null when it matches its record, else what differed. */
+    @SuppressWarnings("unchecked")
+    static String run(Map<String, Object> c) throws Exception {
+        long leeway = c.get("leeway") instanceof Long l ? l : Verifier.DEFAULT_LEEWAY_SECS;
+        String token = c.containsKey("token") ? text(c, "token") : text(c, "armored");
+        long now = (Long) c.get("now");
+        Map<String, Object> expect = (Map<String, Object>) c.get("expect");
+        try (Verifier verifier = new Verifier(text(c, "public_key_pem"), leeway)) {
+            Claims claims;
+            try {
+                if (c.get("host") instanceof Map<?, ?> h) {
+                    Map<String, Object> host = (Map<String, Object>) h;
+                    try (Host on = new Host(text(host, "hardware_identifier"), text(host, "system_identifier"))) {
+                        claims = verifier.verifyOn(token, on, now, text(c, "product"));
+                    }
+                } else {
+                    claims = verifier.verify(token, now, text(c, "product"));
+                }
+            } catch (LicenseException e) {
+                if (expect.containsKey("error")) {
+                    return e.kind().equals(expect.get("error")) ? null : "got " + e.kind() + ": " + e.getMessage();
+                }
+                return "refused a license recorded as good: " + e;
+            }
+            if (!expect.containsKey("ok")) {
+                return "accepted a license recorded as bad";
+            }
+            return compare(claims, (Map<String, Object>) expect.get("ok"));
+        }
+    }
+
+    /** Every accessor against the recorded claims. */
+    @SuppressWarnings("unchecked")
+    static String compare(Claims claims, Map<String, Object> want) {
+        List<String> differ = new ArrayList<>();
+        check(differ, "license_id", claims.licenseId(), want);
+        check(differ, "revision", claims.revision(), want);
+        check(differ, "instance_id", claims.instanceId(), want);
+        check(differ, "order_id", claims.orderId(), want);
+        check(differ, "product_id", claims.productId(), want);
+        check(differ, "sku_code", claims.skuCode(), want);
+        check(differ, "customer_id", claims.customerId(), want);
+        check(differ, "trial", claims.trial(), want);
+        check(differ, "test", claims.test(), want);
+        check(differ, "issued_at", claims.issuedAt(), want);
+        check(differ, "not_before", claims.notBefore(), want);
+        check(differ, "expires_at", claims.expiresAt(), want);
+        check(differ, "quantity", claims.quantity(), want);
+        check(differ, "features", claims.features(), want);
+        Map<String, Object> binding = (Map<String, Object>) want.get("binding");
+        Binding got = claims.binding();
+        check(differ, "binding.kind", got.kind(), binding.get("kind"));
+        check(differ, "binding.identifier", got.identifier(), binding.get("identifier"));
+        check(differ, "binding.sha256", got.sha256(), binding.get("sha256"));
+        check(differ, "binding.min_match", got.minMatch() == null ? null : Long.valueOf(got.minMatch()), binding.get("min_match"));
+        check(differ, "binding.salt", got.salt(), binding.get("salt"));
+        check(differ, "binding.hashes", got.hashes(), binding.get("hashes"));
+        if (!claims.asMap().keySet().equals(want.keySet())) {
+            differ.add("fields " + claims.asMap().keySet());
+        }
+        return differ.isEmpty() ? null : "claims differ in " + differ;
+    }
+
+    private static void check(List<String> differ, String name, Object got, Map<String, Object> want) {
+        check(differ, name, got, want.get(name));
+    }
+
+    private static void check(List<String> differ, String name, Object got, Object want) {
+        Object expected = want == Json.NULL ? null : want;
+        if (got == null ? expected != null : !got.equals(expected)) {
+            differ.add(name + " (" + got + " vs " + expected + ")");
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length != 1) {
+            System.err.println("usage: VectorsTest verify/tests/vectors/licenses.json");
+            System.exit(2);
+        }
+        List<Map<String, Object>> cases = load(Path.of(args[0]));
+        int failed = 0;
+        for (Map<String, Object> c : cases) {
+            String problem = run(c);
+            if (problem != null) {
+                failed++;
+                System.out.println("FAIL " + c.get("name") + ": " + problem);
+            }
+        }
+        System.out.printf("koolicense %s: %d of %d known-answer vectors pass through Java%n", Verifier.nativeVersion(),
+                cases.size() - failed, cases.size());
+        failed += ApiTest.runAll(cases);
+        System.exit(failed == 0 && !cases.isEmpty() ? 0 : 1);
+    }
+}
