@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The language bindings' CI steps, run by .ci/run after the Rust tests (whose build they reuse):
+# C header drift, the C vector test, the C and C++ start-up examples, pytest, the Java vector test.
+#
+# A missing toolchain prints a loud SKIP; with KOOLICENSE_REQUIRE_ALL=1 a skip fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
+vectors=verify/tests/vectors/licenses.json
+lib="$target/debug/libkoolicense_verify_ffi.a"
+native_libs=(-lpthread -ldl -lm)
+
+step() { printf '\n== %s\n' "$*"; }
+skip() {
+    printf '\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n'
+    printf '!!! SKIP: %s\n' "$*"
+    printf '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n'
+    if [ "${KOOLICENSE_REQUIRE_ALL:-}" = 1 ]; then
+        echo "FAIL: KOOLICENSE_REQUIRE_ALL=1 turns this skip into a failure"
+        exit 1
+    fi
+}
+
+step "C header: include/koolicense.h is what cbindgen generates"
+cargo test -q --locked -p koolicense-verify-ffi --test ffi header
+
+cargo build -q --locked -p koolicense-verify-ffi
+mkdir -p "$target/c"
+
+step "C: every known-answer vector through the C ABI (C99, address and UB sanitizers when available)"
+if command -v cc >/dev/null; then
+    c_flags=(-std=c99 -Wall -Wextra -Werror -pedantic -Iverify-ffi/include)
+    sources=(verify-ffi/tests/c/vectors.c verify-ffi/tests/c/json.c)
+    if ! cc "${c_flags[@]}" -g -fsanitize=address,undefined "${sources[@]}" "$lib" "${native_libs[@]}" \
+        -o "$target/c/vectors" 2>/dev/null; then
+        echo "note: this cc cannot build with sanitizers; building without"
+        cc "${c_flags[@]}" "${sources[@]}" "$lib" "${native_libs[@]}" -o "$target/c/vectors"
+    fi
+    "$target/c/vectors" "$vectors"
+    cc "${c_flags[@]}" verify-ffi/examples/startup_check.c "$lib" "${native_libs[@]}" -o "$target/c/startup_check_c"
+else
+    skip "no C compiler (cc): the C vector test did not run"
+fi
+
+step "C++: the header compiles as C++ and the start-up example accepts a floating license"
+if command -v c++ >/dev/null; then
+    c++ -std=c++17 -Wall -Wextra -Werror -pedantic -Iverify-ffi/include verify-ffi/examples/startup_check.cpp \
+        "$lib" "${native_libs[@]}" -o "$target/c/startup_check_cpp"
+    # The first vector is a floating perpetual license signed with the test key the example pins.
+    grep -m1 '"token": "kl1\.' "$vectors" | sed 's/.*"token": "\([^"]*\)".*/\1/' >"$target/c/floating.txt"
+    "$target/c/startup_check_cpp" "$target/c/floating.txt"
+else
+    skip "no C++ compiler (c++): the C++ example was not built"
+fi
+
+step "Python: pip install bindings/python, then pytest runs every vector"
+if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    [ -x "$target/pyenv/bin/python" ] || python3 -m venv "$target/pyenv"
+    "$target/pyenv/bin/python" -m pip install -q --disable-pip-version-check pytest
+    KOOLICENSE_CARGO_PROFILE=dev "$target/pyenv/bin/python" -m pip install -q --disable-pip-version-check \
+        --force-reinstall --no-deps ./bindings/python
+    # Run from outside the source tree so the installed package (with its library) is tested.
+    (cd "$target" && "$(pwd)/pyenv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/bindings/python/tests")
+else
+    skip "no python3 with venv: the Python binding was not tested"
+fi
+
+step "Java: every known-answer vector through the JNA binding"
+if command -v javac >/dev/null && [ -f "${JNA_JAR:-/usr/share/java/jna.jar}" ]; then
+    bindings/java/build.sh test
+else
+    skip "no javac or no JNA (libjna-java): the Java binding was not tested"
+fi
