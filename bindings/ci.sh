@@ -53,14 +53,16 @@ else
     skip "no C++ compiler (c++): the C++ example was not built"
 fi
 
-step "Python: pip install bindings/python, then pytest runs every vector"
+step "Python: pip install bindings/python, pytest runs every vector, mypy --strict checks the types"
 if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null; then
     [ -x "$target/pyenv/bin/python" ] || python3 -m venv "$target/pyenv"
-    "$target/pyenv/bin/python" -m pip install -q --disable-pip-version-check pytest
-    KOOLICENSE_CARGO_PROFILE=dev "$target/pyenv/bin/python" -m pip install -q --disable-pip-version-check \
+    py="$(cd "$target" && pwd)/pyenv/bin/python"
+    "$py" -m pip install -q --disable-pip-version-check pytest mypy
+    KOOLICENSE_CARGO_PROFILE=dev "$py" -m pip install -q --disable-pip-version-check \
         --force-reinstall --no-deps ./bindings/python
     # Run from outside the source tree so the installed package (with its library) is tested.
-    (cd "$target" && "$(pwd)/pyenv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/bindings/python/tests")
+    (cd "$target" && "$py" -m pytest -q -p no:cacheprovider "$OLDPWD/bindings/python/tests")
+    (cd bindings/python && "$py" -m mypy --strict --no-incremental koolicense_verify)
 else
     skip "no python3 with venv: the Python binding was not tested"
 fi

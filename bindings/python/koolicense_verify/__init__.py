@@ -20,7 +20,7 @@ import json
 import weakref
 from ctypes import byref, c_uint64, c_void_p
 from dataclasses import dataclass
-from typing import Iterable, Optional, Union
+from typing import Any, Callable, Iterable, NoReturn, Optional, Type, Union
 
 from . import _native
 from ._claims import Binding, Claims
@@ -74,7 +74,8 @@ class MachineUnreadableError(LicenseError, OSError):
     """This machine's hardware identifier could not be read."""
 
 
-def _raise(failure: Failure) -> None:
+def _raise(failure: Failure) -> NoReturn:
+    cls: Type[LicenseError]
     if failure.status in _INVALID_INPUT:
         cls = InvalidInputError
     elif failure.status == _MACHINE_UNREADABLE:
@@ -84,14 +85,14 @@ def _raise(failure: Failure) -> None:
     raise cls(failure.kind, failure.message, failure.status) from None
 
 
-def _call(function, *args) -> None:
+def _call(function: Callable[..., int], *args: Any) -> None:
     try:
         _native.call(function, *args)
     except Failure as failure:
         _raise(failure)
 
 
-def _handle(free, pointer: c_void_p, owner: object) -> int:
+def _handle(free: Callable[[Optional[int]], None], pointer: c_void_p, owner: object) -> int:
     """Ties a native handle's lifetime to its Python owner."""
     weakref.finalize(owner, free, pointer.value)
     return pointer.value  # type: ignore[return-value]
@@ -273,5 +274,6 @@ def _native_claims(claims: Claims) -> _NativeClaims:
 
 def version() -> str:
     """The version of the native verifier."""
-    return lib.koolicense_version().decode("utf-8")
+    version: bytes = lib.koolicense_version()
+    return version.decode("utf-8")
 

@@ -11,7 +11,7 @@ import os
 import sys
 from ctypes import POINTER, byref, c_char_p, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
 from pathlib import Path
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple, Union
 
 OK = 0
 NOW = 2**64 - 1  # KOOLICENSE_NOW: the system clock
@@ -48,7 +48,7 @@ class StatusAnswer(ctypes.Structure):
     ]
 
 
-def _declare(name: str, restype, *argtypes) -> None:
+def _declare(name: str, restype: Any, *argtypes: Any) -> None:
     function = getattr(lib, name)
     function.restype = restype
     function.argtypes = list(argtypes)
@@ -77,7 +77,7 @@ _declare("koolicense_check_revocation", c_int32, c_void_p, *_text, POINTER(c_uin
 _declare("koolicense_verify_status", c_int32, c_void_p, *_text, *_text, c_void_p, POINTER(StatusAnswer), _out)
 
 
-def text(value: Optional[str]) -> Tuple[Optional[bytes], int]:
+def text(value: Optional[Union[str, bytes]]) -> Tuple[Optional[bytes], int]:
     """A UTF-8 argument as (pointer, length); None stays NULL."""
     if value is None:
         return None, 0
@@ -96,6 +96,8 @@ def owned(fill: Callable[[ctypes.c_void_p, ctypes.c_size_t], None]) -> str:
     """Text handed over by the library (then freed)."""
     pointer, length = c_void_p(), c_size_t()
     fill(pointer, length)
+    if not pointer.value:
+        return ""
     try:
         return ctypes.string_at(pointer.value, length.value).decode("utf-8")
     finally:
@@ -110,7 +112,7 @@ class Failure(Exception):
         self.status, self.kind, self.message = status, kind, message
 
 
-def call(function, *args) -> None:
+def call(function: Callable[..., int], *args: Any) -> None:
     """Calls a fallible function with an error out-pointer appended; raises Failure."""
     error = c_void_p()
     status = function(*args, byref(error))
