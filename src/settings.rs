@@ -11,8 +11,10 @@ use serde::Deserialize;
 use crate::licensing::policy::{Policies, Policy};
 
 mod post;
+mod revocation;
 pub(crate) use post::allowed_base_url;
 pub use post::{MarketplaceSettings, SchemeBReadingSetting};
+pub use revocation::RevocationSettings;
 
 /// Every environment variable the service reads, with the setting it overrides.
 pub(crate) const ENV_VARS: &[(&str, &str)] = &[
@@ -106,6 +108,8 @@ pub struct Settings {
     pub api: ApiSettings,
     /// The marketplace open-API client.
     pub marketplace: MarketplaceSettings,
+    /// The signed revocation list.
+    pub revocation: RevocationSettings,
     /// Policy for products without a `[[product]]` entry.
     pub(crate) default_policy: Policy,
     /// Per-product policies.
@@ -449,6 +453,7 @@ impl Settings {
             ));
         }
         post::validate(self)?;
+        self.revocation.validate().map_err(invalid)?;
         self.policies().validate().map_err(invalid)
     }
 

@@ -3,12 +3,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use crate::access::ratelimit::{Limit, RateLimiter};
 use crate::access::TokenRegistry;
 use crate::koomarket::auth::KeyRing;
 use crate::licensing::policy::Policies;
+use crate::licensing::revocations::ListCache;
 use crate::licensing::KeyLocks;
 use crate::marketplace::MarketState;
 use crate::settings::Settings;
@@ -34,8 +33,8 @@ pub(crate) struct AppState {
     pub(crate) tokens: Arc<TokenRegistry>,
     /// `/v1` rate limits.
     pub(crate) limiter: Arc<RateLimiter>,
-    /// The last signed revocation list: (sequence, text).
-    pub(crate) revocations: Arc<Mutex<Option<(u64, String)>>>,
+    /// The last signed revocation list.
+    pub(crate) revocations: Arc<ListCache>,
     /// The POST interfaces' keys and replay cache, the marketplace client and its outbox.
     pub(crate) market: Arc<MarketState>,
     ready: Arc<AtomicBool>,
@@ -64,7 +63,7 @@ impl AppState {
         AppState {
             tokens: Arc::new(tokens),
             limiter: Arc::new(limiter),
-            revocations: Arc::new(Mutex::new(None)),
+            revocations: Arc::new(ListCache::default()),
             store,
             signer: Arc::new(signer),
             policies: Arc::new(settings.policies()),

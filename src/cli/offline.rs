@@ -84,6 +84,10 @@ pub(crate) struct IssueArgs {
     /// How many hardware components must match (K of the K-of-N rule).
     #[arg(long, default_value_t = 2)]
     min_match: u8,
+    /// Accept a hardware identifier too weak for the anchored rule (fewer than K usable
+    /// components, or no single board or disk serial): K is lowered and nothing anchors it.
+    #[arg(long, requires = "hardware_id")]
+    allow_weak_binding: bool,
     /// Bind to this KooMarket system identifier (系统识别码).
     #[arg(long)]
     system_id: Option<String>,
@@ -123,6 +127,7 @@ pub(crate) fn issue(args: &IssueArgs) -> anyhow::Result<ExitCode> {
     let policy = Policy {
         binding,
         min_matching_components: args.min_match,
+        allow_weak_binding: args.allow_weak_binding,
         features: args.features.clone(),
         quantity: match args.quantity {
             Some(value) => QuantityRule::Fixed { value },
@@ -228,6 +233,12 @@ pub(crate) struct VerifyArgs {
     /// Also check a signed revocation list (as served at /v1/revocations), from this file.
     #[arg(long)]
     revocation_list: Option<PathBuf>,
+    /// Maximum age of the revocation list in seconds.
+    #[arg(long, default_value_t = koolicense_verify::DEFAULT_MAX_LIST_AGE_SECS)]
+    max_list_age: u64,
+    /// Accept a license issued for marketplace test traffic (testFlag=1).
+    #[arg(long)]
+    allow_test: bool,
     /// Also ask a running service for the license's status (POST <URL>/v1/status with a fresh
     /// nonce) and verify the signed answer.
     #[arg(long, value_name = "URL")]
@@ -245,7 +256,12 @@ pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("while reading {}", path.display()))?;
         keys.push(PublicKey::parse(&pem).with_context(|| format!("in {}", path.display()))?);
     }
-    let mut verifier = Verifier::new(keys).with_leeway(args.leeway);
+    let mut verifier = Verifier::new(keys)
+        .with_leeway(args.leeway)
+        .with_max_list_age(args.max_list_age);
+    if args.allow_test {
+        verifier = verifier.allow_test_licenses();
+    }
     for product in &args.products {
         verifier = verifier.expect_product(product);
     }
@@ -273,7 +289,7 @@ pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             let list = std::fs::read_to_string(path).map_err(|_| {
                 koolicense_verify::Error::Encoding("unreadable revocation list file")
             })?;
-            verifier.check_revocation(&list, None, &claims)?;
+            verifier.check_revocation(&list, now, None, &claims)?;
         }
         Ok(claims)
     });
@@ -317,14 +333,14 @@ fn online_status(
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
     let nonce = koolicense_verify::nonce_from_bytes(&random);
     let answer: serde_json::Value = ureq::post(&format!("{}/v1/status", url.trim_end_matches('/')))
-        .send_json(json!({"license": token.trim(), "nonce": nonce}))
+        .send_json(json!({"license": token.trim(), "nonce": nonce, "version": 2}))
         .ok()
         .and_then(|r| r.into_json().ok())
         .ok_or(Error::Encoding("no status answer from the service"))?;
     let text = answer["answer"]
         .as_str()
         .ok_or(Error::Encoding("no signed status answer"))?;
-    let status = verifier.verify_status(text, &nonce, &claims.license_id)?;
+    let status = verifier.verify_status(text, &nonce, claims)?;
     eprintln!(
         "online status (signed, nonce checked): {}",
         status.state.as_str()

@@ -4,14 +4,15 @@
 
 pub(crate) mod admin;
 pub(crate) mod policy;
+pub(crate) mod revocations;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, Utc};
 use koolicense_verify::{
-    Binding, Claims, EncodeError, HardwareBinding, HardwareId, HardwareIdError, LicenseId,
-    UnsignedLicense, SALT_LEN,
+    Binding, Claims, Component, EncodeError, HardwareBinding, HardwareId, HardwareIdError,
+    LicenseId, UnsignedLicense, SALT_LEN,
 };
 use parking_lot::{Mutex, MutexGuard};
 use rand::RngCore;
@@ -176,6 +177,7 @@ fn binding_claim(stored: &StoredBinding) -> Result<Binding, LicensingError> {
             min_match,
             salt,
             hashes,
+            anchor,
         } => {
             let corrupt = |what: &str| LicensingError::Corrupt(format!("hardware binding {what}"));
             let salt: [u8; SALT_LEN] = hex::decode(salt)
@@ -192,10 +194,20 @@ fn binding_claim(stored: &StoredBinding) -> Result<Binding, LicensingError> {
                     component.push(h);
                 }
             }
+            let anchor = match anchor {
+                None => None,
+                Some(index) => Some(
+                    Component::ALL
+                        .into_iter()
+                        .find(|c| c.index() == usize::from(*index))
+                        .ok_or_else(|| corrupt("anchor"))?,
+                ),
+            };
             Binding::Hardware(HardwareBinding {
                 min_match: *min_match,
                 salt,
                 hashes: out,
+                anchor,
             })
         }
     })
@@ -219,8 +231,9 @@ pub(crate) fn resolve_binding(
             let hwid = HardwareId::parse(id)?;
             let mut salt = [0u8; SALT_LEN];
             rand::rngs::OsRng.fill_bytes(&mut salt);
-            let bound = HardwareBinding::bind(&hwid, salt, policy.min_matching_components)?;
+            let bound = policy.bind_hardware(&hwid, salt)?;
             Ok(StoredBinding::Hardware {
+                anchor: bound.anchor.map(|c| c.index() as u8),
                 min_match: bound.min_match,
                 salt: hex::encode(bound.salt),
                 hashes: bound

@@ -1,6 +1,7 @@
 //! Product policies: per KooMarket `productId` / `skuCode`, how a license is bound, which
 //! features it grants, how `amount` becomes a quantity, and how trials are handled.
 
+use koolicense_verify::{HardwareBinding, HardwareId, HardwareIdError, SALT_LEN};
 use serde::{Deserialize, Serialize};
 
 /// What a product's licenses are bound to.
@@ -57,6 +58,11 @@ pub(crate) struct Policy {
     /// K of the K-of-N hardware rule.
     #[serde(default = "default_min_match")]
     pub(crate) min_matching_components: u8,
+    /// Accept hardware identifiers that cannot be bound under the anchored rule (fewer than K
+    /// usable components, or no single board or disk serial): K is lowered to what the
+    /// identifier offers and nothing anchors the binding. Off by default.
+    #[serde(default)]
+    pub(crate) allow_weak_binding: bool,
     /// Feature entitlements written into every license.
     #[serde(default)]
     pub(crate) features: Vec<String>,
@@ -83,6 +89,7 @@ impl Default for Policy {
             sku_code: None,
             binding: BindingKind::Auto,
             min_matching_components: default_min_match(),
+            allow_weak_binding: false,
             features: Vec::new(),
             trial_features: Vec::new(),
             quantity: QuantityRule::Amount,
@@ -119,6 +126,20 @@ impl Policy {
             return Err("quantity per_unit must be at least 1".into());
         }
         Ok(())
+    }
+
+    /// Binds a hardware identifier under this policy: the anchored rule, or the weak one when
+    /// the policy explicitly allows it (see `verify/FORMAT.md`, threat model).
+    pub(crate) fn bind_hardware(
+        &self,
+        id: &HardwareId,
+        salt: [u8; SALT_LEN],
+    ) -> Result<HardwareBinding, HardwareIdError> {
+        if self.allow_weak_binding {
+            HardwareBinding::bind_weak(id, salt, self.min_matching_components)
+        } else {
+            HardwareBinding::bind_strict(id, salt, self.min_matching_components)
+        }
     }
 
     /// The quantity for an order with this `amount`.

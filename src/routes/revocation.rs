@@ -1,68 +1,24 @@
-//! What reaches delivered software: `GET /v1/revocations` (the signed revocation list) and
-//! `POST /v1/status` (a signed, nonce-bound answer about one license). Both are public: they
-//! reveal only license ids and states, and are rate-limited per address like every `/v1` route.
+//! What reaches delivered software: `GET /v1/revocations` (the signed revocation list, built and
+//! re-signed by `licensing::revocations`) and `POST /v1/status` (a signed, nonce-bound answer
+//! about one token of a license; format 1 by default for verifiers already delivered, format 2
+//! on request). Both are public: they reveal only license ids and states, and are rate-limited
+//! per address like every `/v1` route.
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use koolicense_verify::{
-    EntryStatus, LicenseId, LicenseState, PublicKey, RevocationEntry, RevocationList, StatusAnswer,
-    Verifier, MAX_NONCE_LEN,
+    LicenseId, LicenseState, PublicKey, StatusAnswer, Verifier, MAX_NONCE_LEN,
 };
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::licensing::revocations;
 use crate::state::AppState;
-use crate::store::records::{LicenseRecord, LicenseStatus};
-use crate::store::StoreError;
+use crate::store::records::LicenseStatus;
 
 fn unix(t: chrono::DateTime<Utc>) -> u64 {
     u64::try_from(t.timestamp()).unwrap_or(0)
-}
-
-/// The current signed list, rebuilt only when the revocation sequence moved.
-fn current_list(state: &AppState) -> Result<(u64, String), StoreError> {
-    let sequence = state.store.revocation_sequence()?;
-    if let Some((cached, text)) = state.revocations.lock().as_ref() {
-        if *cached == sequence {
-            return Ok((sequence, text.clone()));
-        }
-    }
-    let mut entries = Vec::new();
-    state.store.for_each_license(|record| {
-        if let Some(entry) = revocation_entry(&record) {
-            entries.push(entry);
-        }
-        true
-    })?;
-    let list = RevocationList::new(sequence, unix(Utc::now()), entries);
-    let unsigned = list.to_unsigned(&state.signer.kid());
-    let text = unsigned.finish(&state.signer.sign_raw(&unsigned.message()));
-    *state.revocations.lock() = Some((sequence, text.clone()));
-    Ok((sequence, text))
-}
-
-fn revocation_entry(record: &LicenseRecord) -> Option<RevocationEntry> {
-    let license_id = LicenseId::parse(&record.license_id)?;
-    let status = match record.status {
-        LicenseStatus::Suspended => EntryStatus::Suspended,
-        LicenseStatus::Revoked => EntryStatus::Revoked,
-        LicenseStatus::Released => EntryStatus::Released,
-        LicenseStatus::Active | LicenseStatus::Frozen if record.revoked_below > 0 => {
-            EntryStatus::Superseded
-        }
-        LicenseStatus::Active | LicenseStatus::Frozen => return None,
-    };
-    let revoked_below = if status == EntryStatus::Superseded {
-        record.revoked_below
-    } else {
-        u32::MAX
-    };
-    Some(RevocationEntry {
-        license_id,
-        revoked_below,
-        status,
-    })
 }
 
 /// Query of `GET /v1/revocations`.
@@ -79,20 +35,32 @@ pub(crate) async fn get_revocations(
     query: web::Query<RevocationsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let state2 = state.clone();
-    let (sequence, text) = web::block(move || current_list(&state2)).await??;
-    let seq_header = ("X-Revocation-Sequence", sequence.to_string());
+    let list = web::block(move || {
+        revocations::current(
+            &state2.store,
+            &state2.signer,
+            &state2.settings.revocation,
+            &state2.revocations,
+            Utc::now(),
+        )
+    })
+    .await??;
+    let seq_header = ("X-Revocation-Sequence", list.sequence.to_string());
     Ok(match query.format.as_deref().unwrap_or("text") {
         "text" => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .insert_header(seq_header)
-            .body(text),
+            .body(list.text.clone()),
         "armored" => HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .insert_header(seq_header)
-            .body(koolicense_verify::armor_revocation_list(&text)),
-        "json" => HttpResponse::Ok()
-            .insert_header(seq_header)
-            .json(json!({ "sequence": sequence, "list": text })),
+            .body(koolicense_verify::armor_revocation_list(&list.text)),
+        "json" => HttpResponse::Ok().insert_header(seq_header).json(json!({
+            "sequence": list.sequence,
+            "issued_at": list.issued_at,
+            "entries": list.entries,
+            "list": list.text,
+        })),
         other => {
             return Err(ApiError::InvalidRequest(format!(
                 "format {other:?} is not text, armored or json"
@@ -111,6 +79,9 @@ pub(crate) struct StatusRequest {
     license_id: Option<String>,
     /// A fresh random value (1 to 64 characters), echoed in the signed answer.
     nonce: String,
+    /// Answer format: 1 (the default, for verifiers already delivered) or 2 (names the token's
+    /// revision and the revocation floor; what `Verifier::verify_status` accepts).
+    version: Option<u8>,
 }
 
 /// `POST /v1/status`
@@ -123,6 +94,9 @@ pub(crate) async fn check_status(
         return Err(ApiError::InvalidRequest(format!(
             "nonce must be 1 to {MAX_NONCE_LEN} bytes"
         )));
+    }
+    if !matches!(req.version, None | Some(1) | Some(2)) {
+        return Err(ApiError::InvalidRequest("version must be 1 or 2".into()));
     }
     let state2 = state.clone();
     let (state_now, answer) = web::block(move || status_answer(&state2, req)).await??;
@@ -156,7 +130,7 @@ fn status_answer(state: &AppState, req: StatusRequest) -> Result<(LicenseState, 
     };
     let now = Utc::now();
     let record = state.store.license(&license_id.to_string())?;
-    let (license_state, revision, expires_at) = match &record {
+    let (license_state, current_revision, expires_at) = match &record {
         None => (LicenseState::Unknown, 0, None),
         Some(r) => {
             let superseded = token_revision.is_some_and(|rev| rev < r.revoked_below);
@@ -177,14 +151,21 @@ fn status_answer(state: &AppState, req: StatusRequest) -> Result<(LicenseState, 
     let answer = StatusAnswer {
         server_time: unix(now),
         license_id,
+        // Asked by license id, the answer is about the current token; a program holding an
+        // earlier one refuses it (`StatusMismatch`).
+        revision: token_revision.unwrap_or(current_revision),
         state: license_state,
-        current_revision: revision,
+        current_revision,
+        revoked_below: record.as_ref().map_or(0, |r| r.revoked_below),
         expires_at,
         nonce: req.nonce,
     };
-    let unsigned = answer
-        .to_unsigned(&state.signer.kid())
-        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let kid = state.signer.kid();
+    let unsigned = match req.version {
+        Some(2) => answer.to_unsigned(&kid),
+        _ => answer.to_unsigned_v1(&kid),
+    }
+    .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
     let text = unsigned.finish(&state.signer.sign_raw(&unsigned.message()));
     Ok((license_state, text))
 }

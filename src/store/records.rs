@@ -68,6 +68,10 @@ pub(crate) enum StoredBinding {
         salt: String,
         /// Hex hashes per component (MAC, disk, board, CPU).
         hashes: [Vec<String>; 4],
+        /// The anchor component's index (1 disk, 2 board) under the anchored rule; absent for
+        /// bindings made before it or by a policy that allows a weak binding.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        anchor: Option<u8>,
     },
 }
 

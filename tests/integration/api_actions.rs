@@ -28,7 +28,7 @@ fn status(api: &ApiApp, token: &str, nonce: &str) -> (String, String) {
         "POST",
         "/v1/status",
         None,
-        Some(json!({"license": token, "nonce": nonce})),
+        Some(json!({"license": token, "nonce": nonce, "version": 2})),
     );
     assert_eq!(reply.status, 200, "{}", reply.text);
     (
@@ -50,12 +50,12 @@ fn a_revoked_license_is_refused_online_at_once_and_offline_with_the_next_list() 
 
     let before = revocations(&api);
     let seq_before = verifier
-        .check_revocation(&before, None, &claims)
+        .check_revocation(&before, koolicense_verify::unix_now(), None, &claims)
         .expect("not listed");
     let (state, answer) = status(&api, &token, "nonce-1");
     assert_eq!(state, "valid");
     let signed = verifier
-        .verify_status(&answer, "nonce-1", &claims.license_id)
+        .verify_status(&answer, "nonce-1", &claims)
         .expect("signed");
     assert_eq!(signed.state, LicenseState::Valid);
 
@@ -70,22 +70,32 @@ fn a_revoked_license_is_refused_online_at_once_and_offline_with_the_next_list() 
     let (state, answer) = status(&api, &token, "nonce-2");
     assert_eq!(state, "revoked");
     let signed = verifier
-        .verify_status(&answer, "nonce-2", &claims.license_id)
+        .verify_status(&answer, "nonce-2", &claims)
         .expect("signed");
     assert_eq!(signed.state, LicenseState::Revoked);
     assert_eq!(
-        verifier.verify_status(&answer, "nonce-1", &claims.license_id),
+        verifier.verify_status(&answer, "nonce-1", &claims),
         Err(Error::NonceMismatch),
         "an answer cannot be replayed for another nonce"
     );
 
     let after = revocations(&api);
     assert_eq!(
-        verifier.check_revocation(&after, Some(seq_before), &claims),
+        verifier.check_revocation(
+            &after,
+            koolicense_verify::unix_now(),
+            Some(seq_before),
+            &claims
+        ),
         Err(Error::Revoked)
     );
     assert_eq!(
-        verifier.check_revocation(&before, Some(seq_before), &claims),
+        verifier.check_revocation(
+            &before,
+            koolicense_verify::unix_now(),
+            Some(seq_before),
+            &claims
+        ),
         Err(Error::Stale),
         "the old list cannot be replayed"
     );
@@ -115,7 +125,12 @@ fn suspend_and_reinstate_toggle_what_the_software_sees() {
     );
     assert_eq!(status(&api, &token, "n1").0, "suspended");
     assert_eq!(
-        verifier.check_revocation(&revocations(&api), None, &claims),
+        verifier.check_revocation(
+            &revocations(&api),
+            koolicense_verify::unix_now(),
+            None,
+            &claims
+        ),
         Err(Error::Revoked)
     );
     let back = api.post(
@@ -126,7 +141,12 @@ fn suspend_and_reinstate_toggle_what_the_software_sees() {
     assert_eq!(back.body["license"]["status"], "active", "{}", back.text);
     assert_eq!(status(&api, &token, "n2").0, "valid");
     assert!(verifier
-        .check_revocation(&revocations(&api), None, &claims)
+        .check_revocation(
+            &revocations(&api),
+            koolicense_verify::unix_now(),
+            None,
+            &claims
+        )
         .is_ok());
     let revoke = api.post(
         &format!("/v1/licenses/{id}/revoke"),
@@ -223,10 +243,12 @@ fn reissue_rebinds_to_new_hardware_and_revokes_the_old_token() {
         .expect("still a valid signature");
     let list = revocations(&api);
     assert_eq!(
-        verifier.check_revocation(&list, None, &old_claims),
+        verifier.check_revocation(&list, koolicense_verify::unix_now(), None, &old_claims),
         Err(Error::Revoked)
     );
-    assert!(verifier.check_revocation(&list, None, &new_claims).is_ok());
+    assert!(verifier
+        .check_revocation(&list, koolicense_verify::unix_now(), None, &new_claims)
+        .is_ok());
     assert_eq!(status(&api, &old_token, "n").0, "revoked");
     assert_eq!(status(&api, &new_token, "n").0, "valid");
     let both = api.post(

@@ -240,10 +240,20 @@ fn fifty_identical_get_license_calls_at_once_create_one_license() {
 }
 
 #[test]
-fn test_flag_calls_are_served_and_marked_as_test() {
+fn test_flag_calls_are_served_with_test_licenses_that_real_software_refuses() {
     let app = spawn_app();
     let answer = app.provision(&Order::new().with("testFlag", "1"));
-    assert!(app.verify(answer.license()).test);
+    let now = koolicense_verify::unix_now();
+    assert_eq!(
+        app.verifier().verify(answer.license(), now),
+        Err(koolicense_verify::Error::TestLicense)
+    );
+    let claims = app
+        .verifier()
+        .allow_test_licenses()
+        .verify(answer.license(), now)
+        .expect("a test build accepts it");
+    assert!(claims.test);
 }
 
 #[test]

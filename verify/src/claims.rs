@@ -89,4 +89,36 @@ impl Claims {
     pub fn is_perpetual(&self) -> bool {
         self.expires_at.is_none()
     }
+
+    /// Claims with every field empty or zero: the decoder's starting point.
+    pub(crate) fn blank() -> Claims {
+        Claims {
+            license_id: LicenseId([0; 16]),
+            revision: 0,
+            instance_id: None,
+            order_id: None,
+            product_id: String::new(),
+            sku_code: None,
+            customer_id: None,
+            trial: false,
+            test: false,
+            issued_at: 0,
+            not_before: 0,
+            expires_at: None,
+            quantity: None,
+            features: Vec::new(),
+            binding: Binding::None,
+        }
+    }
+
+    /// A floating, perpetual license of product `P` with id `[id; 16]`, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn minimal(id: u8, revision: u32) -> Claims {
+        Claims {
+            license_id: LicenseId([id; 16]),
+            revision,
+            product_id: String::from("P"),
+            ..Claims::blank()
+        }
+    }
 }

@@ -11,12 +11,18 @@ use base64::Engine as _;
 use crate::error::Error;
 use crate::keys::{Kid, KID_LEN};
 
-/// Format version of every envelope this library writes.
+/// Format version of licenses and revocation lists (the envelope's first byte).
 pub const FORMAT_VERSION: u8 = 1;
+/// Format version of the status answers this library verifies (version 1 answers are not bound
+/// to a token revision and are refused, see `FORMAT.md`).
+pub const STATUS_FORMAT_VERSION: u8 = 2;
 /// Length of an Ed25519 signature.
 pub const SIGNATURE_LEN: usize = 64;
-/// Largest text accepted as input (any form), before any decoding.
+/// Largest license or status answer text accepted as input (any form), before any decoding.
 pub const MAX_INPUT_LEN: usize = 16 * 1024;
+/// Largest revocation list text accepted as input (any form): room for
+/// [`crate::MAX_REVOCATION_ENTRIES`] entries in the armoured form.
+pub const MAX_REVOCATION_LIST_LEN: usize = 64 * 1024 * 1024;
 /// Column at which the armoured form wraps its base64 body.
 pub(crate) const ARMOR_WIDTH: usize = 64;
 const HEADER_LEN: usize = 1 + KID_LEN;
@@ -30,6 +36,10 @@ pub(crate) struct Kind {
     pub(crate) label: &'static str,
     /// Domain-separation prefix of the signed message.
     pub(crate) domain: &'static [u8],
+    /// The envelope version this library reads (and writes by default).
+    pub(crate) version: u8,
+    /// Largest accepted text.
+    pub(crate) max_len: usize,
 }
 
 /// Licenses.
@@ -37,18 +47,24 @@ pub(crate) const LICENSE: Kind = Kind {
     prefix: "kl1.",
     label: "KOOLICENSE LICENSE",
     domain: b"koolicense/license/v1\0",
+    version: FORMAT_VERSION,
+    max_len: MAX_INPUT_LEN,
 };
 /// Signed revocation lists.
 pub(crate) const REVOCATION_LIST: Kind = Kind {
     prefix: "klr1.",
     label: "KOOLICENSE REVOCATION LIST",
     domain: b"koolicense/revocations/v1\0",
+    version: FORMAT_VERSION,
+    max_len: MAX_REVOCATION_LIST_LEN,
 };
 /// Signed online status answers.
 pub(crate) const STATUS: Kind = Kind {
     prefix: "kls1.",
     label: "KOOLICENSE STATUS",
     domain: b"koolicense/status/v1\0",
+    version: STATUS_FORMAT_VERSION,
+    max_len: MAX_INPUT_LEN,
 };
 
 /// A signed object's bytes before signing, on the issuer side: sign [`Unsigned::message`] with
@@ -82,18 +98,17 @@ const ALL_KINDS: [Kind; 3] = [LICENSE, REVOCATION_LIST, STATUS];
 pub(crate) struct Envelope {
     pub(crate) version: u8,
     pub(crate) kid: Kid,
-    /// `version || kid || payload`: the bytes after the domain in the signed message.
-    pub(crate) body: Vec<u8>,
+    /// `domain || version || kid || payload`: the signed message, decoded in place so that a
+    /// large revocation list is not copied again.
+    pub(crate) message: Vec<u8>,
+    /// Where the payload starts in `message`.
+    pub(crate) payload_at: usize,
     pub(crate) signature: [u8; SIGNATURE_LEN],
 }
 
 impl Envelope {
     pub(crate) fn payload(&self) -> &[u8] {
-        self.body.get(HEADER_LEN..).unwrap_or(&[])
-    }
-
-    pub(crate) fn message(&self, kind: &Kind) -> Vec<u8> {
-        signing_message(kind, &self.body)
+        self.message.get(self.payload_at..).unwrap_or(&[])
     }
 }
 
@@ -106,9 +121,9 @@ pub(crate) fn signing_message(kind: &Kind, body: &[u8]) -> Vec<u8> {
 }
 
 /// `version || kid`, the start of every body.
-pub(crate) fn body_header(kid: &Kid) -> Vec<u8> {
+pub(crate) fn body_header(kid: &Kid, version: u8) -> Vec<u8> {
     let mut body = Vec::with_capacity(HEADER_LEN + 512);
-    body.push(FORMAT_VERSION);
+    body.push(version);
     body.extend_from_slice(&kid.0);
     body
 }
@@ -153,34 +168,39 @@ pub(crate) fn armor(kind: &Kind, one_line: &str) -> String {
 
 /// Decodes either text form of `kind` into an envelope (no signature check).
 pub(crate) fn decode(kind: &Kind, text: &str) -> Result<Envelope, Error> {
-    if text.len() > MAX_INPUT_LEN {
+    if text.len() > kind.max_len {
         return Err(Error::TooLarge);
     }
     let encoded = extract_base64(kind, text)?;
-    let mut raw = URL_SAFE_NO_PAD
-        .decode(&encoded)
+    let domain = kind.domain.len();
+    let mut message = Vec::with_capacity(domain + encoded.len() / 4 * 3 + 3);
+    message.extend_from_slice(kind.domain);
+    URL_SAFE_NO_PAD
+        .decode_vec(&encoded, &mut message)
         .map_err(|_| Error::Encoding("invalid base64"))?;
-    if raw.len() < HEADER_LEN + SIGNATURE_LEN {
+    drop(encoded);
+    if message.len() < domain + HEADER_LEN + SIGNATURE_LEN {
         return Err(Error::Encoding("too short"));
     }
-    let split = raw.len() - SIGNATURE_LEN;
-    let signature: [u8; SIGNATURE_LEN] = raw
+    let split = message.len() - SIGNATURE_LEN;
+    let signature: [u8; SIGNATURE_LEN] = message
         .get(split..)
         .and_then(|s| s.try_into().ok())
         .ok_or(Error::Encoding("too short"))?;
-    raw.truncate(split);
-    let version = *raw.first().ok_or(Error::Encoding("too short"))?;
-    if version != FORMAT_VERSION {
+    message.truncate(split);
+    let version = *message.get(domain).ok_or(Error::Encoding("too short"))?;
+    if version != kind.version {
         return Err(Error::UnsupportedVersion(version));
     }
-    let kid: [u8; KID_LEN] = raw
-        .get(1..HEADER_LEN)
+    let kid: [u8; KID_LEN] = message
+        .get(domain + 1..domain + HEADER_LEN)
         .and_then(|k| k.try_into().ok())
         .ok_or(Error::Encoding("too short"))?;
     Ok(Envelope {
         version,
         kid: Kid(kid),
-        body: raw,
+        message,
+        payload_at: domain + HEADER_LEN,
         signature,
     })
 }

@@ -63,6 +63,30 @@ pub enum Error {
     NonceMismatch,
     /// The license is listed as revoked or suspended.
     Revoked,
+    /// The license was issued for marketplace test traffic (`testFlag=1`, the debugger) and this
+    /// verifier does not accept test licenses (see [`crate::Verifier::allow_test_licenses`]).
+    TestLicense,
+    /// The machine's clock is behind the last time this program saw (its high-water mark) by
+    /// more than the leeway: the clock was set back, e.g. to keep an expired license alive.
+    ClockBehind {
+        /// The time that was checked.
+        now: u64,
+        /// The high-water mark: the latest time seen before.
+        mark: u64,
+    },
+    /// A revocation list was signed longer ago than the verifier's maximum age: the issuer's
+    /// news is withheld or the program has been offline too long.
+    ListTooOld {
+        /// When the list was signed.
+        issued_at: u64,
+        /// The time that was checked.
+        now: u64,
+    },
+    /// A status answer is about another license or another token (revision) of it.
+    StatusMismatch,
+    /// The hardware binding's anchor component (the one that must match) does not match, though
+    /// enough components do: an identifier assembled from several machines' parts.
+    AnchorMismatch,
 }
 
 impl fmt::Display for Error {
@@ -102,6 +126,23 @@ impl fmt::Display for Error {
             Error::Stale => f.write_str("signed answer is not newer than the last one accepted"),
             Error::NonceMismatch => f.write_str("signed answer does not echo our nonce"),
             Error::Revoked => f.write_str("license has been revoked or suspended"),
+            Error::TestLicense => {
+                f.write_str("license was issued for marketplace test traffic, not a purchase")
+            }
+            Error::ClockBehind { now, mark } => write!(
+                f,
+                "the clock ({now}) is behind the latest time already seen ({mark}): was it set back?"
+            ),
+            Error::ListTooOld { issued_at, now } => write!(
+                f,
+                "revocation list signed at {issued_at} is too old (now {now}); fetch a fresh one"
+            ),
+            Error::StatusMismatch => {
+                f.write_str("signed status answer is about another license or token revision")
+            }
+            Error::AnchorMismatch => {
+                f.write_str("license is bound to other hardware (its anchor component differs)")
+            }
         }
     }
 }

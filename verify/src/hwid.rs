@@ -22,12 +22,12 @@
 //!   unprivileged process still matches the board component of a license bound as root (see
 //!   `machine`).
 //! * **K of N components.** The license records the components the machine exposed (N ≤ 4) and
-//!   requires K of them to match ([`HardwareBinding::min_match`]); with the default K = 2 one
+//!   requires K of them to match ([`HardwareBinding::min_match`](crate::HardwareBinding::min_match)); with the default K = 2 one
 //!   replaced part never invalidates a license, while copying the license to a different machine
 //!   fails because that machine shares at most incidental values.
 //!
 //! Values are never stored in the clear: the license carries salted, truncated SHA-256 hashes
-//! ([`component_hash`]) of at most [`MAX_VALUES_PER_COMPONENT`] values per component, so a
+//! ([`component_hash`]) of at most [`MAX_VALUES_PER_COMPONENT`](crate::MAX_VALUES_PER_COMPONENT) values per component, so a
 //! license file does not disclose the customer's serial numbers.
 //!
 //! # Normalisation
@@ -45,7 +45,7 @@ use core::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::binding::{HardwareBinding, HASH_LEN, MAX_VALUES_PER_COMPONENT, SALT_LEN};
+use crate::binding::{HASH_LEN, SALT_LEN};
 
 /// Domain-separation prefix of [`component_hash`].
 const HASH_DOMAIN: &[u8] = b"koolicense/hwid/v1";
@@ -110,7 +110,7 @@ impl Component {
     }
 
     /// Position of the component's field in the identifier (0..=3), also its index in
-    /// [`HardwareBinding::hashes`].
+    /// [`HardwareBinding::hashes`](crate::HardwareBinding::hashes).
     pub const fn index(self) -> usize {
         self as usize
     }
@@ -143,6 +143,16 @@ pub enum HardwareIdError {
     },
     /// No usable value remains after normalisation (empty input, or only placeholders).
     Empty,
+    /// Fewer components carry a usable (non-generic) value than the binding requires to match.
+    TooFewComponents {
+        /// Components with a usable value.
+        usable: usize,
+        /// K, the number that must match.
+        required: u8,
+    },
+    /// Neither the board nor the disk component holds exactly one usable value, so no component
+    /// can anchor the binding to one machine.
+    NoAnchor,
 }
 
 impl fmt::Display for HardwareIdError {
@@ -162,6 +172,15 @@ impl fmt::Display for HardwareIdError {
                 "hardware identifier contains a control character at byte {offset}"
             ),
             HardwareIdError::Empty => f.write_str("hardware identifier contains no usable value"),
+            HardwareIdError::TooFewComponents { usable, required } => write!(
+                f,
+                "hardware identifier has {usable} usable component(s), the binding needs {required} \
+                 (MAC, disk and board count; CPU ids, multicast MACs and placeholders do not)"
+            ),
+            HardwareIdError::NoAnchor => f.write_str(
+                "hardware identifier needs exactly one board serial or exactly one disk serial \
+                 to anchor the binding to one machine",
+            ),
         }
     }
 }
@@ -360,7 +379,7 @@ fn is_placeholder(value: &str) -> bool {
         || PLACEHOLDERS.contains(&squashed.as_str())
 }
 
-/// Salted hash of one normalised component value, as stored in a [`HardwareBinding`].
+/// Salted hash of one normalised component value, as stored in a [`HardwareBinding`](crate::HardwareBinding).
 ///
 /// The first [`HASH_LEN`] bytes of
 /// `SHA-256("koolicense/hwid/v1" || 0x00 || salt || component as u8 || value)`. `value` must
@@ -378,73 +397,6 @@ pub fn component_hash(salt: &[u8; SALT_LEN], component: Component, value: &str) 
         *o = *d;
     }
     out
-}
-
-impl HardwareBinding {
-    /// The recommended K: two matching components.
-    pub const DEFAULT_MIN_MATCH: u8 = 2;
-
-    /// Binds a license to `id`: hashes its values with `salt` and records the K-of-N rule.
-    ///
-    /// At most [`MAX_VALUES_PER_COMPONENT`] values are kept per component (the first ones in
-    /// sorted order). `min_match` (K) is clamped to `1..=N`, where N is the number of components
-    /// `id` exposes: a machine that only exposes two components could never satisfy K = 3, so
-    /// the effective K is fixed at bind time and stored in the binding. Use a fresh random
-    /// salt per license.
-    ///
-    /// Fails with [`HardwareIdError::Empty`] if `id` has no value at all.
-    pub fn bind(
-        id: &HardwareId,
-        salt: [u8; SALT_LEN],
-        min_match: u8,
-    ) -> Result<HardwareBinding, HardwareIdError> {
-        let present = u8::try_from(id.present_components()).unwrap_or(u8::MAX);
-        if present == 0 {
-            return Err(HardwareIdError::Empty);
-        }
-        let hashes = Component::ALL.map(|component| {
-            id.values(component)
-                .iter()
-                .take(MAX_VALUES_PER_COMPONENT)
-                .map(|value| component_hash(&salt, component, value))
-                .collect()
-        });
-        Ok(HardwareBinding {
-            min_match: min_match.clamp(1, present),
-            salt,
-            hashes,
-        })
-    }
-
-    /// How many components of `id` match this binding (0..=4).
-    ///
-    /// A component matches when any of the machine's values for it hashes to any stored hash of
-    /// that component. Components without stored hashes never match.
-    pub fn matching_components(&self, id: &HardwareId) -> u8 {
-        let mut matching = 0u8;
-        for (component, stored) in Component::ALL.into_iter().zip(self.hashes.iter()) {
-            if stored.is_empty() {
-                continue;
-            }
-            let hit = id
-                .values(component)
-                .iter()
-                .any(|value| stored.contains(&component_hash(&self.salt, component, value)));
-            if hit {
-                matching = matching.saturating_add(1);
-            }
-        }
-        matching
-    }
-
-    /// Whether `id` satisfies this binding: at least [`min_match`](HardwareBinding::min_match)
-    /// components match.
-    ///
-    /// A binding with `min_match == 0` is corrupt (bind never produces it) and matches nothing;
-    /// a `min_match` above the number of stored components can never be met either.
-    pub fn matches(&self, id: &HardwareId) -> bool {
-        self.min_match >= 1 && self.matching_components(id) >= self.min_match
-    }
 }
 
 #[cfg(test)]

@@ -58,24 +58,38 @@ extern crate std;
 
 mod binding;
 mod claims;
+mod clock;
 mod envelope;
 mod error;
 mod hwid;
 mod keys;
 #[cfg(feature = "std")]
 pub mod machine;
+#[cfg(feature = "std")]
+mod mark_file;
 mod revocation;
 mod status;
 mod token;
 mod verifier;
 
-pub use binding::{Binding, HardwareBinding, HASH_LEN, MAX_VALUES_PER_COMPONENT, SALT_LEN};
+pub use binding::{
+    is_generic, Binding, HardwareBinding, HASH_LEN, MAX_VALUES_PER_COMPONENT, SALT_LEN,
+};
 pub use claims::{Claims, LicenseId};
-pub use envelope::{Unsigned, FORMAT_VERSION, MAX_INPUT_LEN, SIGNATURE_LEN};
+pub use clock::ClockMark;
+pub use envelope::{
+    Unsigned, FORMAT_VERSION, MAX_INPUT_LEN, MAX_REVOCATION_LIST_LEN, SIGNATURE_LEN,
+    STATUS_FORMAT_VERSION,
+};
 pub use error::Error;
 pub use hwid::{component_hash, Component, HardwareId, HardwareIdError};
 pub use keys::{Kid, PublicKey, KID_LEN};
-pub use revocation::{armor_revocation_list, EntryStatus, RevocationEntry, RevocationList};
+#[cfg(feature = "std")]
+pub use mark_file::MarkFile;
+pub use revocation::{
+    armor_revocation_list, EntryStatus, ListStamp, RevocationEntry, RevocationList,
+    DEFAULT_MAX_LIST_AGE_SECS, MAX_REVOCATION_ENTRIES, REVOCATION_ENTRY_LEN,
+};
 pub use status::{nonce_from_bytes, LicenseState, StatusAnswer, MAX_NONCE_LEN};
 pub use token::{
     armor_license, inspect, system_identifier_digest, EncodeError, UnsignedLicense, Unverified,

@@ -9,14 +9,22 @@
 //! entry = license id (16 bytes) | revoked_below (u32) | status (u8)
 //! ```
 //!
-//! Entries are sorted by license id. A license's token is revoked when its id is listed with a
-//! status other than [`EntryStatus::Superseded`], or when its revision is below `revoked_below`
-//! (a reissue revokes the earlier tokens of a license, not the new one). The sequence grows with
-//! every change on the issuer; a program keeps the highest sequence it accepted and refuses a list
-//! that is not newer, so an old list cannot be replayed to undo a revocation.
+//! Entries are fixed-width and sorted by license id, so a verified list is kept as the decoded
+//! bytes and a license is looked up by binary search: O(log n), without a per-entry allocation.
+//! A license's token is revoked when its id is listed with a status other than
+//! [`EntryStatus::Superseded`], or when its revision is below `revoked_below` (a reissue revokes
+//! the earlier tokens of a license, not the new one).
+//!
+//! Freshness: the issuer re-signs the list with the current `issued_at` at least every hour
+//! even when nothing changed, and advances `sequence` with every change. A program keeps the
+//! [`ListStamp`] of the last list it accepted and refuses a list that is not newer
+//! ([`Error::Stale`]: an old list replayed to undo a revocation) or older than the verifier's
+//! maximum age ([`Error::ListTooOld`]: news withheld). The layout is the one of version 1, so
+//! verifiers already delivered keep reading lists that fit their 16 KiB input limit.
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cmp::Ordering;
 
 use crate::claims::{Claims, LicenseId};
 use crate::envelope::{self, REVOCATION_LIST};
@@ -24,7 +32,12 @@ use crate::error::Error;
 use crate::keys::Kid;
 use crate::verifier::Verifier;
 
-const ENTRY_LEN: usize = 16 + 4 + 1;
+/// Most entries a list may hold (about 56 MB of text in the one-line form).
+pub const MAX_REVOCATION_ENTRIES: usize = 2_000_000;
+/// Default maximum age of a revocation list: a week, for software that is offline for days.
+pub const DEFAULT_MAX_LIST_AGE_SECS: u64 = 7 * 86_400;
+/// Length of one encoded entry.
+pub const REVOCATION_ENTRY_LEN: usize = 16 + 4 + 1;
 const HEADER_LEN: usize = 8 + 8 + 4;
 
 /// Why a license is listed.
@@ -73,39 +86,121 @@ pub struct RevocationEntry {
     pub status: EntryStatus,
 }
 
+impl RevocationEntry {
+    fn decode(chunk: &[u8]) -> Option<RevocationEntry> {
+        Some(RevocationEntry {
+            license_id: LicenseId(chunk.get(..16)?.try_into().ok()?),
+            revoked_below: u32::from_be_bytes(chunk.get(16..20)?.try_into().ok()?),
+            status: EntryStatus::from_byte(*chunk.get(20)?)?,
+        })
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.license_id.0);
+        out.extend_from_slice(&self.revoked_below.to_be_bytes());
+        out.push(self.status.to_byte());
+    }
+}
+
+/// Which list a program accepted last: persist it and pass it to
+/// [`Verifier::verify_revocation_list`] next time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListStamp {
+    /// The list's sequence (grows with every change).
+    pub sequence: u64,
+    /// When the list was signed (Unix seconds).
+    pub issued_at: u64,
+}
+
 /// A verified (or, on the issuer side, to-be-signed) revocation list.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct RevocationList {
     /// Grows with every change; compare with the last accepted one.
     pub sequence: u64,
     /// When the list was signed (Unix seconds).
     pub issued_at: u64,
-    entries: Vec<RevocationEntry>,
+    /// Holds the encoded entries from `entries_at` on (a verified list keeps the whole decoded
+    /// message instead of copying the entries out of it).
+    bytes: Vec<u8>,
+    entries_at: usize,
 }
+
+impl PartialEq for RevocationList {
+    fn eq(&self, other: &RevocationList) -> bool {
+        self.stamp() == other.stamp() && self.entry_bytes() == other.entry_bytes()
+    }
+}
+
+impl Eq for RevocationList {}
 
 impl RevocationList {
     /// A list; entries are sorted by license id (later duplicates are dropped).
     pub fn new(sequence: u64, issued_at: u64, mut entries: Vec<RevocationEntry>) -> RevocationList {
         entries.sort_by_key(|e| e.license_id);
         entries.dedup_by(|a, b| a.license_id == b.license_id);
+        let mut bytes = Vec::with_capacity(entries.len() * REVOCATION_ENTRY_LEN);
+        for entry in &entries {
+            entry.encode(&mut bytes);
+        }
         RevocationList {
             sequence,
             issued_at,
-            entries,
+            bytes,
+            entries_at: 0,
         }
     }
 
-    /// The listed licenses, sorted by id.
-    pub fn entries(&self) -> &[RevocationEntry] {
-        &self.entries
+    /// The sequence and signing time, to be persisted once the list is accepted.
+    pub fn stamp(&self) -> ListStamp {
+        ListStamp {
+            sequence: self.sequence,
+            issued_at: self.issued_at,
+        }
     }
 
-    /// The entry of a license, if listed.
-    pub fn entry(&self, license_id: &LicenseId) -> Option<&RevocationEntry> {
-        self.entries
-            .binary_search_by(|e| e.license_id.cmp(license_id))
-            .ok()
-            .and_then(|i| self.entries.get(i))
+    /// Whether this list may replace the one stamped `last`: signed no earlier, and either of a
+    /// later sequence or, at the same sequence, signed later (a re-signed list).
+    pub fn is_newer_than(&self, last: ListStamp) -> bool {
+        self.issued_at >= last.issued_at
+            && (self.sequence, self.issued_at) > (last.sequence, last.issued_at)
+    }
+
+    fn entry_bytes(&self) -> &[u8] {
+        self.bytes.get(self.entries_at..).unwrap_or(&[])
+    }
+
+    /// How many licenses are listed.
+    pub fn len(&self) -> usize {
+        self.entry_bytes().len() / REVOCATION_ENTRY_LEN
+    }
+
+    /// Whether no license is listed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The listed licenses, sorted by id.
+    pub fn entries(&self) -> impl Iterator<Item = RevocationEntry> + '_ {
+        self.entry_bytes()
+            .chunks_exact(REVOCATION_ENTRY_LEN)
+            .filter_map(RevocationEntry::decode)
+    }
+
+    /// The entry of a license, if listed: a binary search over the fixed-width entries.
+    pub fn entry(&self, license_id: &LicenseId) -> Option<RevocationEntry> {
+        let bytes = self.entry_bytes();
+        let (mut low, mut high) = (0, bytes.len() / REVOCATION_ENTRY_LEN);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let at = middle * REVOCATION_ENTRY_LEN;
+            let chunk = bytes.get(at..at + REVOCATION_ENTRY_LEN)?;
+            match chunk.get(..16)?.cmp(&license_id.0[..]) {
+                Ordering::Less => low = middle + 1,
+                Ordering::Greater => high = middle,
+                Ordering::Equal => return RevocationEntry::decode(chunk),
+            }
+        }
+        None
     }
 
     /// `Err(Error::Revoked)` when the list revokes this token of a license.
@@ -117,30 +212,32 @@ impl RevocationList {
         }
     }
 
-    /// Issuer side: the bytes to sign and the way to finish the text form.
+    /// Issuer side: the bytes to sign and the way to finish the text form. A list of more than
+    /// [`MAX_REVOCATION_ENTRIES`] entries is signed but no verifier accepts it.
     pub fn to_unsigned(&self, kid: &Kid) -> envelope::Unsigned {
-        let mut body = envelope::body_header(kid);
+        let entries = self.entry_bytes();
+        let mut body = envelope::body_header(kid, envelope::FORMAT_VERSION);
+        body.reserve(HEADER_LEN + entries.len());
         body.extend_from_slice(&self.sequence.to_be_bytes());
         body.extend_from_slice(&self.issued_at.to_be_bytes());
-        let count = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+        let count = u32::try_from(self.len()).unwrap_or(u32::MAX);
         body.extend_from_slice(&count.to_be_bytes());
-        for e in self.entries.iter().take(count as usize) {
-            body.extend_from_slice(&e.license_id.0);
-            body.extend_from_slice(&e.revoked_below.to_be_bytes());
-            body.push(e.status.to_byte());
-        }
+        body.extend_from_slice(entries);
         envelope::Unsigned::new(REVOCATION_LIST, body)
     }
 
-    fn decode(payload: &[u8]) -> Result<RevocationList, Error> {
-        let bad = Error::Malformed("revocation list");
-        let header = payload.get(..HEADER_LEN).ok_or(bad.clone())?;
+    /// Reads the payload at `payload_at` of a verified message, checking every entry once
+    /// (known status, ids strictly increasing) without copying them.
+    fn decode(message: Vec<u8>, payload_at: usize) -> Result<RevocationList, Error> {
+        let bad = || Error::Malformed("revocation list");
+        let payload = message.get(payload_at..).ok_or_else(bad)?;
+        let header = payload.get(..HEADER_LEN).ok_or_else(bad)?;
         let u64_at = |at: usize| -> Result<u64, Error> {
             header
                 .get(at..at + 8)
                 .and_then(|b| b.try_into().ok())
                 .map(u64::from_be_bytes)
-                .ok_or(Error::Malformed("revocation list"))
+                .ok_or_else(bad)
         };
         let sequence = u64_at(0)?;
         let issued_at = u64_at(8)?;
@@ -148,75 +245,86 @@ impl RevocationList {
             .get(16..20)
             .and_then(|b| b.try_into().ok())
             .map(u32::from_be_bytes)
-            .ok_or(bad.clone())? as usize;
-        let rest = payload.get(HEADER_LEN..).ok_or(bad.clone())?;
-        if rest.len() != count.checked_mul(ENTRY_LEN).ok_or(bad.clone())? {
-            return Err(bad);
+            .ok_or_else(bad)? as usize;
+        if count > MAX_REVOCATION_ENTRIES {
+            return Err(Error::TooLarge);
         }
-        let mut entries = Vec::with_capacity(count);
-        for chunk in rest.chunks_exact(ENTRY_LEN) {
-            let id: [u8; 16] = chunk
-                .get(..16)
-                .and_then(|b| b.try_into().ok())
-                .ok_or(bad.clone())?;
-            let below = chunk
-                .get(16..20)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_be_bytes)
-                .ok_or(bad.clone())?;
-            let status = chunk
+        let entries = payload.get(HEADER_LEN..).ok_or_else(bad)?;
+        if entries.len() != count.checked_mul(REVOCATION_ENTRY_LEN).ok_or_else(bad)? {
+            return Err(bad());
+        }
+        let mut previous: Option<&[u8]> = None;
+        for chunk in entries.chunks_exact(REVOCATION_ENTRY_LEN) {
+            let id = chunk.get(..16).ok_or_else(bad)?;
+            if previous.is_some_and(|p| p >= id) {
+                return Err(bad());
+            }
+            if chunk
                 .get(20)
                 .copied()
                 .and_then(EntryStatus::from_byte)
-                .ok_or(bad.clone())?;
-            entries.push(RevocationEntry {
-                license_id: LicenseId(id),
-                revoked_below: below,
-                status,
-            });
-        }
-        if entries
-            .windows(2)
-            .any(|w| matches!(w, [a, b] if a.license_id >= b.license_id))
-        {
-            return Err(bad);
+                .is_none()
+            {
+                return Err(bad());
+            }
+            previous = Some(id);
         }
         Ok(RevocationList {
             sequence,
             issued_at,
-            entries,
+            entries_at: payload_at + HEADER_LEN,
+            bytes: message,
         })
     }
 }
 
 impl Verifier {
-    /// Verifies a signed revocation list (either text form). `last_accepted` is the highest
-    /// sequence this program accepted before (persist it); a list that is not newer is refused
-    /// with [`Error::Stale`] so an old list cannot undo a revocation.
+    /// Verifies a signed revocation list (either text form) at time `now`.
+    ///
+    /// `last` is the [`ListStamp`] of the list this program accepted before (persist it). A list
+    /// is refused with [`Error::Stale`] unless it is newer ([`RevocationList::is_newer_than`]),
+    /// so an old list cannot undo a revocation. It is refused with
+    /// [`Error::ListTooOld`] when signed at or before `now` minus the maximum age
+    /// ([`Verifier::with_max_list_age`]) minus the leeway. Feed the list's `issued_at` to the
+    /// program's [`crate::ClockMark`].
     pub fn verify_revocation_list(
         &self,
         text: &str,
-        last_accepted: Option<u64>,
+        now: u64,
+        last: Option<ListStamp>,
     ) -> Result<RevocationList, Error> {
         let envelope = self.open(&REVOCATION_LIST, text)?;
-        let list = RevocationList::decode(envelope.payload())?;
-        if last_accepted.is_some_and(|last| list.sequence <= last) {
+        let payload_at = envelope.payload_at;
+        let list = RevocationList::decode(envelope.message, payload_at)?;
+        if last.is_some_and(|last| !list.is_newer_than(last)) {
             return Err(Error::Stale);
+        }
+        let deadline = list
+            .issued_at
+            .saturating_add(self.max_list_age())
+            .saturating_add(self.leeway());
+        if now >= deadline {
+            return Err(Error::ListTooOld {
+                issued_at: list.issued_at,
+                now,
+            });
         }
         Ok(list)
     }
 
-    /// Verifies a revocation list newer than `last_accepted` and checks a license's claims
-    /// against it. Returns the list's sequence, to be persisted by the caller.
+    /// Verifies a revocation list newer than `last` as [`Verifier::verify_revocation_list`] does
+    /// and checks a license's claims against it. Returns the list's stamp, to be persisted by
+    /// the caller.
     pub fn check_revocation(
         &self,
         list_text: &str,
-        last_accepted: Option<u64>,
+        now: u64,
+        last: Option<ListStamp>,
         claims: &Claims,
-    ) -> Result<u64, Error> {
-        let list = self.verify_revocation_list(list_text, last_accepted)?;
+    ) -> Result<ListStamp, Error> {
+        let list = self.verify_revocation_list(list_text, now, last)?;
         list.check(claims)?;
-        Ok(list.sequence)
+        Ok(list.stamp())
     }
 }
 
@@ -234,7 +342,6 @@ mod tests {
     use ed25519_dalek::{Signer as _, SigningKey};
 
     use super::*;
-    use crate::binding::Binding;
     use crate::keys::PublicKey;
 
     fn key() -> (SigningKey, Verifier, Kid) {
@@ -250,23 +357,7 @@ mod tests {
     }
 
     fn claims(id: u8, revision: u32) -> Claims {
-        Claims {
-            license_id: LicenseId([id; 16]),
-            revision,
-            instance_id: None,
-            order_id: None,
-            product_id: "P".into(),
-            sku_code: None,
-            customer_id: None,
-            trial: false,
-            test: false,
-            issued_at: 0,
-            not_before: 0,
-            expires_at: None,
-            quantity: None,
-            features: vec![],
-            binding: Binding::None,
-        }
+        Claims::minimal(id, revision)
     }
 
     fn list(sequence: u64) -> RevocationList {
@@ -286,12 +377,24 @@ mod tests {
         )
     }
 
+    const NOW: u64 = 1_700_000_100;
+
+    fn stamp(sequence: u64, issued_at: u64) -> Option<ListStamp> {
+        Some(ListStamp {
+            sequence,
+            issued_at,
+        })
+    }
+
     #[test]
     fn a_signed_list_is_accepted_and_revokes_what_it_lists() {
         let (key, verifier, kid) = key();
         let text = sign(&key, &kid, &list(5));
-        let accepted = verifier.verify_revocation_list(&text, Some(4)).unwrap();
+        let accepted = verifier
+            .verify_revocation_list(&text, NOW, stamp(4, 1_600_000_000))
+            .unwrap();
         assert_eq!(accepted, list(5));
+        assert_eq!(accepted.len(), 3);
         assert_eq!(accepted.check(&claims(1, 1)), Err(Error::Revoked));
         assert_eq!(accepted.check(&claims(3, 9)), Err(Error::Revoked));
         assert_eq!(
@@ -301,27 +404,87 @@ mod tests {
         );
         assert_eq!(accepted.check(&claims(2, 3)), Ok(()), "the reissued token");
         assert_eq!(accepted.check(&claims(4, 1)), Ok(()), "not listed");
-        assert_eq!(verifier.check_revocation(&text, None, &claims(4, 1)), Ok(5));
+        assert_eq!(accepted.check(&claims(0, 1)), Ok(()), "below every entry");
+        assert_eq!(
+            verifier.check_revocation(&text, NOW, None, &claims(4, 1)),
+            Ok(list(5).stamp())
+        );
         let armored = armor_revocation_list(&text);
-        assert!(verifier.verify_revocation_list(&armored, None).is_ok());
+        assert!(verifier.verify_revocation_list(&armored, NOW, None).is_ok());
     }
 
     #[test]
     fn a_list_not_newer_than_the_last_accepted_is_stale() {
         let (key, verifier, kid) = key();
         let text = sign(&key, &kid, &list(5));
+        let issued = list(5).issued_at;
+        for last in [stamp(5, issued), stamp(9, issued - 1), stamp(4, issued + 1)] {
+            assert_eq!(
+                verifier.verify_revocation_list(&text, NOW, last),
+                Err(Error::Stale),
+                "{last:?}"
+            );
+        }
         assert_eq!(
-            verifier.verify_revocation_list(&text, Some(5)),
+            verifier.check_revocation(&text, NOW, stamp(5, issued), &claims(4, 1)),
             Err(Error::Stale)
         );
+        // The same content re-signed later is news: it proves nothing was withheld.
+        assert!(verifier
+            .verify_revocation_list(&text, NOW, stamp(5, issued - 1))
+            .is_ok());
+        // A change signed within the same second as the last list is news too.
+        assert!(verifier
+            .verify_revocation_list(&text, NOW, stamp(4, issued))
+            .is_ok());
+    }
+
+    #[test]
+    fn a_list_older_than_the_maximum_age_plus_leeway_is_too_old() {
+        let (key, verifier, kid) = key();
+        let text = sign(&key, &kid, &list(5));
+        let issued = list(5).issued_at;
+        let verifier = verifier.with_max_list_age(3600).with_leeway(300);
+        assert!(verifier
+            .verify_revocation_list(&text, issued + 3899, None)
+            .is_ok());
         assert_eq!(
-            verifier.verify_revocation_list(&text, Some(9)),
-            Err(Error::Stale)
+            verifier.verify_revocation_list(&text, issued + 3900, None),
+            Err(Error::ListTooOld {
+                issued_at: issued,
+                now: issued + 3900
+            })
         );
-        assert_eq!(
-            verifier.check_revocation(&text, Some(5), &claims(4, 1)),
-            Err(Error::Stale)
+    }
+
+    #[test]
+    fn lookups_find_every_entry_of_a_large_list_and_nothing_else() {
+        let (key, verifier, kid) = key();
+        let id = |n: u32| {
+            let mut bytes = [0u8; 16];
+            bytes[..4].copy_from_slice(&(n * 2 + 1).to_be_bytes());
+            LicenseId(bytes)
+        };
+        let entries = (0..5000)
+            .map(|n| RevocationEntry {
+                license_id: id(n),
+                revoked_below: u32::MAX,
+                status: EntryStatus::Revoked,
+            })
+            .collect();
+        let list = RevocationList::new(1, 1_700_000_000, entries);
+        let text = sign(&key, &kid, &list);
+        assert!(
+            text.len() > crate::MAX_INPUT_LEN,
+            "over the version 1 limit"
         );
+        let verified = verifier.verify_revocation_list(&text, NOW, None).unwrap();
+        for n in 0..5000 {
+            assert!(verified.entry(&id(n)).is_some());
+            let mut gap = id(n);
+            gap.0[3] = gap.0[3].wrapping_sub(1);
+            assert!(verified.entry(&gap).is_none());
+        }
     }
 
     #[test]
@@ -338,7 +501,7 @@ mod tests {
             bad[i] ^= 0x01;
             let bad = alloc::format!("klr1.{}", URL_SAFE_NO_PAD.encode(&bad));
             assert!(
-                verifier.verify_revocation_list(&bad, None).is_err(),
+                verifier.verify_revocation_list(&bad, NOW, None).is_err(),
                 "byte {i}"
             );
         }
@@ -352,7 +515,7 @@ mod tests {
         let unsigned = crate::UnsignedLicense::new(&kid, &claims(1, 1)).unwrap();
         let license = unsigned.finish(&key.sign(&unsigned.message()).to_bytes());
         assert_eq!(
-            verifier.verify_revocation_list(&license, None),
+            verifier.verify_revocation_list(&license, NOW, None),
             Err(Error::WrongObjectKind)
         );
     }

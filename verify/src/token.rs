@@ -17,6 +17,7 @@ use crate::binding::{Binding, HardwareBinding, HASH_LEN, MAX_VALUES_PER_COMPONEN
 use crate::claims::{Claims, LicenseId};
 use crate::envelope::{self, Kind, LICENSE, SIGNATURE_LEN};
 use crate::error::Error;
+use crate::hwid::Component;
 use crate::keys::Kid;
 
 /// Longest one-line license the issuer will produce (KooMarket's string-license upload limit).
@@ -37,6 +38,9 @@ pub(crate) mod tag {
     pub(crate) const QUANTITY: u8 = 0x0c;
     pub(crate) const FEATURES: u8 = 0x0d;
     pub(crate) const BINDING: u8 = 0x0e;
+    /// The anchor component of a hardware binding (optional: verifiers that do not know it
+    /// apply the version 1 rule).
+    pub(crate) const ANCHOR: u8 = 0x0f;
     pub(crate) const FIRST_CRITICAL: u8 = 0x80;
 }
 
@@ -91,7 +95,7 @@ impl UnsignedLicense {
     /// Encodes `claims` for the key `kid`. Fails when a field is out of range or the one-line
     /// token would exceed [`MAX_TOKEN_LEN`] characters.
     pub fn new(kid: &Kid, claims: &Claims) -> Result<UnsignedLicense, EncodeError> {
-        let mut body = envelope::body_header(kid);
+        let mut body = envelope::body_header(kid, envelope::FORMAT_VERSION);
         encode_payload(claims, &mut body)?;
         let len = envelope::one_line_len(&LICENSE, body.len());
         if len > MAX_TOKEN_LEN {
@@ -255,6 +259,12 @@ fn encode_payload(c: &Claims, out: &mut Vec<u8>) -> Result<(), EncodeError> {
             if hw.min_match == 0 || hw.min_match > 4 {
                 return Err(EncodeError::InvalidBinding);
             }
+            if let Some(anchor) = hw.anchor {
+                let single = hw.hashes.get(anchor.index()).map(Vec::len) == Some(1);
+                if !matches!(anchor, Component::Disk | Component::Board) || !single {
+                    return Err(EncodeError::InvalidBinding);
+                }
+            }
             let mut value = Vec::with_capacity(3 + SALT_LEN + 4 * 4 * HASH_LEN);
             value.push(BINDING_HARDWARE);
             value.push(hw.min_match);
@@ -269,6 +279,9 @@ fn encode_payload(c: &Claims, out: &mut Vec<u8>) -> Result<(), EncodeError> {
                 }
             }
             put(out, tag::BINDING, &value, "binding")?;
+            if let Some(anchor) = hw.anchor {
+                put(out, tag::ANCHOR, &[anchor as u8], "anchor")?;
+            }
         }
     }
     Ok(())
@@ -318,23 +331,7 @@ pub(crate) fn decode_payload(payload: &[u8]) -> Result<Claims, Error> {
     let mut revision = None;
     let mut product_id = None;
     let mut issued_at = None;
-    let mut claims = Claims {
-        license_id: LicenseId([0; 16]),
-        revision: 0,
-        instance_id: None,
-        order_id: None,
-        product_id: String::new(),
-        sku_code: None,
-        customer_id: None,
-        trial: false,
-        test: false,
-        issued_at: 0,
-        not_before: 0,
-        expires_at: None,
-        quantity: None,
-        features: Vec::new(),
-        binding: Binding::None,
-    };
+    let mut claims = Claims::blank();
     let mut not_before = None;
     while !r.is_empty() {
         let t = r.byte()?;
@@ -370,6 +367,7 @@ pub(crate) fn decode_payload(payload: &[u8]) -> Result<Claims, Error> {
             tag::QUANTITY => claims.quantity = Some(u32::from_be_bytes(fixed(value, "quantity")?)),
             tag::FEATURES => claims.features = decode_features(value)?,
             tag::BINDING => claims.binding = decode_binding(value)?,
+            tag::ANCHOR => decode_anchor(value, &mut claims.binding)?,
             t if t >= tag::FIRST_CRITICAL => return Err(Error::UnsupportedCriticalField(t)),
             _ => {} // an optional field added by a later version
         }
@@ -390,6 +388,25 @@ fn decode_features(value: &[u8]) -> Result<Vec<String>, Error> {
         features.push(text(r.take(len)?, "feature")?);
     }
     Ok(features)
+}
+
+/// Sets the anchor of the hardware binding decoded just before: disk or board, holding exactly
+/// one hash.
+fn decode_anchor(value: &[u8], binding: &mut Binding) -> Result<(), Error> {
+    let bad = Error::Malformed("anchor");
+    let Binding::Hardware(hw) = binding else {
+        return Err(bad);
+    };
+    let anchor = match fixed::<1>(value, "anchor")? {
+        [1] => Component::Disk,
+        [2] => Component::Board,
+        _ => return Err(bad),
+    };
+    if hw.hashes.get(anchor.index()).map(Vec::len) != Some(1) {
+        return Err(bad);
+    }
+    hw.anchor = Some(anchor);
+    Ok(())
 }
 
 fn decode_binding(value: &[u8]) -> Result<Binding, Error> {
@@ -420,6 +437,7 @@ fn decode_binding(value: &[u8]) -> Result<Binding, Error> {
                 min_match,
                 salt,
                 hashes,
+                anchor: None,
             }))
         }
         _ => Err(Error::Malformed("unknown binding kind")),

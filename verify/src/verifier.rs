@@ -1,15 +1,18 @@
-//! The verifier: pinned public keys, the validity window, the expected product and the machine
-//! binding, checked in that order after the signature.
+//! The verifier: pinned public keys, the validity window, the expected product, the test flag
+//! and the machine binding, checked in that order after the signature; and the guard against a
+//! clock set back.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::binding::Binding;
 use crate::claims::Claims;
+use crate::clock::ClockMark;
 use crate::envelope::{self, Envelope, Kind};
 use crate::error::Error;
 use crate::hwid::HardwareId;
 use crate::keys::{Kid, PublicKey};
+use crate::revocation::DEFAULT_MAX_LIST_AGE_SECS;
 use crate::token::{self, system_identifier_digest};
 
 /// Default tolerance for clock differences between the issuer and this machine, in seconds.
@@ -38,6 +41,8 @@ pub struct Verifier {
     keys: Vec<PublicKey>,
     products: Vec<String>,
     leeway: u64,
+    allow_test: bool,
+    max_list_age: u64,
 }
 
 impl Verifier {
@@ -47,6 +52,8 @@ impl Verifier {
             keys: keys.into_iter().collect(),
             products: Vec::new(),
             leeway: DEFAULT_LEEWAY_SECS,
+            allow_test: false,
+            max_list_age: DEFAULT_MAX_LIST_AGE_SECS,
         }
     }
 
@@ -64,6 +71,31 @@ impl Verifier {
         self
     }
 
+    /// Also accept licenses issued for marketplace test traffic (`testFlag=1`, the KooMarket
+    /// debugger), which are refused with [`Error::TestLicense`] otherwise. For test builds only.
+    pub fn allow_test_licenses(mut self) -> Verifier {
+        self.allow_test = true;
+        self
+    }
+
+    /// Maximum age of an accepted revocation list in seconds (default
+    /// [`DEFAULT_MAX_LIST_AGE_SECS`]); the leeway is added on top. The issuer re-signs its list
+    /// at least hourly, so a program that refreshes often can ask for a few hours.
+    pub fn with_max_list_age(mut self, seconds: u64) -> Verifier {
+        self.max_list_age = seconds;
+        self
+    }
+
+    /// The clock leeway in seconds.
+    pub fn leeway(&self) -> u64 {
+        self.leeway
+    }
+
+    /// The maximum age of a revocation list in seconds.
+    pub fn max_list_age(&self) -> u64 {
+        self.max_list_age
+    }
+
     /// The pinned key with this key id.
     pub fn key(&self, kid: &Kid) -> Option<&PublicKey> {
         self.keys.iter().find(|k| &k.kid() == kid)
@@ -75,7 +107,7 @@ impl Verifier {
         let key = self
             .key(&envelope.kid)
             .ok_or(Error::UnknownKey(envelope.kid))?;
-        key.verify_strict(&envelope.message(kind), &envelope.signature)?;
+        key.verify_strict(&envelope.message, &envelope.signature)?;
         Ok(envelope)
     }
 
@@ -88,8 +120,9 @@ impl Verifier {
     }
 
     /// Verifies a license (one-line or armoured) at time `now` (Unix seconds): signature, format,
-    /// validity window and expected product. The machine binding is not checked: use
-    /// [`Verifier::verify_on`] for that.
+    /// validity window, expected product and, unless [`Verifier::allow_test_licenses`], that it
+    /// is not a test license. The machine binding is not checked: use [`Verifier::verify_on`]
+    /// for that, and [`Verifier::verify_guarded`] to also detect a clock set back.
     pub fn verify(&self, token: &str, now: u64) -> Result<Claims, Error> {
         let claims = self.authenticate(token)?;
         if now.saturating_add(self.leeway) < claims.not_before {
@@ -110,6 +143,9 @@ impl Verifier {
                 return Err(Error::WrongProduct);
             }
         }
+        if claims.test && !self.allow_test {
+            return Err(Error::TestLicense);
+        }
         Ok(claims)
     }
 
@@ -118,6 +154,34 @@ impl Verifier {
         let claims = self.verify(token, now)?;
         check_binding(&claims.binding, host)?;
         Ok(claims)
+    }
+
+    /// Refuses a clock set back: [`Error::ClockBehind`] when `now` plus the leeway is before
+    /// the high-water `mark`.
+    pub fn check_clock(&self, now: u64, mark: ClockMark) -> Result<(), Error> {
+        if now.saturating_add(self.leeway) < mark.get() {
+            return Err(Error::ClockBehind {
+                now,
+                mark: mark.get(),
+            });
+        }
+        Ok(())
+    }
+
+    /// [`Verifier::verify_on`] guarded against a clock set back: first
+    /// [`Verifier::check_clock`], then the mark is raised to `now` (whatever the license's
+    /// verdict), then the license is verified. Persist the mark when it moved (with `std`:
+    /// [`crate::MarkFile`]).
+    pub fn verify_guarded(
+        &self,
+        token: &str,
+        now: u64,
+        host: &Host<'_>,
+        mark: &mut ClockMark,
+    ) -> Result<Claims, Error> {
+        self.check_clock(now, *mark)?;
+        mark.observe(now);
+        self.verify_on(token, now, host)
     }
 
     /// [`Verifier::verify`] with the system clock.
@@ -159,14 +223,7 @@ pub fn check_binding(binding: &Binding, host: &Host<'_>) -> Result<(), Error> {
         }
         Binding::Hardware(hw) => {
             let id = host.hardware.ok_or(Error::MissingHardwareIdentifier)?;
-            if hw.matches(id) {
-                Ok(())
-            } else {
-                Err(Error::HardwareMismatch {
-                    matched: hw.matching_components(id),
-                    required: hw.min_match,
-                })
-            }
+            hw.check(id)
         }
     }
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::binding::{HardwareBinding, MAX_VALUES_PER_COMPONENT};
 use alloc::format;
 use alloc::vec;
 use proptest::prelude::*;
@@ -323,6 +324,7 @@ fn components_without_hashes_never_match() -> TestResult {
         min_match: 1,
         salt: SALT,
         hashes: [vec![], vec![], vec![], vec![]],
+        anchor: None,
     };
     assert_eq!(binding.matching_components(&id("M|D|B|C")?), 0);
     assert!(!binding.matches(&id("M|D|B|C")?));
@@ -397,6 +399,7 @@ proptest! {
             min_match,
             salt,
             hashes: [hashes.clone(), hashes.clone(), vec![], hashes],
+            anchor: None,
         };
         if let Ok(machine) = HardwareId::parse(&s) {
             prop_assert!(binding.matching_components(&machine) <= 4);

@@ -2,8 +2,8 @@
 //! of claims round-trips exactly.
 
 use koolicense_verify::{
-    inspect, Binding, Claims, EncodeError, Error, HardwareBinding, HardwareId, Host, LicenseId,
-    PublicKey, UnsignedLicense, HASH_LEN, MAX_TOKEN_LEN, SALT_LEN,
+    inspect, Binding, Claims, Component, EncodeError, Error, HardwareBinding, HardwareId, Host,
+    LicenseId, PublicKey, UnsignedLicense, HASH_LEN, MAX_TOKEN_LEN, SALT_LEN,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -117,10 +117,13 @@ prop_compose! {
         salt in any::<[u8; SALT_LEN]>(),
         counts in [0usize..=4, 0usize..=4, 0usize..=4, 0usize..=4],
         pool in vec(any::<[u8; HASH_LEN]>(), 16),
+        anchor in proptest::option::of(prop_oneof![Just(Component::Disk), Just(Component::Board)]),
     ) -> HardwareBinding {
         let mut pool = pool.into_iter();
-        let hashes = counts.map(|n| pool.by_ref().take(n).collect());
-        HardwareBinding { min_match, salt, hashes }
+        let hashes: [Vec<[u8; HASH_LEN]>; 4] = counts.map(|n| pool.by_ref().take(n).collect());
+        // The encoder accepts an anchor only on a component holding exactly one hash.
+        let anchor = anchor.filter(|a| hashes[a.index()].len() == 1);
+        HardwareBinding { min_match, salt, hashes, anchor }
     }
 }
 
@@ -285,7 +288,7 @@ proptest! {
 
     #[test]
     fn valid_claims_round_trip_exactly(claims in valid_claims()) {
-        let v = verifier().with_leeway(0);
+        let v = verifier().with_leeway(0).allow_test_licenses();
         match UnsignedLicense::new(&kid(&test_key()), &claims) {
             Ok(unsigned) => {
                 let signature = ed25519_dalek::Signer::sign(&test_key(), &unsigned.message());

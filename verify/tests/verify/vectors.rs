@@ -5,7 +5,7 @@
 //! `KOOLICENSE_REGENERATE_VECTORS=1 cargo test -p koolicense-verify --test verify -- --ignored regenerate_known_answer_vectors`.
 
 use koolicense_verify::{
-    Binding, Claims, Error, HardwareId, Host, PublicKey, Verifier, DEFAULT_LEEWAY_SECS,
+    Binding, Claims, ClockMark, Error, HardwareId, Host, PublicKey, Verifier, DEFAULT_LEEWAY_SECS,
 };
 use serde_json::{json, Value};
 
@@ -13,6 +13,7 @@ use crate::support::*;
 use crate::vectors_cases::{cases, Case, Expect, Text};
 
 const RECORDED: &str = include_str!("../vectors/licenses.json");
+const RECORDED_V1: &str = include_str!("../vectors/v1/licenses.json");
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/licenses.json");
 
 /// Output order of object keys (serde_json's maps are sorted alphabetically otherwise).
@@ -24,6 +25,8 @@ const KEY_ORDER: &[&str] = &[
     "now",
     "leeway",
     "product",
+    "allow_test",
+    "mark",
     "host",
     "hardware_identifier",
     "system_identifier",
@@ -51,6 +54,7 @@ const KEY_ORDER: &[&str] = &[
     "min_match",
     "salt",
     "hashes",
+    "anchor",
 ];
 
 fn hex(bytes: &[u8]) -> String {
@@ -63,14 +67,20 @@ pub(crate) fn claims_json(c: &Claims) -> Value {
         Binding::None => json!({"kind": "none"}),
         Binding::System(code) => json!({"kind": "system", "identifier": code}),
         Binding::SystemDigest(digest) => json!({"kind": "system_digest", "sha256": hex(digest)}),
-        Binding::Hardware(hw) => json!({
-            "kind": "hardware",
-            "min_match": hw.min_match,
-            "salt": hex(&hw.salt),
-            "hashes": hw.hashes.iter()
-                .map(|component| component.iter().map(|h| hex(h)).collect::<Vec<_>>())
-                .collect::<Vec<_>>(),
-        }),
+        Binding::Hardware(hw) => {
+            let mut binding = json!({
+                "kind": "hardware",
+                "min_match": hw.min_match,
+                "salt": hex(&hw.salt),
+                "hashes": hw.hashes.iter()
+                    .map(|component| component.iter().map(|h| hex(h)).collect::<Vec<_>>())
+                    .collect::<Vec<_>>(),
+            });
+            if let Some(anchor) = hw.anchor {
+                binding["anchor"] = json!(anchor.name());
+            }
+            binding
+        }
         other => panic!("no JSON form for {other:?}"),
     };
     json!({
@@ -114,6 +124,12 @@ fn case_json(case: &Case) -> Value {
     }
     if let Some(product) = case.product {
         out.insert("product".into(), json!(product));
+    }
+    if case.allow_test {
+        out.insert("allow_test".into(), json!(true));
+    }
+    if let Some(mark) = case.mark {
+        out.insert("mark".into(), json!(mark));
     }
     if let Some(host) = &case.host {
         let mut h = serde_json::Map::new();
@@ -183,8 +199,9 @@ fn render() -> String {
     out
 }
 
-/// Runs one recorded case through the verifier and compares the outcome.
-fn check(case: &Value) {
+/// Runs one recorded case through the verifier and compares the outcome. `allow_test` accepts
+/// test licenses whatever the case says (version 1 verifiers had no test-license policy).
+fn check(case: &Value, allow_test: bool) {
     let name = case["name"].as_str().unwrap();
     let key = PublicKey::parse(case["public_key_pem"].as_str().unwrap()).unwrap();
     let leeway = case
@@ -194,25 +211,31 @@ fn check(case: &Value) {
     if let Some(product) = case.get("product") {
         verifier = verifier.expect_product(product.as_str().unwrap());
     }
+    if allow_test || case.get("allow_test") == Some(&Value::Bool(true)) {
+        verifier = verifier.allow_test_licenses();
+    }
+    let mark = ClockMark::new(case.get("mark").map_or(0, |m| m.as_u64().unwrap()));
     let text = case
         .get("token")
         .or_else(|| case.get("armored"))
         .and_then(Value::as_str)
         .unwrap();
     let now = case["now"].as_u64().unwrap();
-    let result = match case.get("host") {
-        None => verifier.verify(text, now),
-        Some(host) => {
-            let hardware = host
-                .get("hardware_identifier")
-                .map(|h| HardwareId::parse(h.as_str().unwrap()).unwrap());
-            let host = Host {
-                hardware: hardware.as_ref(),
-                system_identifier: host.get("system_identifier").and_then(Value::as_str),
-            };
-            verifier.verify_on(text, now, &host)
-        }
-    };
+    let result = verifier
+        .check_clock(now, mark)
+        .and_then(|()| match case.get("host") {
+            None => verifier.verify(text, now),
+            Some(host) => {
+                let hardware = host
+                    .get("hardware_identifier")
+                    .map(|h| HardwareId::parse(h.as_str().unwrap()).unwrap());
+                let host = Host {
+                    hardware: hardware.as_ref(),
+                    system_identifier: host.get("system_identifier").and_then(Value::as_str),
+                };
+                verifier.verify_on(text, now, &host)
+            }
+        });
     let expect = &case["expect"];
     match (result, expect.get("ok"), expect.get("error")) {
         (Ok(claims), Some(recorded), None) => {
@@ -231,7 +254,7 @@ fn known_answer_vectors_verify_as_recorded() {
     let cases = recorded.as_array().unwrap();
     assert!(cases.len() >= 20, "{} cases", cases.len());
     for case in cases {
-        check(case);
+        check(case, false);
     }
     let both = |kind: &str| {
         cases
@@ -240,6 +263,19 @@ fn known_answer_vectors_verify_as_recorded() {
             .count()
     };
     assert!(both("ok") >= 10 && both("error") >= 10);
+}
+
+/// The version 1 vectors, frozen as the version 1 verifier recorded them: every license a
+/// delivered program holds still gets the same answer (test licenses need
+/// [`Verifier::allow_test_licenses`] now, which is how the check runs them).
+#[test]
+fn version_1_compatibility_vectors_still_verify_as_recorded() {
+    let recorded: Value = serde_json::from_str(RECORDED_V1).unwrap();
+    let cases = recorded.as_array().unwrap();
+    assert_eq!(cases.len(), 41);
+    for case in cases {
+        check(case, true);
+    }
 }
 
 #[test]

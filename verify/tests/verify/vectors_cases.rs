@@ -33,6 +33,10 @@ pub(crate) struct Case {
     pub(crate) leeway: Option<u64>,
     pub(crate) product: Option<&'static str>,
     pub(crate) host: Option<HostSpec>,
+    /// Accept test licenses (`testFlag=1`).
+    pub(crate) allow_test: bool,
+    /// The clock's high-water mark, checked before the license.
+    pub(crate) mark: Option<u64>,
     pub(crate) expect: Expect,
 }
 
@@ -86,6 +90,15 @@ fn hardware(n: u8, min_match: u8) -> Claims {
     }
 }
 
+/// Bound to [`VECTOR_MACHINE`] under the anchored rule (anchor: the board).
+fn anchored(n: u8) -> Claims {
+    let id = hwid(VECTOR_MACHINE);
+    Claims {
+        binding: Binding::Hardware(HardwareBinding::bind_strict(&id, VECTOR_SALT, 2).unwrap()),
+        ..periodic(n)
+    }
+}
+
 fn sign(key: &SigningKey, body: &[u8]) -> String {
     sign_body(key, body)
 }
@@ -100,6 +113,8 @@ fn ok(name: &'static str, claims: Claims, now: u64) -> Case {
         leeway: None,
         product: None,
         host: None,
+        allow_test: false,
+        mark: None,
         expect: Expect::Ok(Box::new(claims)),
     }
 }
@@ -347,10 +362,19 @@ pub(crate) fn cases() -> Vec<Case> {
             None,
             Some(SYSTEM_ID),
         ),
-        ok(
-            "trial license for marketplace test traffic",
-            flags.clone(),
+        Case {
+            allow_test: true,
+            ..ok(
+                "test license accepted when test licenses are allowed",
+                flags.clone(),
+                T0 + DAY,
+            )
+        },
+        fails(
+            "test license refused by default",
+            &flags,
             T0 + DAY,
+            "TestLicense",
         ),
         fails(
             "trial license after its two weeks",
@@ -481,5 +505,60 @@ pub(crate) fn cases() -> Vec<Case> {
             fails("not a license at all", &periodic(2), now, "Encoding"),
             Text::Token("hello".into()),
         ),
+        on(
+            ok(
+                "anchored hardware license on its machine",
+                anchored(12),
+                now,
+            ),
+            Some(VECTOR_MACHINE),
+            None,
+        ),
+        on(
+            ok(
+                "anchored hardware license with a new disk and without the CPU",
+                anchored(12),
+                now,
+            ),
+            Some("00:1A:2B:3C:4D:5E|NEWDISK0001|BSN-ABC-123|"),
+            None,
+        ),
+        on(
+            fails(
+                "anchored license on a machine with the same CPU model and a copied MAC",
+                &anchored(12),
+                now,
+                "HardwareMismatch",
+            ),
+            Some("00:1A:2B:3C:4D:5E|WD-OTHER|BOARD-2|BFEBFBFF000906EA"),
+            None,
+        ),
+        on(
+            fails(
+                "anchored license on a machine matching MAC and disk but not the board",
+                &anchored(12),
+                now,
+                "AnchorMismatch",
+            ),
+            Some("00:1A:2B:3C:4D:5E|S3Z9NB0K123456|BOARD-2|BFEBFBFF000906EA"),
+            None,
+        ),
+        Case {
+            mark: Some(now + 301),
+            ..fails(
+                "clock set back behind the high-water mark by more than the leeway",
+                &periodic(2),
+                now,
+                "ClockBehind",
+            )
+        },
+        Case {
+            mark: Some(now + 300),
+            ..ok(
+                "clock behind the high-water mark within the leeway",
+                periodic(2),
+                now,
+            )
+        },
     ]
 }

@@ -1,0 +1,174 @@
+//! The signed revocation list served at `GET /v1/revocations`: which licenses it lists, when an
+//! entry may be dropped, and when the list is re-signed.
+//!
+//! * Listed: suspended, revoked and released licenses (every token), and licenses with
+//!   superseded tokens (the tokens below `revoked_below`).
+//! * Dropped: an entry whose revoked tokens have all expired more than
+//!   `revocation.expired_grace_secs` ago. A verifier refuses such a token by its validity window
+//!   anyway, so the list stops growing with every license ever released.
+//! * Re-signed: whenever the revocation sequence moved, and otherwise at least every
+//!   `revocation.resign_interval_secs`, with the current time as `issued_at`, so a program can
+//!   tell "no news" (a fresh list) from "news withheld" (no fresh list: `ListTooOld`).
+//!   `issued_at` never goes backwards between two lists.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use koolicense_verify::{EntryStatus, LicenseId, RevocationEntry, RevocationList};
+use parking_lot::Mutex;
+
+use crate::settings::RevocationSettings;
+use crate::signing::Signer;
+use crate::store::records::{LicenseRecord, LicenseStatus};
+use crate::store::{Store, StoreError};
+
+/// One signed list, as served.
+#[derive(Debug)]
+pub(crate) struct SignedList {
+    /// The revocation sequence it reflects.
+    pub(crate) sequence: u64,
+    /// When it was signed (Unix seconds).
+    pub(crate) issued_at: u64,
+    /// How many licenses it lists.
+    pub(crate) entries: usize,
+    /// The one-line signed list.
+    pub(crate) text: String,
+}
+
+/// The last signed list, shared by all requests.
+pub(crate) type ListCache = Mutex<Option<Arc<SignedList>>>;
+
+fn unix(t: DateTime<Utc>) -> u64 {
+    u64::try_from(t.timestamp()).unwrap_or(0)
+}
+
+/// Whether a cached list must be rebuilt: the sequence moved, or it is due for re-signing.
+pub(crate) fn due(cached: Option<&SignedList>, sequence: u64, now: u64, interval: u64) -> bool {
+    cached.is_none_or(|c| c.sequence != sequence || now >= c.issued_at.saturating_add(interval))
+}
+
+/// The current signed list: the cached one while it is current, otherwise a new one. The cache
+/// stays locked while a new list is built, so concurrent requests wait for one build.
+pub(crate) fn current(
+    store: &Store,
+    signer: &Signer,
+    settings: &RevocationSettings,
+    cache: &ListCache,
+    now: DateTime<Utc>,
+) -> Result<Arc<SignedList>, StoreError> {
+    let sequence = store.revocation_sequence()?;
+    let mut cached = cache.lock();
+    let now = unix(now);
+    if let Some(list) = cached.as_ref() {
+        if !due(Some(list), sequence, now, settings.resign_interval_secs) {
+            return Ok(list.clone());
+        }
+    }
+    let issued_at = cached.as_ref().map_or(now, |c| now.max(c.issued_at));
+    let mut entries = Vec::new();
+    let mut failure = None;
+    store.for_each_license(|record| {
+        match listed(store, &record, now, settings.expired_grace_secs) {
+            Ok(Some(entry)) => entries.push(entry),
+            Ok(None) => {}
+            Err(e) => failure = Some(e),
+        }
+        failure.is_none()
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let list = RevocationList::new(sequence, issued_at, entries);
+    let unsigned = list.to_unsigned(&signer.kid());
+    let signed = Arc::new(SignedList {
+        sequence,
+        issued_at,
+        entries: list.len(),
+        text: unsigned.finish(&signer.sign_raw(&unsigned.message())),
+    });
+    *cached = Some(signed.clone());
+    Ok(signed)
+}
+
+/// The entry of a license, if the list must carry it at `now`.
+fn listed(
+    store: &Store,
+    record: &LicenseRecord,
+    now: u64,
+    grace: u64,
+) -> Result<Option<RevocationEntry>, StoreError> {
+    let Some(entry) = entry(record) else {
+        return Ok(None);
+    };
+    let live = |expires_at: Option<u64>| expires_at.is_none_or(|e| e.saturating_add(grace) > now);
+    // The current token is revoked too unless only earlier tokens are: if it is still live,
+    // the entry is needed without looking at the history.
+    if entry.status != EntryStatus::Superseded && live(record.expires_at.map(unix)) {
+        return Ok(Some(entry));
+    }
+    let needed = store
+        .token_history(&record.license_id)?
+        .iter()
+        .filter(|(revision, _)| {
+            entry.status != EntryStatus::Superseded || *revision < entry.revoked_below
+        })
+        .any(|(_, token)| {
+            // A token that cannot be read keeps the entry: never drop what is not understood.
+            koolicense_verify::inspect(token).map_or(true, |t| live(t.claims.expires_at))
+        });
+    Ok(needed.then_some(entry))
+}
+
+/// What the list says about a license, before expiry is considered.
+fn entry(record: &LicenseRecord) -> Option<RevocationEntry> {
+    let license_id = LicenseId::parse(&record.license_id)?;
+    let status = match record.status {
+        LicenseStatus::Suspended => EntryStatus::Suspended,
+        LicenseStatus::Revoked => EntryStatus::Revoked,
+        LicenseStatus::Released => EntryStatus::Released,
+        LicenseStatus::Active | LicenseStatus::Frozen if record.revoked_below > 0 => {
+            EntryStatus::Superseded
+        }
+        LicenseStatus::Active | LicenseStatus::Frozen => return None,
+    };
+    let revoked_below = if status == EntryStatus::Superseded {
+        record.revoked_below
+    } else {
+        u32::MAX
+    };
+    Some(RevocationEntry {
+        license_id,
+        revoked_below,
+        status,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(sequence: u64, issued_at: u64) -> SignedList {
+        SignedList {
+            sequence,
+            issued_at,
+            entries: 0,
+            text: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_list_is_rebuilt_when_the_sequence_moves_or_the_interval_has_passed() {
+        assert!(due(None, 0, 100, 3600));
+        let cached = list(7, 1000);
+        assert!(!due(Some(&cached), 7, 1000, 3600));
+        assert!(!due(Some(&cached), 7, 4599, 3600));
+        assert!(
+            due(Some(&cached), 7, 4600, 3600),
+            "re-signed without changes"
+        );
+        assert!(
+            due(Some(&cached), 8, 1001, 3600),
+            "a change is served at once"
+        );
+    }
+}
