@@ -37,18 +37,27 @@ if command -v cc >/dev/null; then
         cc "${c_flags[@]}" "${sources[@]}" "$lib" "${native_libs[@]}" -o "$target/c/vectors"
     fi
     "$target/c/vectors" "$vectors"
+    "$target/c/vectors" --allow-test verify/tests/vectors/v1/licenses.json
     cc "${c_flags[@]}" verify-ffi/examples/startup_check.c "$lib" "${native_libs[@]}" -o "$target/c/startup_check_c"
 else
     skip "no C compiler (cc): the C vector test did not run"
 fi
 
-step "C++: the header compiles as C++ and the start-up example accepts a floating license"
+step "C++: the header compiles as C++; the start-up example accepts a floating license, refuses a clock set back"
 if command -v c++ >/dev/null; then
     c++ -std=c++17 -Wall -Wextra -Werror -pedantic -Iverify-ffi/include verify-ffi/examples/startup_check.cpp \
         "$lib" "${native_libs[@]}" -o "$target/c/startup_check_cpp"
     # The first vector is a floating perpetual license signed with the test key the example pins.
     grep -m1 '"token": "kl1\.' "$vectors" | sed 's/.*"token": "\([^"]*\)".*/\1/' >"$target/c/floating.txt"
-    "$target/c/startup_check_cpp" "$target/c/floating.txt"
+    rm -f "$target/c/clock-mark"
+    APP_CLOCK_MARK_FILE="$target/c/clock-mark" "$target/c/startup_check_cpp" "$target/c/floating.txt"
+    test -s "$target/c/clock-mark" || { echo "FAIL: the example did not keep its clock mark"; exit 1; }
+    # A clock mark far in the future looks like a clock set back: the example must refuse.
+    echo 99999999999 >"$target/c/clock-mark"
+    if APP_CLOCK_MARK_FILE="$target/c/clock-mark" "$target/c/startup_check_cpp" "$target/c/floating.txt"; then
+        echo "FAIL: the example ran with its clock behind the mark"
+        exit 1
+    fi
 else
     skip "no C++ compiler (c++): the C++ example was not built"
 fi

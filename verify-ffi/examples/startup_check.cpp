@@ -5,8 +5,10 @@
 //       target/release/libkoolicense_verify_ffi.a -lpthread -ldl -lm -o startup_check
 //   ./startup_check path/to/license.txt
 //
-// For licenses bound to a KooMarket system identifier set APP_SYSTEM_IDENTIFIER. Exit status:
-// 0 licensed, 1 not licensed, 2 no license file could be read.
+// For licenses bound to a KooMarket system identifier set APP_SYSTEM_IDENTIFIER. The clock's
+// high-water mark (a clock set back to keep an expired license alive is refused) is kept in
+// APP_CLOCK_MARK_FILE (default ./clock-mark). Exit status: 0 licensed, 1 not licensed, 2 no
+// license file could be read.
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -87,22 +89,32 @@ int main(int argc, char **argv) {
     Handle<KoolicenseVerifier> verifier(raw_verifier);
     Handle<KoolicenseHost> host = this_host();
 
+    // The latest time this program has seen; a clock behind it by more than the leeway is
+    // refused, and every run raises it.
+    const char *mark_env = std::getenv("APP_CLOCK_MARK_FILE");
+    const std::string mark_file = mark_env != nullptr ? mark_env : "clock-mark";
+    uint64_t mark = 0;
+    if (koolicense_mark_load(bytes(mark_file), mark_file.size(), &mark, nullptr) != KOOLICENSE_STATUS_OK) {
+        std::fprintf(stderr, "Cannot read the clock mark %s; refusing to start.\n", mark_file.c_str());
+        return 1;
+    }
+    const uint64_t mark_before = mark;
+
     KoolicenseClaims *raw_claims = nullptr;
     KoolicenseError *raw_error = nullptr;
-    KoolicenseStatus status = koolicense_verify_on(
+    KoolicenseStatus status = koolicense_verify_guarded(
         verifier.get(), bytes(license), license.size(), KOOLICENSE_NOW,
-        kProduct.empty() ? nullptr : bytes(kProduct), kProduct.size(), host.get(), &raw_claims, &raw_error);
+        kProduct.empty() ? nullptr : bytes(kProduct), kProduct.size(), host.get(), &mark, &raw_claims, &raw_error);
     Handle<KoolicenseClaims> claims(raw_claims);
     Handle<KoolicenseError> error(raw_error);
+    if (mark != mark_before && koolicense_mark_store(bytes(mark_file), mark_file.size(), mark, nullptr) != KOOLICENSE_STATUS_OK) {
+        std::fprintf(stderr, "Note: cannot write the clock mark %s.\n", mark_file.c_str());
+    }
     if (status != KOOLICENSE_STATUS_OK) {
         size_t len = 0;
         const char *message = koolicense_error_message(error.get(), &len);
         std::fprintf(stderr, "Not licensed (%s): %s\n", koolicense_error_kind(error.get(), nullptr),
                      text(message, len).c_str());
-        return 1;
-    }
-    if (koolicense_claims_test(claims.get()) && std::getenv("APP_ALLOW_TEST_LICENSE") == nullptr) {
-        std::fprintf(stderr, "This license was issued for KooMarket test traffic (set APP_ALLOW_TEST_LICENSE=1 while testing).\n");
         return 1;
     }
 

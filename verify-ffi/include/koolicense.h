@@ -25,6 +25,13 @@
 // The leeway a verifier applies unless told otherwise, in seconds.
 #define KOOLICENSE_DEFAULT_LEEWAY_SECS 300
 
+// The maximum age of an accepted revocation list unless told otherwise (7 days), in seconds.
+#define KOOLICENSE_DEFAULT_MAX_LIST_AGE_SECS 604800
+
+// Verifier flag: also accept licenses issued for marketplace test traffic (`testFlag=1`, the
+// KooMarket debugger), refused with `KOOLICENSE_STATUS_TEST_LICENSE` otherwise. Test builds only.
+#define KOOLICENSE_ALLOW_TEST_LICENSES 1
+
 // What a call returned: `KOOLICENSE_STATUS_OK` (0) or why it failed. The numbers are stable.
 // A verifier error newer than this list is reported as `KOOLICENSE_STATUS_OTHER_LICENSE_ERROR`
 // with its name in `koolicense_error_kind`.
@@ -43,6 +50,8 @@ enum KoolicenseStatus
   KOOLICENSE_STATUS_INVALID_HARDWARE_IDENTIFIER = 3,
   // This machine's hardware identifier could not be read.
   KOOLICENSE_STATUS_MACHINE_UNREADABLE = 4,
+  // A file (the clock mark file) could not be read or written.
+  KOOLICENSE_STATUS_IO = 5,
   // The text is not a license token in either the one-line or the armoured form.
   KOOLICENSE_STATUS_ENCODING = 10,
   // The input is larger than any valid token.
@@ -79,6 +88,17 @@ enum KoolicenseStatus
   KOOLICENSE_STATUS_NONCE_MISMATCH = 26,
   // The license is revoked or suspended.
   KOOLICENSE_STATUS_REVOKED = 27,
+  // The license was issued for marketplace test traffic and test licenses are not allowed.
+  KOOLICENSE_STATUS_TEST_LICENSE = 28,
+  // The clock is behind the high-water mark by more than the leeway: it was set back.
+  KOOLICENSE_STATUS_CLOCK_BEHIND = 29,
+  // The revocation list was signed longer ago than the maximum age.
+  KOOLICENSE_STATUS_LIST_TOO_OLD = 30,
+  // The status answer is about another license or another token (revision) of it.
+  KOOLICENSE_STATUS_STATUS_MISMATCH = 31,
+  // The hardware binding's anchor component does not match (an identifier assembled from
+  // several machines' parts).
+  KOOLICENSE_STATUS_ANCHOR_MISMATCH = 32,
   // A verifier error without a dedicated status here; `koolicense_error_kind` names it.
   KOOLICENSE_STATUS_OTHER_LICENSE_ERROR = 98,
   // A bug in this library (a caught panic). Please report it.
@@ -160,13 +180,25 @@ typedef struct KoolicenseHost KoolicenseHost;
 // A verifier: the issuer's pinned public keys and the clock leeway. Immutable.
 typedef struct KoolicenseVerifier KoolicenseVerifier;
 
+// Which revocation list a program accepted last: persist it and pass it next time.
+typedef struct KoolicenseListStamp {
+  // The list's sequence (grows with every change).
+  uint64_t sequence;
+  // When the list was signed (Unix seconds): raise the clock mark with it.
+  uint64_t issued_at;
+} KoolicenseListStamp;
+
 // A verified status answer.
 typedef struct KoolicenseStatusAnswer {
-  // The license's state.
+  // The state of the token the answer is about.
   KoolicenseLicenseState state;
+  // The token revision the answer is about (the one whose claims were checked).
+  uint32_t revision;
   // The revision of the license's current token.
   uint32_t current_revision;
-  // The issuer's clock when it answered (Unix seconds).
+  // The revocation floor: tokens of the license with a lower revision are revoked.
+  uint32_t revoked_below;
+  // The issuer's clock when it answered (Unix seconds): raise the clock mark with it.
   uint64_t server_time;
   // The license's current expiry (Unix seconds), 0 when perpetual.
   uint64_t expires_at;
@@ -191,7 +223,7 @@ KoolicenseStatus koolicense_error_status(const struct KoolicenseError *error);
 
 // The kind of an error: the verifier's error name as in the known-answer vectors (`Expired`,
 // `HardwareMismatch`, ...) or `InvalidArgument`, `InvalidHardwareIdentifier`,
-// `MachineUnreadable`, `Internal`. Borrowed from the handle; NULL for a NULL handle.
+// `MachineUnreadable`, `Io`, `Internal`. Borrowed from the handle; NULL for a NULL handle.
 //
 // Thread-safe; cannot fail.
 //
@@ -215,31 +247,37 @@ const char *koolicense_error_message(const struct KoolicenseError *error, size_t
 // `error` is NULL or an error handle that is not used afterwards.
 void koolicense_error_free(struct KoolicenseError *error);
 
-// Verifies a signed revocation list (one-line or armoured) and checks the claims of a verified
-// license against it. `last_accepted_sequence` points to the highest list sequence this program
-// accepted before (persist it), or is NULL for none; a list that is not newer fails with
-// `KOOLICENSE_STATUS_STALE`, so an old list cannot undo a revocation. A listed license fails
-// with `KOOLICENSE_STATUS_REVOKED`. On success stores the list's sequence in `*sequence_out`:
-// persist it as the new last accepted sequence.
+// Verifies a signed revocation list (one-line or armoured) at `now` (or `KOOLICENSE_NOW`) and
+// checks the claims of a verified license against it. `last_accepted` points to the stamp of
+// the list this program accepted before (persist it), or is NULL for none. Fails with
+// `KOOLICENSE_STATUS_STALE` for a list that is not newer (an old list cannot undo a
+// revocation), `KOOLICENSE_STATUS_LIST_TOO_OLD` for a list signed longer ago than the
+// verifier's maximum age, and `KOOLICENSE_STATUS_REVOKED` when the list revokes this token. On
+// success stores the list's stamp in `*stamp_out`: persist it as the new last accepted stamp.
 //
 // Thread-safe.
 //
 // # Safety
 // `verifier` and `claims` are live handles; `list` is valid for `list_len` bytes;
-// `last_accepted_sequence` is NULL or valid for reading; `sequence_out` is valid for writing;
+// `last_accepted` is NULL or valid for reading; `stamp_out` is valid for writing;
 // `error_out` is NULL or valid for writing a pointer.
 KoolicenseStatus koolicense_check_revocation(const struct KoolicenseVerifier *verifier,
                                              const uint8_t *list,
                                              size_t list_len,
-                                             const uint64_t *last_accepted_sequence,
+                                             uint64_t now,
+                                             const struct KoolicenseListStamp *last_accepted,
                                              const struct KoolicenseClaims *claims,
-                                             uint64_t *sequence_out,
+                                             struct KoolicenseListStamp *stamp_out,
                                              struct KoolicenseError **error_out);
 
-// Verifies a signed status answer (one-line or armoured) for the license whose verified claims
-// are given: signature, that it echoes `nonce` (the fresh random value this program sent) and
-// that it concerns this license. Stores the answer in `*answer_out`. The caller then acts on
-// `answer_out->state`.
+// Verifies a signed status answer (one-line or armoured) about the token whose verified claims
+// are given: signature, that it echoes `nonce` (the fresh random value this program sent;
+// `KOOLICENSE_STATUS_NONCE_MISMATCH` otherwise, e.g. a replayed answer), that it is about this
+// license and this revision (`KOOLICENSE_STATUS_STATUS_MISMATCH` otherwise, e.g. an answer about
+// the current token passed off for a superseded one), and that the token is not below the
+// answer's revocation floor (`KOOLICENSE_STATUS_REVOKED`). Stores the answer in `*answer_out`;
+// the caller then acts on `answer_out->state` and raises its clock mark with
+// `answer_out->server_time`.
 //
 // Thread-safe.
 //
@@ -420,6 +458,46 @@ bool koolicense_claims_has_feature(const struct KoolicenseClaims *claims,
                                    const uint8_t *feature,
                                    size_t feature_len);
 
+// Refuses a clock set back: `KOOLICENSE_STATUS_CLOCK_BEHIND` when `now` (or the system clock
+// for `KOOLICENSE_NOW`) plus the verifier's leeway is before the high-water `mark`. Raise the
+// mark with every verification time and with the signed server times of revocation lists
+// (`KoolicenseListStamp.issued_at`) and status answers (`KoolicenseStatusAnswer.server_time`).
+//
+// Thread-safe.
+//
+// # Safety
+// `verifier` is a live verifier; `error_out` is NULL or valid for writing a pointer.
+KoolicenseStatus koolicense_check_clock(const struct KoolicenseVerifier *verifier,
+                                        uint64_t now,
+                                        uint64_t mark,
+                                        struct KoolicenseError **error_out);
+
+// Reads the high-water mark kept in the file at `path` (UTF-8); a missing file is a mark of 0.
+// A file that does not hold a number fails with `KOOLICENSE_STATUS_IO` (the mark is never reset
+// silently).
+//
+// Thread-safe.
+//
+// # Safety
+// `path` is valid for `path_len` bytes; `mark_out` is valid for writing a `uint64_t`;
+// `error_out` is NULL or valid for writing a pointer.
+KoolicenseStatus koolicense_mark_load(const uint8_t *path,
+                                      size_t path_len,
+                                      uint64_t *mark_out,
+                                      struct KoolicenseError **error_out);
+
+// Writes the high-water mark to the file at `path` (UTF-8) atomically: a temporary file next to
+// it is written and synced, then renamed over it.
+//
+// Thread-safe for distinct paths.
+//
+// # Safety
+// `path` is valid for `path_len` bytes; `error_out` is NULL or valid for writing a pointer.
+KoolicenseStatus koolicense_mark_store(const uint8_t *path,
+                                       size_t path_len,
+                                       uint64_t mark,
+                                       struct KoolicenseError **error_out);
+
 // Creates a host from a KooMarket hardware identifier (`MAC|disk|board|CPU`) and/or the system
 // identifier the customer entered; NULL means unknown.
 //
@@ -470,7 +548,8 @@ KoolicenseStatus koolicense_this_machine(char **identifier_out,
 
 // The claims as one JSON object (the vectors' `expect.ok` form: `license_id`, `revision`,
 // `instance_id`, `order_id`, `product_id`, `sku_code`, `customer_id`, `trial`, `test`,
-// `issued_at`, `not_before`, `expires_at`, `quantity`, `features`, `binding`). Stores an owned
+// `issued_at`, `not_before`, `expires_at`, `quantity`, `features`, `binding`; a hardware
+// binding names its `anchor` component when it has one). Stores an owned
 // string in `*json_out` (free it with `koolicense_string_free`).
 //
 // Thread-safe.
@@ -494,7 +573,9 @@ void koolicense_string_free(char *text);
 
 // Creates a verifier that trusts exactly the public keys in `public_keys_pem` (one or more PEM
 // `PUBLIC KEY` blocks: every key the issuer has signed with) and tolerates `leeway_secs` of
-// clock difference (`KOOLICENSE_DEFAULT_LEEWAY_SECS` is the usual choice).
+// clock difference (`KOOLICENSE_DEFAULT_LEEWAY_SECS` is the usual choice). Test licenses are
+// refused and revocation lists may be `KOOLICENSE_DEFAULT_MAX_LIST_AGE_SECS` old; see
+// `koolicense_verifier_new_with` to change that.
 //
 // Thread-safe. Fails with `KOOLICENSE_STATUS_INVALID_PUBLIC_KEY`.
 //
@@ -506,6 +587,22 @@ KoolicenseStatus koolicense_verifier_new(const uint8_t *public_keys_pem,
                                          uint64_t leeway_secs,
                                          struct KoolicenseVerifier **verifier_out,
                                          struct KoolicenseError **error_out);
+
+// Creates a verifier as `koolicense_verifier_new` does, with the maximum age of an accepted
+// revocation list (`max_list_age_secs`; the leeway is added on top) and `flags`: 0 or
+// `KOOLICENSE_ALLOW_TEST_LICENSES`. Unknown flags are `KOOLICENSE_STATUS_INVALID_ARGUMENT`.
+//
+// Thread-safe. Fails with `KOOLICENSE_STATUS_INVALID_PUBLIC_KEY`.
+//
+// # Safety
+// As for `koolicense_verifier_new`.
+KoolicenseStatus koolicense_verifier_new_with(const uint8_t *public_keys_pem,
+                                              size_t public_keys_pem_len,
+                                              uint64_t leeway_secs,
+                                              uint64_t max_list_age_secs,
+                                              uint32_t flags,
+                                              struct KoolicenseVerifier **verifier_out,
+                                              struct KoolicenseError **error_out);
 
 // Frees a verifier. NULL is ignored.
 //
@@ -553,6 +650,27 @@ KoolicenseStatus koolicense_verify_on(const struct KoolicenseVerifier *verifier,
                                       const struct KoolicenseHost *host,
                                       struct KoolicenseClaims **claims_out,
                                       struct KoolicenseError **error_out);
+
+// Verifies a license as `koolicense_verify_on` does, guarded against a clock set back:
+// `*mark` is the clock's high-water mark (the latest time this program has seen; keep it, e.g.
+// with `koolicense_mark_store`). Fails with `KOOLICENSE_STATUS_CLOCK_BEHIND` when `now` plus the
+// leeway is before it; otherwise raises `*mark` to `now` (whatever the license's verdict) and
+// verifies. Persist `*mark` when it moved.
+//
+// Thread-safe for distinct `mark` cells.
+//
+// # Safety
+// As for `koolicense_verify_on`; `mark` is valid for reading and writing a `uint64_t`.
+KoolicenseStatus koolicense_verify_guarded(const struct KoolicenseVerifier *verifier,
+                                           const uint8_t *token,
+                                           size_t token_len,
+                                           uint64_t now,
+                                           const uint8_t *product,
+                                           size_t product_len,
+                                           const struct KoolicenseHost *host,
+                                           uint64_t *mark,
+                                           struct KoolicenseClaims **claims_out,
+                                           struct KoolicenseError **error_out);
 
 #ifdef __cplusplus
 }  // extern "C"

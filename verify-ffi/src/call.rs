@@ -26,6 +26,8 @@ pub enum KoolicenseStatus {
     InvalidHardwareIdentifier = 3,
     /// This machine's hardware identifier could not be read.
     MachineUnreadable = 4,
+    /// A file (the clock mark file) could not be read or written.
+    Io = 5,
     /// The text is not a license token in either the one-line or the armoured form.
     Encoding = 10,
     /// The input is larger than any valid token.
@@ -62,6 +64,17 @@ pub enum KoolicenseStatus {
     NonceMismatch = 26,
     /// The license is revoked or suspended.
     Revoked = 27,
+    /// The license was issued for marketplace test traffic and test licenses are not allowed.
+    TestLicense = 28,
+    /// The clock is behind the high-water mark by more than the leeway: it was set back.
+    ClockBehind = 29,
+    /// The revocation list was signed longer ago than the maximum age.
+    ListTooOld = 30,
+    /// The status answer is about another license or another token (revision) of it.
+    StatusMismatch = 31,
+    /// The hardware binding's anchor component does not match (an identifier assembled from
+    /// several machines' parts).
+    AnchorMismatch = 32,
     /// A verifier error without a dedicated status here; `koolicense_error_kind` names it.
     OtherLicenseError = 98,
     /// A bug in this library (a caught panic). Please report it.
@@ -135,6 +148,11 @@ fn status_of(error: &Error) -> KoolicenseStatus {
         Error::Stale => S::Stale,
         Error::NonceMismatch => S::NonceMismatch,
         Error::Revoked => S::Revoked,
+        Error::TestLicense => S::TestLicense,
+        Error::ClockBehind { .. } => S::ClockBehind,
+        Error::ListTooOld { .. } => S::ListTooOld,
+        Error::StatusMismatch => S::StatusMismatch,
+        Error::AnchorMismatch => S::AnchorMismatch,
         _ => S::OtherLicenseError,
     }
 }
@@ -244,7 +262,7 @@ pub unsafe extern "C" fn koolicense_error_status(
 
 /// The kind of an error: the verifier's error name as in the known-answer vectors (`Expired`,
 /// `HardwareMismatch`, ...) or `InvalidArgument`, `InvalidHardwareIdentifier`,
-/// `MachineUnreadable`, `Internal`. Borrowed from the handle; NULL for a NULL handle.
+/// `MachineUnreadable`, `Io`, `Internal`. Borrowed from the handle; NULL for a NULL handle.
 ///
 /// Thread-safe; cannot fail.
 ///

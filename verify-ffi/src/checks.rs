@@ -1,12 +1,12 @@
 //! Online and offline revocation: checking a license's claims against a signed revocation list
 //! and against a signed status answer from the issuer.
 
-use koolicense_verify::LicenseState;
+use koolicense_verify::{LicenseState, ListStamp};
 
 use crate::call::{borrow, guard, KoolicenseError, KoolicenseStatus};
 use crate::claims::KoolicenseClaims;
 use crate::text::{require_out, required};
-use crate::verifier::KoolicenseVerifier;
+use crate::verifier::{resolve_now, KoolicenseVerifier};
 
 /// The state of a license according to the issuer's signed status answer.
 #[repr(i32)]
@@ -49,60 +49,93 @@ impl From<LicenseState> for KoolicenseLicenseState {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KoolicenseStatusAnswer {
-    /// The license's state.
+    /// The state of the token the answer is about.
     pub state: KoolicenseLicenseState,
+    /// The token revision the answer is about (the one whose claims were checked).
+    pub revision: u32,
     /// The revision of the license's current token.
     pub current_revision: u32,
-    /// The issuer's clock when it answered (Unix seconds).
+    /// The revocation floor: tokens of the license with a lower revision are revoked.
+    pub revoked_below: u32,
+    /// The issuer's clock when it answered (Unix seconds): raise the clock mark with it.
     pub server_time: u64,
     /// The license's current expiry (Unix seconds), 0 when perpetual.
     pub expires_at: u64,
 }
 
-/// Verifies a signed revocation list (one-line or armoured) and checks the claims of a verified
-/// license against it. `last_accepted_sequence` points to the highest list sequence this program
-/// accepted before (persist it), or is NULL for none; a list that is not newer fails with
-/// `KOOLICENSE_STATUS_STALE`, so an old list cannot undo a revocation. A listed license fails
-/// with `KOOLICENSE_STATUS_REVOKED`. On success stores the list's sequence in `*sequence_out`:
-/// persist it as the new last accepted sequence.
+/// Which revocation list a program accepted last: persist it and pass it next time.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KoolicenseListStamp {
+    /// The list's sequence (grows with every change).
+    pub sequence: u64,
+    /// When the list was signed (Unix seconds): raise the clock mark with it.
+    pub issued_at: u64,
+}
+
+impl From<KoolicenseListStamp> for ListStamp {
+    fn from(stamp: KoolicenseListStamp) -> ListStamp {
+        ListStamp {
+            sequence: stamp.sequence,
+            issued_at: stamp.issued_at,
+        }
+    }
+}
+
+/// Verifies a signed revocation list (one-line or armoured) at `now` (or `KOOLICENSE_NOW`) and
+/// checks the claims of a verified license against it. `last_accepted` points to the stamp of
+/// the list this program accepted before (persist it), or is NULL for none. Fails with
+/// `KOOLICENSE_STATUS_STALE` for a list that is not newer (an old list cannot undo a
+/// revocation), `KOOLICENSE_STATUS_LIST_TOO_OLD` for a list signed longer ago than the
+/// verifier's maximum age, and `KOOLICENSE_STATUS_REVOKED` when the list revokes this token. On
+/// success stores the list's stamp in `*stamp_out`: persist it as the new last accepted stamp.
 ///
 /// Thread-safe.
 ///
 /// # Safety
 /// `verifier` and `claims` are live handles; `list` is valid for `list_len` bytes;
-/// `last_accepted_sequence` is NULL or valid for reading; `sequence_out` is valid for writing;
+/// `last_accepted` is NULL or valid for reading; `stamp_out` is valid for writing;
 /// `error_out` is NULL or valid for writing a pointer.
 #[no_mangle]
 pub unsafe extern "C" fn koolicense_check_revocation(
     verifier: *const KoolicenseVerifier,
     list: *const u8,
     list_len: usize,
-    last_accepted_sequence: *const u64,
+    now: u64,
+    last_accepted: *const KoolicenseListStamp,
     claims: *const KoolicenseClaims,
-    sequence_out: *mut u64,
+    stamp_out: *mut KoolicenseListStamp,
     error_out: *mut *mut KoolicenseError,
 ) -> KoolicenseStatus {
     // SAFETY: the caller guarantees the pointer contracts documented above.
     unsafe {
         guard(error_out, || {
-            require_out(sequence_out, "sequence_out")?;
+            require_out(stamp_out, "stamp_out")?;
             let verifier = borrow(verifier, "verifier")?;
             let claims = borrow(claims, "claims")?;
             let list = required(list, list_len, "list")?;
-            let last = last_accepted_sequence.as_ref().copied();
-            let sequence = verifier
-                .inner()
-                .check_revocation(list, last, claims.claims())?;
-            sequence_out.write(sequence);
+            let last = last_accepted.as_ref().map(|&stamp| ListStamp::from(stamp));
+            let stamp =
+                verifier
+                    .inner()
+                    .check_revocation(list, resolve_now(now), last, claims.claims())?;
+            stamp_out.write(KoolicenseListStamp {
+                sequence: stamp.sequence,
+                issued_at: stamp.issued_at,
+            });
             Ok(())
         })
     }
 }
 
-/// Verifies a signed status answer (one-line or armoured) for the license whose verified claims
-/// are given: signature, that it echoes `nonce` (the fresh random value this program sent) and
-/// that it concerns this license. Stores the answer in `*answer_out`. The caller then acts on
-/// `answer_out->state`.
+/// Verifies a signed status answer (one-line or armoured) about the token whose verified claims
+/// are given: signature, that it echoes `nonce` (the fresh random value this program sent;
+/// `KOOLICENSE_STATUS_NONCE_MISMATCH` otherwise, e.g. a replayed answer), that it is about this
+/// license and this revision (`KOOLICENSE_STATUS_STATUS_MISMATCH` otherwise, e.g. an answer about
+/// the current token passed off for a superseded one), and that the token is not below the
+/// answer's revocation floor (`KOOLICENSE_STATUS_REVOKED`). Stores the answer in `*answer_out`;
+/// the caller then acts on `answer_out->state` and raises its clock mark with
+/// `answer_out->server_time`.
 ///
 /// Thread-safe.
 ///
@@ -128,13 +161,14 @@ pub unsafe extern "C" fn koolicense_verify_status(
             let claims = borrow(claims, "claims")?;
             let answer = required(answer, answer_len, "answer")?;
             let nonce = required(nonce, nonce_len, "nonce")?;
-            let verified =
-                verifier
-                    .inner()
-                    .verify_status(answer, nonce, &claims.claims().license_id)?;
+            let verified = verifier
+                .inner()
+                .verify_status(answer, nonce, claims.claims())?;
             answer_out.write(KoolicenseStatusAnswer {
                 state: verified.state.into(),
+                revision: verified.revision,
                 current_revision: verified.current_revision,
+                revoked_below: verified.revoked_below,
                 server_time: verified.server_time,
                 expires_at: verified.expires_at.unwrap_or(0),
             });

@@ -44,6 +44,8 @@ enum BindingJson<'a> {
         min_match: u8,
         salt: String,
         hashes: Vec<Vec<String>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        anchor: Option<&'static str>,
     },
     Other,
 }
@@ -67,6 +69,7 @@ pub(crate) fn claims_json(c: &Claims) -> Result<String, Failure> {
                 .iter()
                 .map(|component| component.iter().map(|h| hex(h)).collect())
                 .collect(),
+            anchor: hw.anchor.map(|component| component.name()),
         },
         _ => BindingJson::Other,
     };
@@ -92,7 +95,8 @@ pub(crate) fn claims_json(c: &Claims) -> Result<String, Failure> {
 
 /// The claims as one JSON object (the vectors' `expect.ok` form: `license_id`, `revision`,
 /// `instance_id`, `order_id`, `product_id`, `sku_code`, `customer_id`, `trial`, `test`,
-/// `issued_at`, `not_before`, `expires_at`, `quantity`, `features`, `binding`). Stores an owned
+/// `issued_at`, `not_before`, `expires_at`, `quantity`, `features`, `binding`; a hardware
+/// binding names its `anchor` component when it has one). Stores an owned
 /// string in `*json_out` (free it with `koolicense_string_free`).
 ///
 /// Thread-safe.

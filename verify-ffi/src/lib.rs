@@ -26,16 +26,20 @@
 pub mod call;
 pub mod checks;
 pub mod claims;
+pub mod clock;
 pub mod host;
 pub mod json;
 pub mod text;
 pub mod verifier;
 
 pub use call::{KoolicenseError, KoolicenseStatus};
-pub use checks::{KoolicenseLicenseState, KoolicenseStatusAnswer};
+pub use checks::{KoolicenseLicenseState, KoolicenseListStamp, KoolicenseStatusAnswer};
 pub use claims::{KoolicenseBindingKind, KoolicenseClaims};
 pub use host::KoolicenseHost;
-pub use verifier::{KoolicenseVerifier, KOOLICENSE_DEFAULT_LEEWAY_SECS, KOOLICENSE_NOW};
+pub use verifier::{
+    KoolicenseVerifier, KOOLICENSE_ALLOW_TEST_LICENSES, KOOLICENSE_DEFAULT_LEEWAY_SECS,
+    KOOLICENSE_DEFAULT_MAX_LIST_AGE_SECS, KOOLICENSE_NOW,
+};
 
 /// The version of this library, e.g. `"0.1.0"`, as a static NUL-terminated string.
 ///

@@ -2,7 +2,9 @@
 
 use std::borrow::Cow;
 
-use koolicense_verify::{Claims, Error, PublicKey, Verifier, DEFAULT_LEEWAY_SECS};
+use koolicense_verify::{
+    Claims, ClockMark, Error, PublicKey, Verifier, DEFAULT_LEEWAY_SECS, DEFAULT_MAX_LIST_AGE_SECS,
+};
 
 use crate::call::{borrow, free, guard, hand_over, Failure, KoolicenseError, KoolicenseStatus};
 use crate::claims::KoolicenseClaims;
@@ -15,8 +17,16 @@ pub const KOOLICENSE_NOW: u64 = u64::MAX;
 /// The leeway a verifier applies unless told otherwise, in seconds.
 pub const KOOLICENSE_DEFAULT_LEEWAY_SECS: u64 = 300;
 
-// The header spells the value out; it must stay the verifier's default.
+/// The maximum age of an accepted revocation list unless told otherwise (7 days), in seconds.
+pub const KOOLICENSE_DEFAULT_MAX_LIST_AGE_SECS: u64 = 604_800;
+
+/// Verifier flag: also accept licenses issued for marketplace test traffic (`testFlag=1`, the
+/// KooMarket debugger), refused with `KOOLICENSE_STATUS_TEST_LICENSE` otherwise. Test builds only.
+pub const KOOLICENSE_ALLOW_TEST_LICENSES: u32 = 1;
+
+// The header spells the values out; they must stay the verifier's defaults.
 const _: () = assert!(KOOLICENSE_DEFAULT_LEEWAY_SECS == DEFAULT_LEEWAY_SECS);
+const _: () = assert!(KOOLICENSE_DEFAULT_MAX_LIST_AGE_SECS == DEFAULT_MAX_LIST_AGE_SECS);
 
 /// A verifier: the issuer's pinned public keys and the clock leeway. Immutable.
 #[derive(Debug)]
@@ -67,7 +77,9 @@ pub(crate) fn resolve_now(now: u64) -> u64 {
 
 /// Creates a verifier that trusts exactly the public keys in `public_keys_pem` (one or more PEM
 /// `PUBLIC KEY` blocks: every key the issuer has signed with) and tolerates `leeway_secs` of
-/// clock difference (`KOOLICENSE_DEFAULT_LEEWAY_SECS` is the usual choice).
+/// clock difference (`KOOLICENSE_DEFAULT_LEEWAY_SECS` is the usual choice). Test licenses are
+/// refused and revocation lists may be `KOOLICENSE_DEFAULT_MAX_LIST_AGE_SECS` old; see
+/// `koolicense_verifier_new_with` to change that.
 ///
 /// Thread-safe. Fails with `KOOLICENSE_STATUS_INVALID_PUBLIC_KEY`.
 ///
@@ -82,12 +94,54 @@ pub unsafe extern "C" fn koolicense_verifier_new(
     verifier_out: *mut *mut KoolicenseVerifier,
     error_out: *mut *mut KoolicenseError,
 ) -> KoolicenseStatus {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        koolicense_verifier_new_with(
+            public_keys_pem,
+            public_keys_pem_len,
+            leeway_secs,
+            KOOLICENSE_DEFAULT_MAX_LIST_AGE_SECS,
+            0,
+            verifier_out,
+            error_out,
+        )
+    }
+}
+
+/// Creates a verifier as `koolicense_verifier_new` does, with the maximum age of an accepted
+/// revocation list (`max_list_age_secs`; the leeway is added on top) and `flags`: 0 or
+/// `KOOLICENSE_ALLOW_TEST_LICENSES`. Unknown flags are `KOOLICENSE_STATUS_INVALID_ARGUMENT`.
+///
+/// Thread-safe. Fails with `KOOLICENSE_STATUS_INVALID_PUBLIC_KEY`.
+///
+/// # Safety
+/// As for `koolicense_verifier_new`.
+#[no_mangle]
+pub unsafe extern "C" fn koolicense_verifier_new_with(
+    public_keys_pem: *const u8,
+    public_keys_pem_len: usize,
+    leeway_secs: u64,
+    max_list_age_secs: u64,
+    flags: u32,
+    verifier_out: *mut *mut KoolicenseVerifier,
+    error_out: *mut *mut KoolicenseError,
+) -> KoolicenseStatus {
     // SAFETY: the caller guarantees the pointer contracts documented above.
     unsafe {
         guard(error_out, || {
             crate::text::require_out(verifier_out, "verifier_out")?;
+            if flags & !KOOLICENSE_ALLOW_TEST_LICENSES != 0 {
+                return Err(Failure::invalid_argument(format!(
+                    "unknown flags {flags:#x}"
+                )));
+            }
             let pem = required(public_keys_pem, public_keys_pem_len, "public_keys_pem")?;
-            let verifier = Verifier::new(parse_keys(pem)?).with_leeway(leeway_secs);
+            let mut verifier = Verifier::new(parse_keys(pem)?)
+                .with_leeway(leeway_secs)
+                .with_max_list_age(max_list_age_secs);
+            if flags & KOOLICENSE_ALLOW_TEST_LICENSES != 0 {
+                verifier = verifier.allow_test_licenses();
+            }
             hand_over(verifier_out, KoolicenseVerifier { verifier });
             Ok(())
         })
@@ -178,6 +232,57 @@ pub unsafe extern "C" fn koolicense_verify_on(
             |v, token| {
                 let host = host?;
                 Ok(v.verify_on(token, resolve_now(now), &host.as_host())?)
+            },
+        )
+    }
+}
+
+/// Verifies a license as `koolicense_verify_on` does, guarded against a clock set back:
+/// `*mark` is the clock's high-water mark (the latest time this program has seen; keep it, e.g.
+/// with `koolicense_mark_store`). Fails with `KOOLICENSE_STATUS_CLOCK_BEHIND` when `now` plus the
+/// leeway is before it; otherwise raises `*mark` to `now` (whatever the license's verdict) and
+/// verifies. Persist `*mark` when it moved.
+///
+/// Thread-safe for distinct `mark` cells.
+///
+/// # Safety
+/// As for `koolicense_verify_on`; `mark` is valid for reading and writing a `uint64_t`.
+#[no_mangle]
+pub unsafe extern "C" fn koolicense_verify_guarded(
+    verifier: *const KoolicenseVerifier,
+    token: *const u8,
+    token_len: usize,
+    now: u64,
+    product: *const u8,
+    product_len: usize,
+    host: *const KoolicenseHost,
+    mark: *mut u64,
+    claims_out: *mut *mut KoolicenseClaims,
+    error_out: *mut *mut KoolicenseError,
+) -> KoolicenseStatus {
+    // SAFETY: the caller guarantees the pointer contracts documented above; `mark` is read
+    // and written only inside this call.
+    unsafe {
+        let host = borrow(host, "host");
+        let mark = mark.as_mut();
+        verify_with(
+            verifier,
+            token,
+            token_len,
+            product,
+            product_len,
+            claims_out,
+            error_out,
+            |v, token| {
+                let (host, mark) = (
+                    host?,
+                    mark.ok_or_else(|| Failure::invalid_argument("mark is NULL"))?,
+                );
+                let mut guarded = ClockMark::new(*mark);
+                let verdict =
+                    v.verify_guarded(token, resolve_now(now), &host.as_host(), &mut guarded);
+                *mark = guarded.get();
+                Ok(verdict?)
             },
         )
     }

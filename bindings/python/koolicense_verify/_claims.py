@@ -11,7 +11,8 @@ from typing import Any, Dict, Optional, Tuple
 class Binding:
     """What a license is bound to. ``kind`` is ``"none"`` (floating), ``"system"`` (a system
     identifier, in ``identifier``), ``"system_digest"`` (its SHA-256, in ``sha256``) or
-    ``"hardware"`` (``min_match`` of the MAC, disk, board and CPU components, as salted hashes)."""
+    ``"hardware"`` (``min_match`` of the MAC, disk, board and CPU components, as salted hashes;
+    ``anchor`` names the component that must match, when the binding has one)."""
 
     kind: str
     identifier: Optional[str] = None
@@ -19,6 +20,7 @@ class Binding:
     min_match: Optional[int] = None
     salt: Optional[str] = None
     hashes: Optional[Tuple[Tuple[str, ...], ...]] = None
+    anchor: Optional[str] = None
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "Binding":
@@ -30,6 +32,7 @@ class Binding:
             min_match=data.get("min_match"),
             salt=data.get("salt"),
             hashes=None if hashes is None else tuple(tuple(c) for c in hashes),
+            anchor=data.get("anchor"),
         )
 
     def as_dict(self) -> Dict[str, Any]:
@@ -40,6 +43,8 @@ class Binding:
                 out[name] = getattr(self, name)
         if self.hashes is not None:
             out["hashes"] = [list(c) for c in self.hashes]
+        if self.anchor is not None:
+            out["anchor"] = self.anchor
         return out
 
 

@@ -42,9 +42,20 @@ class StatusAnswer(ctypes.Structure):
 
     _fields_ = [
         ("state", c_int32),
+        ("revision", c_uint32),
         ("current_revision", c_uint32),
+        ("revoked_below", c_uint32),
         ("server_time", c_uint64),
         ("expires_at", c_uint64),
+    ]
+
+
+class ListStamp(ctypes.Structure):
+    """KoolicenseListStamp."""
+
+    _fields_ = [
+        ("sequence", c_uint64),
+        ("issued_at", c_uint64),
     ]
 
 
@@ -57,24 +68,39 @@ def _declare(name: str, restype: Any, *argtypes: Any) -> None:
 _text = (c_char_p, c_size_t)
 _out = POINTER(c_void_p)
 _len_out = POINTER(c_size_t)
+_u64_cell = POINTER(c_uint64)
 
+# Every function used here, as koolicense.h declares it (tests/test_native.py compares the two).
 _declare("koolicense_version", c_char_p)
 _declare("koolicense_error_status", c_int32, c_void_p)
 _declare("koolicense_error_kind", c_void_p, c_void_p, _len_out)
 _declare("koolicense_error_message", c_void_p, c_void_p, _len_out)
 _declare("koolicense_error_free", None, c_void_p)
 _declare("koolicense_string_free", None, c_void_p)
-_declare("koolicense_verifier_new", c_int32, *_text, c_uint64, _out, _out)
+_declare("koolicense_verifier_new_with", c_int32, *_text, c_uint64, c_uint64, c_uint32, _out, _out)
 _declare("koolicense_verifier_free", None, c_void_p)
 _declare("koolicense_verify", c_int32, c_void_p, *_text, c_uint64, *_text, _out, _out)
 _declare("koolicense_verify_on", c_int32, c_void_p, *_text, c_uint64, *_text, c_void_p, _out, _out)
+_declare("koolicense_verify_guarded", c_int32, c_void_p, *_text, c_uint64, *_text, c_void_p, _u64_cell, _out, _out)
+_declare("koolicense_check_clock", c_int32, c_void_p, c_uint64, c_uint64, _out)
+_declare("koolicense_mark_load", c_int32, *_text, _u64_cell, _out)
+_declare("koolicense_mark_store", c_int32, *_text, c_uint64, _out)
 _declare("koolicense_host_new", c_int32, *_text, *_text, _out, _out)
 _declare("koolicense_host_free", None, c_void_p)
 _declare("koolicense_this_machine", c_int32, _out, _len_out, _out)
 _declare("koolicense_claims_to_json", c_int32, c_void_p, _out, _len_out, _out)
 _declare("koolicense_claims_free", None, c_void_p)
-_declare("koolicense_check_revocation", c_int32, c_void_p, *_text, POINTER(c_uint64), c_void_p, POINTER(c_uint64), _out)
-_declare("koolicense_verify_status", c_int32, c_void_p, *_text, *_text, c_void_p, POINTER(StatusAnswer), _out)
+_declare(
+    "koolicense_check_revocation", c_int32,
+    c_void_p, *_text, c_uint64, POINTER(ListStamp), c_void_p, POINTER(ListStamp), _out,
+)
+_declare(
+    "koolicense_verify_status", c_int32,
+    c_void_p, *_text, *_text, c_void_p, POINTER(StatusAnswer), _out,
+)
+
+ALLOW_TEST_LICENSES = 1  # KOOLICENSE_ALLOW_TEST_LICENSES
+DEFAULT_MAX_LIST_AGE_SECS = 604_800  # KOOLICENSE_DEFAULT_MAX_LIST_AGE_SECS
 
 
 def text(value: Optional[Union[str, bytes]]) -> Tuple[Optional[bytes], int]:

@@ -7,10 +7,13 @@ import pytest
 from conftest import load_vectors
 import koolicense_verify
 from koolicense_verify import (
+    ClockMark,
     Host,
     InvalidInputError,
     LicenseError,
     MachineUnreadableError,
+    MarkFile,
+    MarkFileError,
     Verifier,
     this_machine,
 )
@@ -20,6 +23,7 @@ FLOATING = CASES["floating perpetual license"]
 ARMOURED = CASES["armoured license"]
 HARDWARE = CASES["hardware-bound license on its machine"]
 OTHER_KEY = CASES["license signed by another pinned key"]
+TEST_LICENSE = CASES["test license refused by default"]
 
 
 def test_one_line_and_armoured_licenses_give_the_same_claims():
@@ -90,6 +94,9 @@ def test_claims_from_elsewhere_cannot_be_checked_for_revocation():
     with pytest.raises(LicenseError) as raised:
         verifier.check_revocation(FLOATING["token"], claims)
     assert raised.value.kind == "WrongObjectKind"
+    with pytest.raises(LicenseError) as raised:
+        verifier.verify_status(FLOATING["token"], claims, nonce="n-1")
+    assert raised.value.kind == "WrongObjectKind"
 
 
 def test_this_machine_is_a_host_or_says_why_not():
@@ -121,3 +128,41 @@ def test_one_verifier_serves_many_threads():
 
 def test_the_native_version_is_reported():
     assert koolicense_verify.version().count(".") == 2
+
+
+def test_test_licenses_are_refused_unless_allowed():
+    with pytest.raises(LicenseError) as raised:
+        Verifier(TEST_LICENSE["public_key_pem"]).verify(TEST_LICENSE["token"], now=TEST_LICENSE["now"])
+    assert raised.value.kind == "TestLicense"
+    allowing = Verifier(TEST_LICENSE["public_key_pem"], allow_test_licenses=True)
+    assert allowing.verify(TEST_LICENSE["token"], now=TEST_LICENSE["now"]).test
+
+
+def test_a_guarded_verification_refuses_a_clock_set_back_and_raises_the_mark(tmp_path):
+    verifier = Verifier(FLOATING["public_key_pem"])
+    file = MarkFile(tmp_path / "mark")
+    mark = file.load()
+    assert mark == ClockMark(0)
+    now = FLOATING["now"]
+    verifier.verify_guarded(FLOATING["token"], Host(), mark, now=now)
+    assert mark.value == now
+    file.store(mark)
+    with pytest.raises(LicenseError) as raised:
+        verifier.verify_guarded(FLOATING["token"], Host(), file.load(), now=now - 301)
+    assert raised.value.kind == "ClockBehind"
+    verifier.check_clock(file.load(), now=now - 300)
+
+
+def test_a_corrupt_mark_file_is_an_error_not_a_reset(tmp_path):
+    (tmp_path / "mark").write_text("yesterday")
+    with pytest.raises(MarkFileError) as raised:
+        MarkFile(tmp_path / "mark").load()
+    assert raised.value.kind == "Io" and isinstance(raised.value, OSError)
+
+
+def test_a_failed_guarded_verification_still_raises_the_mark():
+    verifier = Verifier(FLOATING["public_key_pem"])
+    mark = ClockMark(0)
+    with pytest.raises(LicenseError):
+        verifier.verify_guarded(FLOATING["token"], Host(), mark, now=1, product="another")
+    assert mark.value == 1

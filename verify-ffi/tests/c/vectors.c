@@ -1,6 +1,7 @@
 /* Runs every known-answer vector (verify/tests/vectors/licenses.json) through the C ABI.
  *
  *   vectors <path to licenses.json>
+ *   vectors --allow-test <path to v1/licenses.json>   (version 1 vectors: test licenses allowed)
  *
  * Built and run by .ci/run against the static library. Exits non-zero when any case differs
  * from its recorded answer. */
@@ -82,10 +83,11 @@ static const char *check_accessors(const KoolicenseClaims *claims, const json *w
 }
 
 /* Runs one case; returns NULL when it matches its record, else what differed. */
-static const char *run_case(const json *c, char *detail, size_t detail_cap) {
+static const char *run_case(const json *c, int allow_test, char *detail, size_t detail_cap) {
     const char *pem, *token, *product, *hardware, *system;
     size_t pem_len, token_len, product_len = 0, hardware_len = 0, system_len = 0;
     const json *leeway = json_get(c, "leeway"), *host_json = json_get(c, "host");
+    const json *allow = json_get(c, "allow_test"), *mark = json_get(c, "mark");
     const json *expect = json_get(c, "expect"), *ok = json_get(expect, "ok");
     uint64_t now = strtoull(json_get(c, "now")->text, NULL, 10);
     KoolicenseVerifier *verifier = NULL;
@@ -99,10 +101,15 @@ static const char *run_case(const json *c, char *detail, size_t detail_cap) {
     token = json_string(c, "token", &token_len);
     if (token == NULL) token = json_string(c, "armored", &token_len);
     product = json_string(c, "product", &product_len);
-    status = koolicense_verifier_new((const uint8_t *)pem, pem_len,
-                                     leeway != NULL ? strtoull(leeway->text, NULL, 10) : KOOLICENSE_DEFAULT_LEEWAY_SECS,
-                                     &verifier, &error);
+    if (allow != NULL && allow->type == JSON_BOOL && allow->boolean) allow_test = 1;
+    status = koolicense_verifier_new_with((const uint8_t *)pem, pem_len,
+                                          leeway != NULL ? strtoull(leeway->text, NULL, 10) : KOOLICENSE_DEFAULT_LEEWAY_SECS,
+                                          KOOLICENSE_DEFAULT_MAX_LIST_AGE_SECS,
+                                          allow_test ? KOOLICENSE_ALLOW_TEST_LICENSES : 0, &verifier, &error);
     if (status != KOOLICENSE_STATUS_OK) { problem = "the key does not parse"; goto done; }
+    /* The clock check comes first, as in the Rust checker. */
+    status = koolicense_check_clock(verifier, now, mark != NULL ? strtoull(mark->text, NULL, 10) : 0, &error);
+    if (status != KOOLICENSE_STATUS_OK) goto verdict;
     if (host_json != NULL) {
         hardware = json_string(host_json, "hardware_identifier", &hardware_len);
         system = json_string(host_json, "system_identifier", &system_len);
@@ -115,6 +122,7 @@ static const char *run_case(const json *c, char *detail, size_t detail_cap) {
         status = koolicense_verify(verifier, (const uint8_t *)token, token_len, now,
                                    (const uint8_t *)product, product_len, &claims, &error);
     }
+verdict:
     if (ok != NULL) {
         char *text = NULL;
         size_t len = 0;
@@ -158,26 +166,28 @@ int main(int argc, char **argv) {
     size_t len = 0, i, failed = 0;
     char *text;
     json *cases;
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s verify/tests/vectors/licenses.json\n", argv[0]);
+    int allow_test = argc == 3 && strcmp(argv[1], "--allow-test") == 0;
+    const char *path = argv[argc - 1];
+    if (argc != 2 + allow_test) {
+        fprintf(stderr, "usage: %s [--allow-test] verify/tests/vectors/licenses.json\n", argv[0]);
         return 2;
     }
-    text = read_file(argv[1], &len);
+    text = read_file(path, &len);
     cases = text != NULL ? json_parse(text, len) : NULL;
     if (cases == NULL || cases->type != JSON_ARRAY || cases->count == 0) {
-        fprintf(stderr, "cannot read the vectors in %s\n", argv[1]);
+        fprintf(stderr, "cannot read the vectors in %s\n", path);
         return 2;
     }
     for (i = 0; i < cases->count; i++) {
         char detail[2048] = "";
-        const char *problem = run_case(cases->items[i], detail, sizeof detail);
+        const char *problem = run_case(cases->items[i], allow_test, detail, sizeof detail);
         if (problem != NULL) {
             failed++;
             printf("FAIL %s: %s %s\n", json_string(cases->items[i], "name", NULL), problem, detail);
         }
     }
-    printf("koolicense %s: %zu of %zu known-answer vectors pass through the C ABI\n",
-           koolicense_version(), cases->count - failed, cases->count);
+    printf("koolicense %s: %zu of %zu known-answer vectors in %s pass through the C ABI\n",
+           koolicense_version(), cases->count - failed, cases->count, path);
     json_free(cases);
     free(text);
     return failed == 0 ? 0 : 1;

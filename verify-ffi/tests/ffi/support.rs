@@ -5,6 +5,7 @@ use std::ptr;
 
 use koolicense_verify_ffi::call::*;
 use koolicense_verify_ffi::claims::*;
+use koolicense_verify_ffi::clock::koolicense_check_clock;
 use koolicense_verify_ffi::host::*;
 use koolicense_verify_ffi::json::koolicense_claims_to_json;
 use koolicense_verify_ffi::text::koolicense_string_free;
@@ -69,6 +70,36 @@ impl Verifier {
             koolicense_verifier_new(pem.as_ptr(), pem.len(), leeway, &mut handle, &mut error)
         };
         outcome(status, error).map(|()| Verifier(handle))
+    }
+
+    pub(crate) fn with(
+        pem: &str,
+        leeway: u64,
+        max_list_age: u64,
+        flags: u32,
+    ) -> Result<Verifier, Failed> {
+        let mut handle = ptr::null_mut();
+        let mut error = ptr::null_mut();
+        // SAFETY: valid pointers and lengths.
+        let status = unsafe {
+            koolicense_verifier_new_with(
+                pem.as_ptr(),
+                pem.len(),
+                leeway,
+                max_list_age,
+                flags,
+                &mut handle,
+                &mut error,
+            )
+        };
+        outcome(status, error).map(|()| Verifier(handle))
+    }
+
+    pub(crate) fn check_clock(&self, now: u64, mark: u64) -> Result<(), Failed> {
+        let mut error = ptr::null_mut();
+        // SAFETY: a live verifier and a valid error output.
+        let status = unsafe { koolicense_check_clock(self.0, now, mark, &mut error) };
+        outcome(status, error)
     }
 
     pub(crate) fn verify(
