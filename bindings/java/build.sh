@@ -29,5 +29,5 @@ if [ "${1:-}" = test ]; then
     javac --release 17 -Xlint:all -Werror -cp "$jna:$out/classes" -d "$out/test-classes" \
         $(find bindings/java/src/test/java -name '*.java')
     java -cp "$jna:$out/classes:$out/test-classes" -Djna.library.path="$libdir" \
-        koolicense.verify.VectorsTest verify/tests/vectors/licenses.json
+        koolicense.verify.VectorsTest verify/tests/vectors
 fi

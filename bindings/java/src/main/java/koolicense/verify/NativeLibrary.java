@@ -22,6 +22,8 @@ interface NativeLibrary extends Library {
     long NOW = -1L;
     /** KOOLICENSE_STATUS_OK. */
     int OK = 0;
+    /** KOOLICENSE_ALLOW_TEST_LICENSES. */
+    int ALLOW_TEST_LICENSES = 1;
 
     NativeLibrary LIB = load();
 
@@ -44,12 +46,21 @@ interface NativeLibrary extends Library {
     }
 
     /** KoolicenseStatusAnswer. */
-    @Structure.FieldOrder({"state", "current_revision", "server_time", "expires_at"})
+    @Structure.FieldOrder({"state", "revision", "current_revision", "revoked_below", "server_time", "expires_at"})
     final class StatusAnswerStruct extends Structure {
         public int state;
+        public int revision;
         public int current_revision;
+        public int revoked_below;
         public long server_time;
         public long expires_at;
+    }
+
+    /** KoolicenseListStamp. */
+    @Structure.FieldOrder({"sequence", "issued_at"})
+    final class ListStampStruct extends Structure {
+        public long sequence;
+        public long issued_at;
     }
 
     String koolicense_version();
@@ -64,7 +75,8 @@ interface NativeLibrary extends Library {
 
     void koolicense_string_free(Pointer text);
 
-    int koolicense_verifier_new(byte[] pem, SizeT pemLen, long leewaySecs, PointerByReference out, PointerByReference error);
+    int koolicense_verifier_new_with(byte[] pem, SizeT pemLen, long leewaySecs, long maxListAgeSecs, int flags,
+            PointerByReference out, PointerByReference error);
 
     void koolicense_verifier_free(Pointer verifier);
 
@@ -73,6 +85,15 @@ interface NativeLibrary extends Library {
 
     int koolicense_verify_on(Pointer verifier, byte[] token, SizeT tokenLen, long now, byte[] product, SizeT productLen,
             Pointer host, PointerByReference claimsOut, PointerByReference error);
+
+    int koolicense_verify_guarded(Pointer verifier, byte[] token, SizeT tokenLen, long now, byte[] product,
+            SizeT productLen, Pointer host, LongByReference mark, PointerByReference claimsOut, PointerByReference error);
+
+    int koolicense_check_clock(Pointer verifier, long now, long mark, PointerByReference error);
+
+    int koolicense_mark_load(byte[] path, SizeT pathLen, LongByReference markOut, PointerByReference error);
+
+    int koolicense_mark_store(byte[] path, SizeT pathLen, long mark, PointerByReference error);
 
     int koolicense_host_new(byte[] hardware, SizeT hardwareLen, byte[] system, SizeT systemLen, PointerByReference out,
             PointerByReference error);
@@ -85,8 +106,8 @@ interface NativeLibrary extends Library {
 
     void koolicense_claims_free(Pointer claims);
 
-    int koolicense_check_revocation(Pointer verifier, byte[] list, SizeT listLen, LongByReference lastAccepted,
-            Pointer claims, LongByReference sequenceOut, PointerByReference error);
+    int koolicense_check_revocation(Pointer verifier, byte[] list, SizeT listLen, long now, ListStampStruct lastAccepted,
+            Pointer claims, ListStampStruct stampOut, PointerByReference error);
 
     int koolicense_verify_status(Pointer verifier, byte[] answer, SizeT answerLen, byte[] nonce, SizeT nonceLen,
             Pointer claims, StatusAnswerStruct answerOut, PointerByReference error);

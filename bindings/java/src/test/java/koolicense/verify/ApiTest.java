@@ -41,7 +41,40 @@ final class ApiTest {
         String pem = (String) floating.get("public_key_pem");
         String token = (String) floating.get("token");
         long now = (Long) floating.get("now");
+        Map<String, Object> testLicense = find(cases, "test license refused by default");
         Map<String, Check> checks = new java.util.LinkedHashMap<>();
+
+        checks.put("test licenses are refused unless the verifier allows them", () -> {
+            String testPem = (String) testLicense.get("public_key_pem");
+            String testToken = (String) testLicense.get("token");
+            long at = (Long) testLicense.get("now");
+            try (Verifier strict = new Verifier(testPem);
+                    Verifier allowing = Verifier.builder(testPem).allowTestLicenses().build()) {
+                require(refused(() -> strict.verify(testToken, at, null)).kind().equals("TestLicense"), "refused");
+                require(allowing.verify(testToken, at, null).test(), "allowed");
+            }
+        });
+        checks.put("a clock set back behind the kept mark is refused and the mark only rises", () -> {
+            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("koolicense-mark");
+            MarkFile file = new MarkFile(dir.resolve("mark"));
+            try (Verifier verifier = new Verifier(pem); Host nowhere = new Host(null, null)) {
+                ClockMark mark = file.load();
+                require(mark.get() == 0, "a missing file is a zero mark");
+                verifier.verifyGuarded(token, nowhere, mark, now, null);
+                require(mark.get() == now, "raised to now");
+                file.store(mark);
+                ClockMark kept = file.load();
+                LicenseException e = refused(() -> verifier.verifyGuarded(token, nowhere, kept, now - 301, null));
+                require(e.kind().equals("ClockBehind"), e.kind());
+                require(kept.get() == now, "a refused run does not lower the mark");
+                verifier.checkClock(kept, now - 300);
+                java.nio.file.Files.writeString(dir.resolve("mark"), "yesterday");
+                require(refused(file::load).kind().equals("Io"), "a corrupt file is an error");
+            } finally {
+                java.nio.file.Files.deleteIfExists(dir.resolve("mark"));
+                java.nio.file.Files.deleteIfExists(dir);
+            }
+        });
 
         checks.put("a perpetual license verifies with the system clock", () -> {
             try (Verifier verifier = new Verifier(pem)) {
@@ -87,7 +120,9 @@ final class ApiTest {
         checks.put("claims from a verified license go to the revocation check", () -> {
             try (Verifier verifier = new Verifier(pem)) {
                 Claims claims = verifier.verify(token, now, null);
-                LicenseException e = refused(() -> verifier.checkRevocation(token, claims, null));
+                LicenseException e = refused(() -> verifier.checkRevocation(token, claims, null, null));
+                require(e.kind().equals("WrongObjectKind"), e.kind());
+                e = refused(() -> verifier.verifyStatus(token, claims, "n-1"));
                 require(e.kind().equals("WrongObjectKind"), e.kind());
             }
         });

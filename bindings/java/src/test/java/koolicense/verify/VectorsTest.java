@@ -11,9 +11,11 @@ import java.util.Map;
  * Runs every known-answer vector through the Java binding, then the API checks in
  * {@link ApiTest}. Plain {@code java}, no test framework:
  *
- * <pre>java -cp jna.jar:classes:test-classes -Djna.library.path=target/debug koolicense.verify.VectorsTest verify/tests/vectors/licenses.json</pre>
+ * <pre>java -cp jna.jar:classes:test-classes -Djna.library.path=target/debug koolicense.verify.VectorsTest verify/tests/vectors</pre>
  *
- * Exits non-zero when anything differs from its record.
+ * runs {@code licenses.json} and the version 1 vectors {@code v1/licenses.json} (as delivered
+ * verifiers recorded them: test licenses allowed). Exits non-zero when anything differs from its
+ * record.
  */
 public final class VectorsTest {
     private VectorsTest() {}
@@ -29,14 +31,20 @@ public final class VectorsTest {
 
     /** Runs one case; returns null when it matches its record, else what differed. */
     @SuppressWarnings("unchecked")
-    static String run(Map<String, Object> c) throws Exception {
+    static String run(Map<String, Object> c, boolean allowTest) throws Exception {
         long leeway = c.get("leeway") instanceof Long l ? l : Verifier.DEFAULT_LEEWAY_SECS;
+        Verifier.Builder builder = Verifier.builder(text(c, "public_key_pem")).leewaySecs(leeway);
+        if (allowTest || Boolean.TRUE.equals(c.get("allow_test"))) {
+            builder.allowTestLicenses();
+        }
+        ClockMark mark = new ClockMark(c.get("mark") instanceof Long m ? m : 0);
         String token = c.containsKey("token") ? text(c, "token") : text(c, "armored");
         long now = (Long) c.get("now");
         Map<String, Object> expect = (Map<String, Object>) c.get("expect");
-        try (Verifier verifier = new Verifier(text(c, "public_key_pem"), leeway)) {
+        try (Verifier verifier = builder.build()) {
             Claims claims;
             try {
+                verifier.checkClock(mark, now);
                 if (c.get("host") instanceof Map<?, ?> h) {
                     Map<String, Object> host = (Map<String, Object>) h;
                     try (Host on = new Host(text(host, "hardware_identifier"), text(host, "system_identifier"))) {
@@ -84,6 +92,7 @@ public final class VectorsTest {
         check(differ, "binding.min_match", got.minMatch() == null ? null : Long.valueOf(got.minMatch()), binding.get("min_match"));
         check(differ, "binding.salt", got.salt(), binding.get("salt"));
         check(differ, "binding.hashes", got.hashes(), binding.get("hashes"));
+        check(differ, "binding.anchor", got.anchor(), binding.get("anchor"));
         if (!claims.asMap().keySet().equals(want.keySet())) {
             differ.add("fields " + claims.asMap().keySet());
         }
@@ -101,23 +110,31 @@ public final class VectorsTest {
         }
     }
 
-    public static void main(String[] args) throws Exception {
-        if (args.length != 1) {
-            System.err.println("usage: VectorsTest verify/tests/vectors/licenses.json");
-            System.exit(2);
-        }
-        List<Map<String, Object>> cases = load(Path.of(args[0]));
-        int failed = 0;
+    private static int runFile(Path path, boolean allowTest) throws Exception {
+        List<Map<String, Object>> cases = load(path);
+        int failed = cases.isEmpty() ? 1 : 0;
         for (Map<String, Object> c : cases) {
-            String problem = run(c);
+            String problem = run(c, allowTest);
             if (problem != null) {
                 failed++;
                 System.out.println("FAIL " + c.get("name") + ": " + problem);
             }
         }
-        System.out.printf("koolicense %s: %d of %d known-answer vectors pass through Java%n", Verifier.nativeVersion(),
-                cases.size() - failed, cases.size());
-        failed += ApiTest.runAll(cases);
-        System.exit(failed == 0 && !cases.isEmpty() ? 0 : 1);
+        System.out.printf("koolicense %s: %d of %d known-answer vectors in %s pass through Java%n",
+                Verifier.nativeVersion(), cases.size() - failed, cases.size(), path);
+        return failed;
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length != 1) {
+            System.err.println("usage: VectorsTest verify/tests/vectors");
+            System.exit(2);
+        }
+        Path dir = Path.of(args[0]);
+        int failed = runFile(dir.resolve("licenses.json"), false);
+        failed += runFile(dir.resolve("v1/licenses.json"), true);
+        failed += ApiTest.runAll(load(dir.resolve("licenses.json")));
+        failed += HeaderTest.run(Path.of(args[0]).resolve("../../../verify-ffi/include/koolicense.h").normalize());
+        System.exit(failed == 0 ? 0 : 1);
     }
 }
