@@ -145,7 +145,13 @@ fn entry(record: &LicenseRecord) -> Option<RevocationEntry> {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Duration;
+
     use super::*;
+    use crate::licensing::policy::Policy;
+    use crate::licensing::tests::{new_license, verifier};
+    use crate::licensing::{create, resign, NewLicense};
+    use crate::store::WriteBatch;
 
     fn list(sequence: u64, issued_at: u64) -> SignedList {
         SignedList {
@@ -170,5 +176,179 @@ mod tests {
             due(Some(&cached), 8, 1001, 3600),
             "a change is served at once"
         );
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Store,
+        signer: Signer,
+        settings: RevocationSettings,
+        cache: ListCache,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = tempfile::tempdir().expect("tempdir");
+            Fixture {
+                store: Store::open(dir.path(), 8).expect("store"),
+                _dir: dir,
+                signer: Signer::generate().expect("keygen"),
+                settings: RevocationSettings::default(),
+                cache: ListCache::default(),
+            }
+        }
+
+        /// A license created at `created`, expiring `days` later (`None`: perpetual), with
+        /// `status`, stored.
+        fn license(
+            &self,
+            created: DateTime<Utc>,
+            days: Option<i64>,
+            status: LicenseStatus,
+        ) -> LicenseRecord {
+            let new = NewLicense {
+                instance_id: None,
+                expires_at: days.map(|d| created + Duration::days(d)),
+                ..new_license(None)
+            };
+            let mut record =
+                create(new, &Policy::default(), &self.signer, created).expect("create");
+            record.status = status;
+            self.put(&record);
+            record
+        }
+
+        fn put(&self, record: &LicenseRecord) {
+            self.store
+                .write(WriteBatch {
+                    licenses: vec![record.clone()],
+                    revocation_changed: true,
+                    ..WriteBatch::default()
+                })
+                .expect("write");
+        }
+
+        fn current(&self, now: DateTime<Utc>) -> Arc<SignedList> {
+            current(&self.store, &self.signer, &self.settings, &self.cache, now).expect("list")
+        }
+
+        fn listed(&self, now: DateTime<Utc>) -> Vec<LicenseId> {
+            verifier(&self.signer)
+                .verify_revocation_list(&self.current(now).text, unix(now), None)
+                .expect("verifies")
+                .entries()
+                .map(|e| e.license_id)
+                .collect()
+        }
+    }
+
+    fn id(record: &LicenseRecord) -> LicenseId {
+        LicenseId::parse(&record.license_id).expect("id")
+    }
+
+    #[test]
+    fn entries_are_dropped_once_every_revoked_token_expired_before_the_grace_period() {
+        let f = Fixture::new();
+        let now = Utc::now();
+        let grace = Duration::seconds(i64::try_from(f.settings.expired_grace_secs).expect("grace"));
+        let long_gone = f.license(now - Duration::days(400), Some(30), LicenseStatus::Released);
+        let in_grace = f.license(now - Duration::days(31), Some(30), LicenseStatus::Revoked);
+        let perpetual = f.license(now - Duration::days(400), None, LicenseStatus::Released);
+        let current = f.license(now, Some(365), LicenseStatus::Suspended);
+        // A license whose expiry was shortened: its first token still runs for a year.
+        let mut shortened = f.license(now - Duration::days(400), Some(800), LicenseStatus::Active);
+        shortened.expires_at = Some(now - Duration::days(300));
+        resign(&mut shortened, &f.signer, now - Duration::days(399)).expect("resign");
+        shortened.status = LicenseStatus::Revoked;
+        f.put(&shortened);
+
+        let listed = f.listed(now);
+        assert!(!listed.contains(&id(&long_gone)), "expired long ago");
+        for kept in [&in_grace, &perpetual, &current, &shortened] {
+            assert!(listed.contains(&id(kept)), "{}", kept.license_id);
+        }
+        assert_eq!(listed.len(), 4);
+        // Once the grace period of the second license has passed too, it goes.
+        let later = now + grace;
+        f.store
+            .write(WriteBatch {
+                revocation_changed: true,
+                ..WriteBatch::default()
+            })
+            .expect("bump");
+        assert!(!f.listed(later).contains(&id(&in_grace)));
+    }
+
+    #[test]
+    fn superseded_tokens_stay_listed_until_they_expired() {
+        let f = Fixture::new();
+        let now = Utc::now();
+        let mut reissued = f.license(now - Duration::days(10), Some(365), LicenseStatus::Active);
+        resign(&mut reissued, &f.signer, now).expect("resign");
+        reissued.revoked_below = reissued.revision;
+        f.put(&reissued);
+        assert_eq!(f.listed(now), [id(&reissued)]);
+        f.store
+            .write(WriteBatch {
+                revocation_changed: true,
+                ..WriteBatch::default()
+            })
+            .expect("bump");
+        assert!(f.listed(now + Duration::days(400)).is_empty());
+    }
+
+    #[test]
+    fn an_unchanged_list_is_re_signed_after_the_interval_and_never_signed_back_in_time() {
+        let f = Fixture::new();
+        let now = Utc::now();
+        f.license(now, None, LicenseStatus::Revoked);
+        let first = f.current(now);
+        let interval = Duration::seconds(3600);
+        let same = f.current(now + interval - Duration::seconds(1));
+        assert_eq!(
+            same.text, first.text,
+            "served from the cache within the interval"
+        );
+        let resigned = f.current(now + interval);
+        assert_eq!(resigned.sequence, first.sequence);
+        assert_eq!(resigned.issued_at, first.issued_at + 3600);
+        f.license(now, None, LicenseStatus::Revoked);
+        let earlier_clock = f.current(now);
+        assert_eq!(
+            earlier_clock.issued_at, resigned.issued_at,
+            "issued_at never goes back"
+        );
+        assert!(earlier_clock.sequence > resigned.sequence);
+    }
+
+    #[test]
+    fn a_list_of_three_thousand_released_licenses_still_lets_a_good_license_pass_offline() {
+        let f = Fixture::new();
+        let now = Utc::now();
+        let released: Vec<LicenseRecord> = (0..3000)
+            .map(|_| {
+                let mut r = f.license(now, Some(365), LicenseStatus::Active);
+                r.status = LicenseStatus::Released;
+                r
+            })
+            .collect();
+        f.store
+            .write(WriteBatch {
+                licenses: released,
+                revocation_changed: true,
+                ..WriteBatch::default()
+            })
+            .expect("release");
+        let good = f.license(now, Some(365), LicenseStatus::Active);
+        let list = f.current(now);
+        assert_eq!(list.entries, 3000);
+        assert!(list.text.len() > koolicense_verify::MAX_INPUT_LEN);
+        let verifier = verifier(&f.signer);
+        let claims = verifier
+            .verify(&good.token, unix(now))
+            .expect("good license");
+        assert!(verifier
+            .check_revocation(&list.text, unix(now), None, &claims)
+            .is_ok());
     }
 }

@@ -14,7 +14,7 @@ fn now() -> DateTime<Utc> {
         .expect("time")
 }
 
-fn new_license(identifier: Option<&str>) -> NewLicense {
+pub(super) fn new_license(identifier: Option<&str>) -> NewLicense {
     NewLicense {
         origin: Origin::KoomarketGet,
         instance_id: Some("inst-1".into()),
@@ -34,7 +34,7 @@ fn new_license(identifier: Option<&str>) -> NewLicense {
     }
 }
 
-fn verifier(signer: &Signer) -> Verifier {
+pub(super) fn verifier(signer: &Signer) -> Verifier {
     Verifier::new([PublicKey::from_bytes(&signer.public_key().to_bytes()).expect("key")])
 }
 

@@ -5,6 +5,7 @@ mod answer;
 mod api;
 mod api_actions;
 mod api_lookup;
+mod attacks;
 mod auth;
 mod cli;
 mod durability;

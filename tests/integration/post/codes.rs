@@ -274,3 +274,35 @@ fn the_code_status_is_queried_at_most_once_per_interval() {
         .starts_with("2045-01-01"));
     app.stop();
 }
+
+#[test]
+fn activation_hands_an_existing_license_only_to_a_machine_matching_its_anchored_binding() {
+    let env = start(CODE_POLICY);
+    add_code(&env, "PL-LOOK", FakeCode::alive("P-CODE", 3));
+    let (status, first) = activate(&env, "PL-LOOK", MACHINE_A);
+    assert_eq!(status, 200, "{first}");
+    // Same MAC (set by software) and same CPU model, but another disk and board: under the
+    // version 1 rule two matching components handed it MACHINE_A's license.
+    let look_alike = "00:1A:2B:3C:4D:5E|DISK-LOOK|BOARD-LOOK|BFEBFBFF000906EA";
+    let (status, second) = activate(&env, "PL-LOOK", look_alike);
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["repeated"], false);
+    assert_ne!(second["license_id"], first["license_id"]);
+    // An identifier carrying MACHINE_A's parts gets MACHINE_A's license, which stays anchored
+    // to MACHINE_A's board: useless anywhere else.
+    let with_a = "00:1A:2B:3C:4D:5E,AA:BB:CC:DD:EE:01|S3Z9NB0K123456,DISK-B-1|BOARD-77|";
+    let (status, same) = activate(&env, "PL-LOOK", with_a);
+    assert_eq!(
+        (status, &same["license_id"]),
+        (200, &first["license_id"]),
+        "{same}"
+    );
+    // One that lists two other machines' boards is refused before any slot is taken.
+    let crafted = "AA:BB:CC:DD:EE:01,11:22:33:44:55:66|DISK-B-1,DISK-C-1|BOARD-B,BOARD-C|";
+    let (status, refused) = activate(&env, "PL-LOOK", crafted);
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{refused}"
+    );
+}
