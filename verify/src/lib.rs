@@ -11,8 +11,11 @@
 //! The crate is `no_std` + `alloc`. The default `std` feature adds the system clock
 //! ([`Verifier::verify_on_now`]) and the `machine` module that reads this machine's hardware
 //! identifier. The issuer side ([`UnsignedLicense`]) lives here too so that both ends share one
-//! encoder. The token format and the known-answer vectors are described in the crate's
-//! `README.md` and `tests/vectors/README.md`.
+//! encoder. Revocation lists ([`Verifier::verify_revocation_list`]), status answers
+//! ([`Verifier::verify_status`]) and the clock's high-water mark ([`ClockMark`],
+//! [`Verifier::verify_guarded`]) complete the offline and online checks. The formats, the
+//! binding rules and the threat model are in the crate's `FORMAT.md`, the known-answer vectors
+//! in `tests/vectors/`.
 //!
 //! ```
 //! use koolicense_verify::{Error, HardwareId, Host, PublicKey, Verifier};

@@ -25,5 +25,7 @@ mod text_forms;
 mod vectors;
 #[path = "verify/vectors_cases.rs"]
 mod vectors_cases;
+#[path = "verify/vectors_objects.rs"]
+mod vectors_objects;
 #[path = "verify/window.rs"]
 mod window;
