@@ -112,6 +112,56 @@ typedef int32_t KoolicenseStatus;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// What a license is bound to.
+enum KoolicenseBindingKind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // A floating license: any machine.
+  KOOLICENSE_BINDING_KIND_NONE = 0,
+  // A system identifier carried in the license (`koolicense_claims_system_identifier`).
+  KOOLICENSE_BINDING_KIND_SYSTEM = 1,
+  // A system identifier too long to carry, as a SHA-256 digest.
+  KOOLICENSE_BINDING_KIND_SYSTEM_DIGEST = 2,
+  // A hardware identifier (K of the MAC, disk, board and CPU components).
+  KOOLICENSE_BINDING_KIND_HARDWARE = 3,
+  // A binding newer than this library's list; the claims JSON names it.
+  KOOLICENSE_BINDING_KIND_OTHER = 99,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum KoolicenseBindingKind KoolicenseBindingKind;
+#else
+typedef int32_t KoolicenseBindingKind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Why a license is listed.
+enum KoolicenseEntryStatus
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Only tokens below `revoked_below` are revoked (the license was reissued).
+  KOOLICENSE_ENTRY_STATUS_SUPERSEDED = 0,
+  // Suspended by the merchant.
+  KOOLICENSE_ENTRY_STATUS_SUSPENDED = 1,
+  // Revoked by the merchant.
+  KOOLICENSE_ENTRY_STATUS_REVOKED = 2,
+  // Released at the marketplace.
+  KOOLICENSE_ENTRY_STATUS_RELEASED = 3,
+  // A status newer than this library's list.
+  KOOLICENSE_ENTRY_STATUS_OTHER = 99,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum KoolicenseEntryStatus KoolicenseEntryStatus;
+#else
+typedef int32_t KoolicenseEntryStatus;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // The state of a license according to the issuer's signed status answer.
 enum KoolicenseLicenseState
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -143,31 +193,6 @@ typedef int32_t KoolicenseLicenseState;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// What a license is bound to.
-enum KoolicenseBindingKind
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : int32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  // A floating license: any machine.
-  KOOLICENSE_BINDING_KIND_NONE = 0,
-  // A system identifier carried in the license (`koolicense_claims_system_identifier`).
-  KOOLICENSE_BINDING_KIND_SYSTEM = 1,
-  // A system identifier too long to carry, as a SHA-256 digest.
-  KOOLICENSE_BINDING_KIND_SYSTEM_DIGEST = 2,
-  // A hardware identifier (K of the MAC, disk, board and CPU components).
-  KOOLICENSE_BINDING_KIND_HARDWARE = 3,
-  // A binding newer than this library's list; the claims JSON names it.
-  KOOLICENSE_BINDING_KIND_OTHER = 99,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum KoolicenseBindingKind KoolicenseBindingKind;
-#else
-typedef int32_t KoolicenseBindingKind;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
 // The claims of a verified license. Immutable.
 typedef struct KoolicenseClaims KoolicenseClaims;
 
@@ -176,6 +201,9 @@ typedef struct KoolicenseError KoolicenseError;
 
 // A machine to check bindings against. Immutable.
 typedef struct KoolicenseHost KoolicenseHost;
+
+// A verified revocation list. Immutable.
+typedef struct KoolicenseRevocationList KoolicenseRevocationList;
 
 // A verifier: the issuer's pinned public keys and the clock leeway. Immutable.
 typedef struct KoolicenseVerifier KoolicenseVerifier;
@@ -187,6 +215,16 @@ typedef struct KoolicenseListStamp {
   // When the list was signed (Unix seconds): raise the clock mark with it.
   uint64_t issued_at;
 } KoolicenseListStamp;
+
+// One listed license.
+typedef struct KoolicenseRevocationEntry {
+  // The license id's 16 bytes (shown hyphenated as a UUID).
+  uint8_t license_id[16];
+  // Tokens of this license with a lower revision are revoked.
+  uint32_t revoked_below;
+  // Why it is listed.
+  KoolicenseEntryStatus status;
+} KoolicenseRevocationEntry;
 
 // A verified status answer.
 typedef struct KoolicenseStatusAnswer {
@@ -246,52 +284,6 @@ const char *koolicense_error_message(const struct KoolicenseError *error, size_t
 // # Safety
 // `error` is NULL or an error handle that is not used afterwards.
 void koolicense_error_free(struct KoolicenseError *error);
-
-// Verifies a signed revocation list (one-line or armoured) at `now` (or `KOOLICENSE_NOW`) and
-// checks the claims of a verified license against it. `last_accepted` points to the stamp of
-// the list this program accepted before (persist it), or is NULL for none. Fails with
-// `KOOLICENSE_STATUS_STALE` for a list that is not newer (an old list cannot undo a
-// revocation), `KOOLICENSE_STATUS_LIST_TOO_OLD` for a list signed longer ago than the
-// verifier's maximum age, and `KOOLICENSE_STATUS_REVOKED` when the list revokes this token. On
-// success stores the list's stamp in `*stamp_out`: persist it as the new last accepted stamp.
-//
-// Thread-safe.
-//
-// # Safety
-// `verifier` and `claims` are live handles; `list` is valid for `list_len` bytes;
-// `last_accepted` is NULL or valid for reading; `stamp_out` is valid for writing;
-// `error_out` is NULL or valid for writing a pointer.
-KoolicenseStatus koolicense_check_revocation(const struct KoolicenseVerifier *verifier,
-                                             const uint8_t *list,
-                                             size_t list_len,
-                                             uint64_t now,
-                                             const struct KoolicenseListStamp *last_accepted,
-                                             const struct KoolicenseClaims *claims,
-                                             struct KoolicenseListStamp *stamp_out,
-                                             struct KoolicenseError **error_out);
-
-// Verifies a signed status answer (one-line or armoured) about the token whose verified claims
-// are given: signature, that it echoes `nonce` (the fresh random value this program sent;
-// `KOOLICENSE_STATUS_NONCE_MISMATCH` otherwise, e.g. a replayed answer), that it is about this
-// license and this revision (`KOOLICENSE_STATUS_STATUS_MISMATCH` otherwise, e.g. an answer about
-// the current token passed off for a superseded one), and that the token is not below the
-// answer's revocation floor (`KOOLICENSE_STATUS_REVOKED`). Stores the answer in `*answer_out`;
-// the caller then acts on `answer_out->state` and raises its clock mark with
-// `answer_out->server_time`.
-//
-// Thread-safe.
-//
-// # Safety
-// `verifier` and `claims` are live handles; `answer` and `nonce` are valid for their lengths;
-// `answer_out` is valid for writing; `error_out` is NULL or valid for writing a pointer.
-KoolicenseStatus koolicense_verify_status(const struct KoolicenseVerifier *verifier,
-                                          const uint8_t *answer,
-                                          size_t answer_len,
-                                          const uint8_t *nonce,
-                                          size_t nonce_len,
-                                          const struct KoolicenseClaims *claims,
-                                          struct KoolicenseStatusAnswer *answer_out,
-                                          struct KoolicenseError **error_out);
 
 // Frees claims. NULL is ignored.
 //
@@ -561,6 +553,148 @@ KoolicenseStatus koolicense_claims_to_json(const struct KoolicenseClaims *claims
                                            char **json_out,
                                            size_t *len_out,
                                            struct KoolicenseError **error_out);
+
+// Verifies a signed revocation list (one-line or armoured) at `now` (or `KOOLICENSE_NOW`) and
+// checks the claims of a verified license against it. `last_accepted` points to the stamp of
+// the list this program accepted before (persist it), or is NULL for none. Fails with
+// `KOOLICENSE_STATUS_STALE` for a list that is not newer (an old list cannot undo a
+// revocation), `KOOLICENSE_STATUS_LIST_TOO_OLD` for a list signed longer ago than the
+// verifier's maximum age, and `KOOLICENSE_STATUS_REVOKED` when the list revokes this token. On
+// success stores the list's stamp in `*stamp_out`: persist it as the new last accepted stamp.
+//
+// Thread-safe.
+//
+// # Safety
+// `verifier` and `claims` are live handles; `list` is valid for `list_len` bytes;
+// `last_accepted` is NULL or valid for reading; `stamp_out` is valid for writing;
+// `error_out` is NULL or valid for writing a pointer.
+KoolicenseStatus koolicense_check_revocation(const struct KoolicenseVerifier *verifier,
+                                             const uint8_t *list,
+                                             size_t list_len,
+                                             uint64_t now,
+                                             const struct KoolicenseListStamp *last_accepted,
+                                             const struct KoolicenseClaims *claims,
+                                             struct KoolicenseListStamp *stamp_out,
+                                             struct KoolicenseError **error_out);
+
+// Verifies a signed revocation list as `koolicense_check_revocation` does (newer than
+// `last_accepted`, younger than the maximum age) and hands it over as a handle, to check
+// licenses against (`koolicense_revocation_list_check`) and to read (`..._stamp`, `..._len`,
+// `..._entry`). Free it with `koolicense_revocation_list_free`.
+//
+// Thread-safe.
+//
+// # Safety
+// `verifier` is a live verifier; `list` is valid for `list_len` bytes; `last_accepted` is NULL
+// or valid for reading; `list_out` is valid for writing a pointer; `error_out` is NULL or valid
+// for writing one.
+KoolicenseStatus koolicense_verify_revocation_list(const struct KoolicenseVerifier *verifier,
+                                                   const uint8_t *list,
+                                                   size_t list_len,
+                                                   uint64_t now,
+                                                   const struct KoolicenseListStamp *last_accepted,
+                                                   struct KoolicenseRevocationList **list_out,
+                                                   struct KoolicenseError **error_out);
+
+// `KOOLICENSE_STATUS_REVOKED` when the list revokes the token whose verified claims are given.
+//
+// Thread-safe.
+//
+// # Safety
+// `list` and `claims` are live handles; `error_out` is NULL or valid for writing a pointer.
+KoolicenseStatus koolicense_revocation_list_check(const struct KoolicenseRevocationList *list,
+                                                  const struct KoolicenseClaims *claims,
+                                                  struct KoolicenseError **error_out);
+
+// `koolicense_revocation_list_check` for a token known by its license id (hyphenated or 32
+// hex digits) and revision.
+//
+// Thread-safe.
+//
+// # Safety
+// `list` is a live handle; `license_id` is valid for `license_id_len` bytes; `error_out` is
+// NULL or valid for writing a pointer.
+KoolicenseStatus koolicense_revocation_list_check_license(const struct KoolicenseRevocationList *list,
+                                                          const uint8_t *license_id,
+                                                          size_t license_id_len,
+                                                          uint32_t revision,
+                                                          struct KoolicenseError **error_out);
+
+// The list's stamp (zeros for NULL): persist it as the last accepted one.
+//
+// Thread-safe; cannot fail.
+//
+// # Safety
+// `list` is NULL or a live list handle.
+struct KoolicenseListStamp koolicense_revocation_list_stamp(const struct KoolicenseRevocationList *list);
+
+// How many licenses the list names (0 for NULL).
+//
+// Thread-safe; cannot fail.
+//
+// # Safety
+// `list` is NULL or a live list handle.
+size_t koolicense_revocation_list_len(const struct KoolicenseRevocationList *list);
+
+// Entry number `index` (sorted by license id) into `*entry_out`; false when out of range. The
+// first call decodes all entries (about 24 bytes each).
+//
+// Thread-safe.
+//
+// # Safety
+// `list` is NULL or a live list handle; `entry_out` is NULL or valid for writing.
+bool koolicense_revocation_list_entry(const struct KoolicenseRevocationList *list,
+                                      size_t index,
+                                      struct KoolicenseRevocationEntry *entry_out);
+
+// Frees a revocation list. NULL is ignored.
+//
+// Must not race with other uses of the same list.
+//
+// # Safety
+// `list` is NULL or a list handle that is not used afterwards.
+void koolicense_revocation_list_free(struct KoolicenseRevocationList *list);
+
+// Verifies a signed status answer (one-line or armoured) about the token whose verified claims
+// are given: signature, that it echoes `nonce` (the fresh random value this program sent;
+// `KOOLICENSE_STATUS_NONCE_MISMATCH` otherwise, e.g. a replayed answer), that it is about this
+// license and this revision (`KOOLICENSE_STATUS_STATUS_MISMATCH` otherwise, e.g. an answer about
+// the current token passed off for a superseded one), and that the token is not below the
+// answer's revocation floor (`KOOLICENSE_STATUS_REVOKED`). Stores the answer in `*answer_out`;
+// the caller then acts on `answer_out->state` and raises its clock mark with
+// `answer_out->server_time`.
+//
+// Thread-safe.
+//
+// # Safety
+// `verifier` and `claims` are live handles; `answer` and `nonce` are valid for their lengths;
+// `answer_out` is valid for writing; `error_out` is NULL or valid for writing a pointer.
+KoolicenseStatus koolicense_verify_status(const struct KoolicenseVerifier *verifier,
+                                          const uint8_t *answer,
+                                          size_t answer_len,
+                                          const uint8_t *nonce,
+                                          size_t nonce_len,
+                                          const struct KoolicenseClaims *claims,
+                                          struct KoolicenseStatusAnswer *answer_out,
+                                          struct KoolicenseError **error_out);
+
+// `koolicense_verify_status` for a program that keeps the license id (hyphenated or 32 hex
+// digits) and revision of its token rather than verified claims.
+//
+// Thread-safe.
+//
+// # Safety
+// As for `koolicense_verify_status`; `license_id` is valid for `license_id_len` bytes.
+KoolicenseStatus koolicense_verify_status_for_license(const struct KoolicenseVerifier *verifier,
+                                                      const uint8_t *answer,
+                                                      size_t answer_len,
+                                                      const uint8_t *nonce,
+                                                      size_t nonce_len,
+                                                      const uint8_t *license_id,
+                                                      size_t license_id_len,
+                                                      uint32_t revision,
+                                                      struct KoolicenseStatusAnswer *answer_out,
+                                                      struct KoolicenseError **error_out);
 
 // Frees a string this library handed out (JSON claims, this machine's identifier). NULL is
 // ignored.

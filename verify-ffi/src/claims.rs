@@ -3,9 +3,9 @@
 
 use std::ffi::c_char;
 
-use koolicense_verify::{Binding, Claims};
+use koolicense_verify::{Binding, Claims, LicenseId};
 
-use crate::call::free;
+use crate::call::{free, Failure};
 use crate::text::{lend, required, Text};
 
 /// The claims of a verified license. Immutable.
@@ -44,6 +44,31 @@ impl KoolicenseClaims {
     pub(crate) fn claims(&self) -> &Claims {
         &self.claims
     }
+}
+
+/// Claims naming only a license id and revision: what revocation lists and status answers are
+/// checked against when a program keeps those instead of verified claims.
+pub(crate) fn claims_for(license_id: &str, revision: u32) -> Result<Claims, Failure> {
+    let license_id = LicenseId::parse(license_id).ok_or_else(|| {
+        Failure::invalid_argument("license_id is not a license id (a UUID or 32 hex digits)")
+    })?;
+    Ok(Claims {
+        license_id,
+        revision,
+        instance_id: None,
+        order_id: None,
+        product_id: String::new(),
+        sku_code: None,
+        customer_id: None,
+        trial: false,
+        test: false,
+        issued_at: 0,
+        not_before: 0,
+        expires_at: None,
+        quantity: None,
+        features: Vec::new(),
+        binding: Binding::None,
+    })
 }
 
 /// What a license is bound to.

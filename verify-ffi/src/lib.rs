@@ -24,18 +24,22 @@
 #![warn(missing_docs)]
 
 pub mod call;
-pub mod checks;
 pub mod claims;
 pub mod clock;
 pub mod host;
 pub mod json;
+pub mod revocation;
+pub mod status;
 pub mod text;
 pub mod verifier;
 
 pub use call::{KoolicenseError, KoolicenseStatus};
-pub use checks::{KoolicenseLicenseState, KoolicenseListStamp, KoolicenseStatusAnswer};
 pub use claims::{KoolicenseBindingKind, KoolicenseClaims};
 pub use host::KoolicenseHost;
+pub use revocation::{
+    KoolicenseEntryStatus, KoolicenseListStamp, KoolicenseRevocationEntry, KoolicenseRevocationList,
+};
+pub use status::{KoolicenseLicenseState, KoolicenseStatusAnswer};
 pub use verifier::{
     KoolicenseVerifier, KOOLICENSE_ALLOW_TEST_LICENSES, KOOLICENSE_DEFAULT_LEEWAY_SECS,
     KOOLICENSE_DEFAULT_MAX_LIST_AGE_SECS, KOOLICENSE_NOW,

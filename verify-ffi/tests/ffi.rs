@@ -10,6 +10,8 @@ mod checks;
 mod header;
 #[path = "ffi/issuer.rs"]
 mod issuer;
+#[path = "ffi/objects.rs"]
+mod objects;
 #[path = "ffi/support.rs"]
 mod support;
 #[path = "ffi/vectors.rs"]

@@ -4,8 +4,9 @@
 use std::ptr;
 
 use koolicense_verify::{EntryStatus, LicenseState};
-use koolicense_verify_ffi::checks::{koolicense_check_revocation, koolicense_verify_status};
 use koolicense_verify_ffi::clock::{koolicense_mark_load, koolicense_mark_store};
+use koolicense_verify_ffi::revocation::koolicense_check_revocation;
+use koolicense_verify_ffi::status::koolicense_verify_status;
 use koolicense_verify_ffi::verifier::koolicense_verify_guarded;
 use koolicense_verify_ffi::{
     KoolicenseLicenseState, KoolicenseListStamp, KoolicenseStatus, KoolicenseStatusAnswer,
