@@ -27,17 +27,20 @@ cargo test -q --locked -p koolicense-verify-ffi --test ffi header
 cargo build -q --locked -p koolicense-verify-ffi
 mkdir -p "$target/c"
 
-step "C: every known-answer vector through the C ABI (C99, address and UB sanitizers when available)"
+step "C: every known-answer vector (licenses, v1, lists, answers) through the C ABI (C99, ASan/UBSan when available)"
 if command -v cc >/dev/null; then
     c_flags=(-std=c99 -Wall -Wextra -Werror -pedantic -Iverify-ffi/include)
-    sources=(verify-ffi/tests/c/vectors.c verify-ffi/tests/c/json.c)
-    if ! cc "${c_flags[@]}" -g -fsanitize=address,undefined "${sources[@]}" "$lib" "${native_libs[@]}" \
-        -o "$target/c/vectors" 2>/dev/null; then
-        echo "note: this cc cannot build with sanitizers; building without"
-        cc "${c_flags[@]}" "${sources[@]}" "$lib" "${native_libs[@]}" -o "$target/c/vectors"
-    fi
+    for program in vectors objects; do
+        sources=("verify-ffi/tests/c/$program.c" verify-ffi/tests/c/json.c)
+        if ! cc "${c_flags[@]}" -g -fsanitize=address,undefined "${sources[@]}" "$lib" "${native_libs[@]}" \
+            -o "$target/c/$program" 2>/dev/null; then
+            echo "note: this cc cannot build with sanitizers; building $program without"
+            cc "${c_flags[@]}" "${sources[@]}" "$lib" "${native_libs[@]}" -o "$target/c/$program"
+        fi
+    done
     "$target/c/vectors" "$vectors"
     "$target/c/vectors" --allow-test verify/tests/vectors/v1/licenses.json
+    "$target/c/objects" verify/tests/vectors/revocations.json verify/tests/vectors/status.json
     cc "${c_flags[@]}" verify-ffi/examples/startup_check.c "$lib" "${native_libs[@]}" -o "$target/c/startup_check_c"
 else
     skip "no C compiler (cc): the C vector test did not run"

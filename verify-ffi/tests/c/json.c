@@ -1,6 +1,7 @@
 /* See json.h. */
 #include "json.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,4 +252,19 @@ int json_equal(const json *a, const json *b) {
         return 1;
     }
     return 0;
+}
+
+json *json_parse_file(const char *path) {
+    FILE *file = fopen(path, "rb");
+    char *text = NULL;
+    long size;
+    json *value = NULL;
+    if (file == NULL) return NULL;
+    if (fseek(file, 0, SEEK_END) == 0 && (size = ftell(file)) >= 0 && fseek(file, 0, SEEK_SET) == 0 &&
+        (text = malloc((size_t)size + 1)) != NULL && fread(text, 1, (size_t)size, file) == (size_t)size) {
+        value = json_parse(text, (size_t)size);
+    }
+    free(text);
+    fclose(file);
+    return value;
 }

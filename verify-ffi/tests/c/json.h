@@ -19,6 +19,8 @@ typedef struct json {
 
 /* Parses a whole document; NULL on a syntax error. */
 json *json_parse(const char *text, size_t len);
+/* Reads and parses a file; NULL when it cannot be read or parsed. */
+json *json_parse_file(const char *path);
 void json_free(json *value);
 /* The member of an object, or NULL. */
 const json *json_get(const json *object, const char *key);

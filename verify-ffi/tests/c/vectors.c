@@ -12,24 +12,6 @@
 #include "koolicense.h"
 #include "json.h"
 
-static char *read_file(const char *path, size_t *len) {
-    FILE *file = fopen(path, "rb");
-    char *text = NULL;
-    long size;
-    if (file == NULL) return NULL;
-    if (fseek(file, 0, SEEK_END) == 0 && (size = ftell(file)) >= 0 && fseek(file, 0, SEEK_SET) == 0) {
-        text = malloc((size_t)size + 1);
-        if (text != NULL && fread(text, 1, (size_t)size, file) != (size_t)size) {
-            free(text);
-            text = NULL;
-        } else if (text != NULL) {
-            *len = (size_t)size;
-        }
-    }
-    fclose(file);
-    return text;
-}
-
 static int same_text(const char *got, size_t got_len, const json *want) {
     if (want == NULL || want->type == JSON_NULL) return got == NULL;
     return got != NULL && want->type == JSON_STRING && got_len == want->len &&
@@ -163,8 +145,7 @@ done:
 }
 
 int main(int argc, char **argv) {
-    size_t len = 0, i, failed = 0;
-    char *text;
+    size_t i, failed = 0;
     json *cases;
     int allow_test = argc == 3 && strcmp(argv[1], "--allow-test") == 0;
     const char *path = argv[argc - 1];
@@ -172,8 +153,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s [--allow-test] verify/tests/vectors/licenses.json\n", argv[0]);
         return 2;
     }
-    text = read_file(path, &len);
-    cases = text != NULL ? json_parse(text, len) : NULL;
+    cases = json_parse_file(path);
     if (cases == NULL || cases->type != JSON_ARRAY || cases->count == 0) {
         fprintf(stderr, "cannot read the vectors in %s\n", path);
         return 2;
@@ -189,6 +169,5 @@ int main(int argc, char **argv) {
     printf("koolicense %s: %zu of %zu known-answer vectors in %s pass through the C ABI\n",
            koolicense_version(), cases->count - failed, cases->count, path);
     json_free(cases);
-    free(text);
     return failed == 0 ? 0 : 1;
 }
