@@ -19,10 +19,10 @@ from ._claims import Binding, Claims
 from ._clock import ClockMark, MarkFile
 from ._errors import InvalidInputError, LicenseError, MachineUnreadableError, MarkFileError
 from ._host import Host, this_machine
+from ._revocation import ListStamp, RevocationEntry, RevocationList
 from ._verifier import (
     DEFAULT_LEEWAY_SECS,
     DEFAULT_MAX_LIST_AGE_SECS,
-    ListStamp,
     StatusAnswer,
     Verifier,
     version,
@@ -41,6 +41,8 @@ __all__ = [
     "MachineUnreadableError",
     "MarkFile",
     "MarkFileError",
+    "RevocationEntry",
+    "RevocationList",
     "StatusAnswer",
     "Verifier",
     "this_machine",

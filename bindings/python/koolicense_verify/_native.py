@@ -59,6 +59,16 @@ class ListStamp(ctypes.Structure):
     ]
 
 
+class RevocationEntry(ctypes.Structure):
+    """KoolicenseRevocationEntry."""
+
+    _fields_ = [
+        ("license_id", ctypes.c_uint8 * 16),
+        ("revoked_below", c_uint32),
+        ("status", c_int32),
+    ]
+
+
 def _declare(name: str, restype: Any, *argtypes: Any) -> None:
     function = getattr(lib, name)
     function.restype = restype
@@ -98,6 +108,18 @@ _declare(
     "koolicense_verify_status", c_int32,
     c_void_p, *_text, *_text, c_void_p, POINTER(StatusAnswer), _out,
 )
+
+_declare(
+    "koolicense_verify_status_for_license", c_int32,
+    c_void_p, *_text, *_text, *_text, c_uint32, POINTER(StatusAnswer), _out,
+)
+_declare("koolicense_verify_revocation_list", c_int32, c_void_p, *_text, c_uint64, POINTER(ListStamp), _out, _out)
+_declare("koolicense_revocation_list_check", c_int32, c_void_p, c_void_p, _out)
+_declare("koolicense_revocation_list_check_license", c_int32, c_void_p, *_text, c_uint32, _out)
+_declare("koolicense_revocation_list_stamp", ListStamp, c_void_p)
+_declare("koolicense_revocation_list_len", c_size_t, c_void_p)
+_declare("koolicense_revocation_list_entry", ctypes.c_bool, c_void_p, c_size_t, POINTER(RevocationEntry))
+_declare("koolicense_revocation_list_free", None, c_void_p)
 
 ALLOW_TEST_LICENSES = 1  # KOOLICENSE_ALLOW_TEST_LICENSES
 DEFAULT_MAX_LIST_AGE_SECS = 604_800  # KOOLICENSE_DEFAULT_MAX_LIST_AGE_SECS

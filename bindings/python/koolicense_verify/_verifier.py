@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from ctypes import byref, c_uint64, c_void_p
 from dataclasses import dataclass
-from typing import Iterable, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 from . import _native
 from ._claims import Claims
@@ -13,6 +13,7 @@ from ._clock import ClockMark
 from ._errors import call, invalid
 from ._host import Host, own
 from ._native import lib
+from ._revocation import ListStamp, RevocationList
 
 DEFAULT_LEEWAY_SECS = 300
 """Clock tolerance a verifier applies unless told otherwise, in seconds."""
@@ -23,15 +24,6 @@ DEFAULT_MAX_LIST_AGE_SECS = _native.DEFAULT_MAX_LIST_AGE_SECS
 Text = Union[str, bytes]
 
 _STATES = ("valid", "suspended", "revoked", "expired", "frozen", "released", "unknown")
-
-
-@dataclass(frozen=True)
-class ListStamp:
-    """Which revocation list was accepted: persist it and pass it as ``last_accepted`` next
-    time. Raise the :class:`ClockMark` with ``issued_at``."""
-
-    sequence: int
-    issued_at: int
 
 
 @dataclass(frozen=True)
@@ -74,7 +66,7 @@ class _NativeClaims:
         return claims
 
 
-def _native_claims(claims: Claims) -> _NativeClaims:
+def native_claims(claims: object) -> _NativeClaims:
     native = getattr(claims, "_native", None)
     if not isinstance(native, _NativeClaims):
         raise invalid("claims must come from Verifier.verify, verify_on or verify_guarded")
@@ -191,20 +183,34 @@ class Verifier:
         returns) and younger than the maximum age, and checks the ``claims`` of a license this
         verifier verified against it. Raises :class:`LicenseError` (``Revoked``, ``Stale``,
         ``ListTooOld``, ...)."""
-        previous = None
-        if last_accepted is not None:
-            previous = byref(_native.ListStamp(last_accepted.sequence, last_accepted.issued_at))
         stamp = _native.ListStamp()
         call(
             lib.koolicense_check_revocation,
             self._handle,
             *_native.text(revocation_list),
             _now(now),
-            previous,
-            _native_claims(claims)._handle,
+            _stamp(last_accepted),
+            native_claims(claims)._handle,
             byref(stamp),
         )
         return ListStamp(stamp.sequence, stamp.issued_at)
+
+    def verify_revocation_list(
+        self, revocation_list: Text, *, now: Optional[int] = None, last_accepted: Optional[ListStamp] = None
+    ) -> RevocationList:
+        """Verifies a signed revocation list newer than ``last_accepted`` and younger than the
+        maximum age, to check licenses against (:meth:`RevocationList.check`,
+        :meth:`RevocationList.check_license`) and to read. Raises ``Stale``, ``ListTooOld``, ..."""
+        out = c_void_p()
+        call(
+            lib.koolicense_verify_revocation_list,
+            self._handle,
+            *_native.text(revocation_list),
+            _now(now),
+            _stamp(last_accepted),
+            byref(out),
+        )
+        return RevocationList(out)
 
     def verify_status(self, answer: Text, claims: Claims, *, nonce: str) -> StatusAnswer:
         """Verifies a signed status answer about the token whose verified ``claims`` are given:
@@ -217,18 +223,40 @@ class Verifier:
             self._handle,
             *_native.text(answer),
             *_native.text(nonce),
-            _native_claims(claims)._handle,
+            native_claims(claims)._handle,
             byref(out),
         )
-        state = _STATES[out.state] if 0 <= out.state < len(_STATES) else "other"
-        return StatusAnswer(
-            state,
-            out.revision,
-            out.current_revision,
-            out.revoked_below,
-            out.server_time,
-            out.expires_at or None,
+        return _status_answer(out)
+
+    def verify_status_for_license(
+        self, answer: Text, license_id: str, revision: int, *, nonce: str
+    ) -> StatusAnswer:
+        """:meth:`verify_status` for a program that keeps the license id and revision of its
+        token rather than verified claims."""
+        out = _native.StatusAnswer()
+        call(
+            lib.koolicense_verify_status_for_license,
+            self._handle,
+            *_native.text(answer),
+            *_native.text(nonce),
+            *_native.text(license_id),
+            revision,
+            byref(out),
         )
+        return _status_answer(out)
+
+
+def _status_answer(out: _native.StatusAnswer) -> StatusAnswer:
+    state = _STATES[out.state] if 0 <= out.state < len(_STATES) else "other"
+    return StatusAnswer(
+        state, out.revision, out.current_revision, out.revoked_below, out.server_time, out.expires_at or None
+    )
+
+
+def _stamp(stamp: Optional[ListStamp]) -> Any:
+    if stamp is None:
+        return None
+    return byref(_native.ListStamp(stamp.sequence, stamp.issued_at))
 
 
 def _host_handle(host: Host) -> int:

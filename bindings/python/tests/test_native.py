@@ -17,6 +17,8 @@ C_TYPES = {
     "size_t": {ctypes.c_size_t},
     "KoolicenseStatus": {ctypes.c_int32},
     "KoolicenseLicenseState": {ctypes.c_int32},
+    "KoolicenseEntryStatus": {ctypes.c_int32},
+    "bool": {ctypes.c_bool},
 }
 
 
@@ -42,6 +44,8 @@ def c_type(declaration):
 
 def matches(c_decl, ctypes_type):
     kind = c_type(c_decl)
+    if kind == "struct":  # a structure returned by value
+        return "Koolicense" + ctypes_type.__name__ == c_decl.split()[1]
     if kind == "pointer":
         return ctypes_type in (ctypes.c_void_p, ctypes.c_char_p) or issubclass(ctypes_type, ctypes._Pointer)
     return ctypes_type in C_TYPES.get(kind, set())
@@ -67,11 +71,15 @@ def test_the_ctypes_signature_matches_the_header(name):
         assert matches(ret + " x", function.restype), f"return: {ret} vs {function.restype}"
 
 
-@pytest.mark.parametrize("struct", [_native.StatusAnswer, _native.ListStamp])
+@pytest.mark.parametrize("struct", [_native.StatusAnswer, _native.ListStamp, _native.RevocationEntry])
 def test_the_ctypes_structures_match_the_header(struct):
     name = "Koolicense" + struct.__name__
     body = re.search(r"typedef struct " + name + r" \{([^}]*)\}", header_text()).group(1)
     fields = [line.strip().rstrip(";").rsplit(" ", 1) for line in body.strip().splitlines() if line.strip()]
-    assert [f for f, _ in struct._fields_] == [field for _, field in fields]
-    for (_, actual), (declared, _) in zip(struct._fields_, fields):
-        assert actual in C_TYPES[declared], f"{declared} vs {actual}"
+    assert [f for f, _ in struct._fields_] == [field.split("[")[0] for _, field in fields]
+    for (_, actual), (declared, field) in zip(struct._fields_, fields):
+        if "[" in field:  # uint8_t name[16]
+            length = int(field.split("[")[1].rstrip("]"))
+            assert declared == "uint8_t" and actual._type_ is ctypes.c_uint8 and actual._length_ == length
+        else:
+            assert actual in C_TYPES[declared], f"{declared} vs {actual}"
