@@ -58,9 +58,20 @@ interface NativeLibrary extends Library {
 
     /** KoolicenseListStamp. */
     @Structure.FieldOrder({"sequence", "issued_at"})
-    final class ListStampStruct extends Structure {
+    class ListStampStruct extends Structure {
         public long sequence;
         public long issued_at;
+    }
+
+    /** KoolicenseListStamp returned by value. */
+    final class ListStampValue extends ListStampStruct implements Structure.ByValue {}
+
+    /** KoolicenseRevocationEntry. */
+    @Structure.FieldOrder({"license_id", "revoked_below", "status"})
+    final class RevocationEntryStruct extends Structure {
+        public byte[] license_id = new byte[16];
+        public int revoked_below;
+        public int status;
     }
 
     String koolicense_version();
@@ -108,6 +119,27 @@ interface NativeLibrary extends Library {
 
     int koolicense_check_revocation(Pointer verifier, byte[] list, SizeT listLen, long now, ListStampStruct lastAccepted,
             Pointer claims, ListStampStruct stampOut, PointerByReference error);
+
+    int koolicense_verify_status_for_license(Pointer verifier, byte[] answer, SizeT answerLen, byte[] nonce,
+            SizeT nonceLen, byte[] licenseId, SizeT licenseIdLen, int revision, StatusAnswerStruct answerOut,
+            PointerByReference error);
+
+    int koolicense_verify_revocation_list(Pointer verifier, byte[] list, SizeT listLen, long now,
+            ListStampStruct lastAccepted, PointerByReference listOut, PointerByReference error);
+
+    int koolicense_revocation_list_check(Pointer list, Pointer claims, PointerByReference error);
+
+    int koolicense_revocation_list_check_license(Pointer list, byte[] licenseId, SizeT licenseIdLen, int revision,
+            PointerByReference error);
+
+    ListStampValue koolicense_revocation_list_stamp(Pointer list);
+
+    SizeT koolicense_revocation_list_len(Pointer list);
+
+    /** C {@code bool} is one byte; JNA's {@code boolean} would read four. */
+    byte koolicense_revocation_list_entry(Pointer list, SizeT index, RevocationEntryStruct entryOut);
+
+    void koolicense_revocation_list_free(Pointer list);
 
     int koolicense_verify_status(Pointer verifier, byte[] answer, SizeT answerLen, byte[] nonce, SizeT nonceLen,
             Pointer claims, StatusAnswerStruct answerOut, PointerByReference error);

@@ -194,17 +194,53 @@ public final class Verifier implements AutoCloseable {
     public ListStamp checkRevocation(String revocationList, Claims claims, Long now, ListStamp lastAccepted)
             throws LicenseException {
         byte[] list = NativeLibrary.utf8(revocationList);
-        NativeLibrary.ListStampStruct previous = null;
-        if (lastAccepted != null) {
-            previous = new NativeLibrary.ListStampStruct();
-            previous.sequence = lastAccepted.sequence();
-            previous.issued_at = lastAccepted.issuedAt();
-        }
+        NativeLibrary.ListStampStruct previous = stampStruct(lastAccepted);
         NativeLibrary.ListStampStruct stamp = new NativeLibrary.ListStampStruct();
         PointerByReference error = new PointerByReference();
         NativeLibrary.check(LIB.koolicense_check_revocation(handle.pointer(), list, NativeLibrary.len(list), when(now),
                 previous, claims.handle.pointer(), stamp, error), error);
         return new ListStamp(stamp.sequence, stamp.issued_at);
+    }
+
+    /**
+     * Verifies a signed revocation list at {@code now} (null: the system clock), newer than
+     * {@code lastAccepted} and younger than the maximum age, to check licenses against and to
+     * read. Fails with kind {@code Stale}, {@code ListTooOld}, ...
+     */
+    public RevocationList verifyRevocationList(String revocationList, Long now, ListStamp lastAccepted)
+            throws LicenseException {
+        byte[] list = NativeLibrary.utf8(revocationList);
+        PointerByReference out = new PointerByReference();
+        PointerByReference error = new PointerByReference();
+        NativeLibrary.check(LIB.koolicense_verify_revocation_list(handle.pointer(), list, NativeLibrary.len(list),
+                when(now), stampStruct(lastAccepted), out, error), error);
+        return new RevocationList(out.getValue());
+    }
+
+    private static NativeLibrary.ListStampStruct stampStruct(ListStamp stamp) {
+        if (stamp == null) {
+            return null;
+        }
+        NativeLibrary.ListStampStruct struct = new NativeLibrary.ListStampStruct();
+        struct.sequence = stamp.sequence();
+        struct.issued_at = stamp.issuedAt();
+        return struct;
+    }
+
+    /**
+     * {@link #verifyStatus} for a program that keeps the license id and revision of its token
+     * rather than verified claims.
+     */
+    public StatusAnswer verifyStatusForLicense(String answer, String licenseId, long revision, String nonce)
+            throws LicenseException {
+        byte[] text = NativeLibrary.utf8(answer);
+        byte[] sent = NativeLibrary.utf8(nonce);
+        byte[] id = NativeLibrary.utf8(licenseId);
+        NativeLibrary.StatusAnswerStruct out = new NativeLibrary.StatusAnswerStruct();
+        PointerByReference error = new PointerByReference();
+        NativeLibrary.check(LIB.koolicense_verify_status_for_license(handle.pointer(), text, NativeLibrary.len(text), sent,
+                NativeLibrary.len(sent), id, NativeLibrary.len(id), (int) revision, out, error), error);
+        return StatusAnswer.of(out);
     }
 
     /**

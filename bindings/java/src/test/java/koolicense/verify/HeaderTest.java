@@ -45,6 +45,12 @@ final class HeaderTest {
         if (type == void.class) {
             return "void";
         }
+        if (type == byte.class) {
+            return "bool";
+        }
+        if (Structure.ByValue.class.isAssignableFrom(type)) {
+            return "Koolicense" + type.getSimpleName().replace("Value", "");
+        }
         if (type == byte[].class || type == String.class || Pointer.class.isAssignableFrom(type)
                 || ByReference.class.isAssignableFrom(type) || Structure.class.isAssignableFrom(type)) {
             return "pointer";
@@ -97,7 +103,8 @@ final class HeaderTest {
                 System.out.println("FAIL " + method.getName() + ": header " + c + ", JNA " + java);
             }
         }
-        for (Class<?> struct : new Class<?>[] {NativeLibrary.StatusAnswerStruct.class, NativeLibrary.ListStampStruct.class}) {
+        for (Class<?> struct : new Class<?>[] {NativeLibrary.StatusAnswerStruct.class, NativeLibrary.ListStampStruct.class,
+                NativeLibrary.RevocationEntryStruct.class}) {
             checked++;
             String name = "Koolicense" + struct.getSimpleName().replace("Struct", "");
             Matcher body = Pattern.compile("typedef struct " + name + " \\{([^}]*)\\}").matcher(text);
@@ -113,9 +120,16 @@ final class HeaderTest {
             List<String> java = new ArrayList<>();
             for (String field : struct.getAnnotation(Structure.FieldOrder.class).value()) {
                 Class<?> type = struct.getField(field).getType();
-                java.add((type == long.class ? "uint64_t" : "uint32_t") + " " + field);
+                if (type == byte[].class) {
+                    int length = ((byte[]) struct.getField(field).get(struct.getDeclaredConstructor().newInstance())).length;
+                    java.add("uint8_t " + field + "[" + length + "]");
+                } else {
+                    java.add((type == long.class ? "uint64_t" : "uint32_t") + " " + field);
+                }
             }
-            List<String> normalised = c.stream().map(f -> f.replaceFirst("^(int32_t|KoolicenseLicenseState) ", "uint32_t ")).toList();
+            List<String> normalised = c.stream()
+                    .map(f -> f.replaceFirst("^(int32_t|KoolicenseLicenseState|KoolicenseEntryStatus) ", "uint32_t "))
+                    .toList();
             if (!normalised.equals(java)) {
                 failed++;
                 System.out.println("FAIL " + name + ": header " + c + ", JNA " + java);

@@ -13,8 +13,9 @@ import java.util.Map;
  *
  * <pre>java -cp jna.jar:classes:test-classes -Djna.library.path=target/debug koolicense.verify.VectorsTest verify/tests/vectors</pre>
  *
- * runs {@code licenses.json} and the version 1 vectors {@code v1/licenses.json} (as delivered
- * verifiers recorded them: test licenses allowed). Exits non-zero when anything differs from its
+ * runs {@code licenses.json}, the version 1 vectors {@code v1/licenses.json} (as delivered
+ * verifiers recorded them: test licenses allowed), {@code revocations.json} and
+ * {@code status.json}. Exits non-zero when anything differs from its
  * record.
  */
 public final class VectorsTest {
@@ -133,6 +134,7 @@ public final class VectorsTest {
         Path dir = Path.of(args[0]);
         int failed = runFile(dir.resolve("licenses.json"), false);
         failed += runFile(dir.resolve("v1/licenses.json"), true);
+        failed += ObjectsTest.run(dir);
         failed += ApiTest.runAll(load(dir.resolve("licenses.json")));
         failed += HeaderTest.run(Path.of(args[0]).resolve("../../../verify-ffi/include/koolicense.h").normalize());
         System.exit(failed == 0 ? 0 : 1);
