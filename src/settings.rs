@@ -65,6 +65,13 @@ pub(crate) const ENV_VARS: &[(&str, &str)] = &[
     ("KOOLICENSE_LOG_FORMAT", "log.format (text or json)"),
 ];
 
+/// Variables for the test suites and CI, not settings of the service: `KOOLICENSE_REQUIRE_ALL`
+/// (a skipped component test fails) and every `KOOLICENSE_TEST_*` (such as
+/// `KOOLICENSE_TEST_DATABASE_URL`). Never refused, never read here.
+fn is_test_variable(name: &str) -> bool {
+    name == "KOOLICENSE_REQUIRE_ALL" || name.starts_with("KOOLICENSE_TEST_")
+}
+
 /// A secret string: never printed by `Debug`, zeroed on drop.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -358,7 +365,7 @@ impl Settings {
         let mut previous_keys = None;
         let mut post_env = post::PostEnv::default();
         for (name, value) in env {
-            if !name.starts_with("KOOLICENSE_") {
+            if !name.starts_with("KOOLICENSE_") || is_test_variable(name) {
                 continue;
             }
             if post_env.apply(self, name, value)? {

@@ -66,6 +66,19 @@ fn unknown_koolicense_env_vars_are_errors() {
 }
 
 #[test]
+fn the_test_suites_variables_are_not_settings_and_never_refused() {
+    let e = env(&[
+        ("KOOLICENSE_REQUIRE_ALL", "1"),
+        ("KOOLICENSE_TEST_DATABASE_URL", "postgres://x"),
+    ]);
+    let s = Settings::load(None, &e, &Overrides::default()).expect("load");
+    assert_eq!(
+        s,
+        Settings::load(None, &[], &Overrides::default()).expect("load")
+    );
+}
+
+#[test]
 fn marketplace_keys_from_env_put_the_current_key_first() {
     let e = env(&[
         ("KOOLICENSE_KOOMARKET_KEY", "new-key"),
