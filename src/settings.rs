@@ -59,6 +59,15 @@ pub(crate) const ENV_VARS: &[(&str, &str)] = &[
     ("KOOLICENSE_LOG_FORMAT", "log.format (text or json)"),
 ];
 
+/// Variables of the test suite and CI (`.ci/run`) that share the prefix but configure nothing:
+/// ignored here, so CI can set them for every process it starts.
+const TEST_ENV_VARS: &[&str] = &[
+    "KOOLICENSE_REQUIRE_ALL",
+    "KOOLICENSE_SCREENSHOTS",
+    "KOOLICENSE_CHROMIUM",
+    "KOOLICENSE_CHROMEDRIVER",
+];
+
 /// A secret string: never printed by `Debug`, zeroed on drop.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -345,7 +354,7 @@ impl Settings {
         let mut previous_keys = None;
         let mut post_env = post::PostEnv::default();
         for (name, value) in env {
-            if !name.starts_with("KOOLICENSE_") {
+            if !name.starts_with("KOOLICENSE_") || TEST_ENV_VARS.contains(&name.as_str()) {
                 continue;
             }
             if post_env.apply(self, name, value)? {

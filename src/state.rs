@@ -6,6 +6,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::access::ratelimit::{Limit, RateLimiter};
+use crate::access::session::SessionStore;
 use crate::access::TokenRegistry;
 use crate::koomarket::auth::KeyRing;
 use crate::licensing::policy::Policies;
@@ -32,6 +33,8 @@ pub(crate) struct AppState {
     pub(crate) market_keys: Arc<KeyRing>,
     /// Merchant API tokens.
     pub(crate) tokens: Arc<TokenRegistry>,
+    /// Console sessions (in memory).
+    pub(crate) sessions: Arc<SessionStore>,
     /// `/v1` rate limits.
     pub(crate) limiter: Arc<RateLimiter>,
     /// The last signed revocation list: (sequence, text).
@@ -63,6 +66,7 @@ impl AppState {
         );
         AppState {
             tokens: Arc::new(tokens),
+            sessions: Arc::new(SessionStore::default()),
             limiter: Arc::new(limiter),
             revocations: Arc::new(Mutex::new(None)),
             store,

@@ -66,6 +66,15 @@ fn unknown_koolicense_env_vars_are_errors() {
 }
 
 #[test]
+fn the_test_suites_variables_are_not_configuration() {
+    let e = env(&[
+        ("KOOLICENSE_REQUIRE_ALL", "1"),
+        ("KOOLICENSE_SCREENSHOTS", "1"),
+    ]);
+    assert!(Settings::load(None, &e, &Overrides::default()).is_ok());
+}
+
+#[test]
 fn marketplace_keys_from_env_put_the_current_key_first() {
     let e = env(&[
         ("KOOLICENSE_KOOMARKET_KEY", "new-key"),

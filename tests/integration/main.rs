@@ -7,6 +7,7 @@ mod api_actions;
 mod api_lookup;
 mod auth;
 mod cli;
+mod console;
 mod durability;
 mod endpoints;
 mod errors;
