@@ -129,7 +129,16 @@ mod tests {
             .map(|(_, _, b)| text(b))
             .expect("the Chinese table");
         for (name, _, bytes) in ASSETS.iter().filter(|(n, _, _)| n.ends_with(".js")) {
-            for phrase in translated_texts(text(bytes)) {
+            let source = text(bytes);
+            // The English names of the API's codes (`NAMES` in format.js) are translated too.
+            let names = source
+                .split_once("const NAMES = {")
+                .and_then(|(_, rest)| rest.split_once("};"))
+                .map_or("", |(table, _)| table);
+            let named = names
+                .lines()
+                .filter_map(|l| l.split_once(": \"").map(|(_, v)| v.trim_end_matches("\",")));
+            for phrase in translated_texts(source).into_iter().chain(named) {
                 let key = format!("\"{phrase}\":");
                 assert!(table.contains(&key), "{name}: no Chinese for {phrase:?}");
             }

@@ -2,8 +2,10 @@
 //! (and the session's CSRF token, after a reload), and sign out.
 //!
 //! The cookie is HttpOnly (scripts never see it), SameSite=Strict (no other site's page sends
-//! it), Path=/ (the console calls `/v1`), and Secure when the request arrived over TLS (served
-//! directly, or through a proxy trusted by `api.trust_forwarded_for`).
+//! it), Path=/ (the console calls `/v1`), and Secure when the request arrived over TLS: served
+//! directly, or through a proxy that says so (`Forwarded: proto=https`, `X-Forwarded-Proto`).
+//! Trusting that header is safe here: a forged one can only add Secure, which stops the cookie
+//! from travelling over plain HTTP.
 
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -50,18 +52,17 @@ fn state(req: &HttpRequest) -> Result<&AppState, ApiError> {
         .ok_or_else(|| ApiError::Internal("application state missing".into()))
 }
 
-/// Whether the browser reached us over TLS: directly, or via a trusted proxy's header.
-fn over_tls(req: &HttpRequest, state: &AppState) -> bool {
-    req.app_config().secure()
-        || (state.settings.api.trust_forwarded_for && req.connection_info().scheme() == "https")
+/// Whether the browser reached us over TLS: directly, or via a proxy's header.
+fn over_tls(req: &HttpRequest) -> bool {
+    req.app_config().secure() || req.connection_info().scheme() == "https"
 }
 
-fn cookie(req: &HttpRequest, state: &AppState, value: String) -> Cookie<'static> {
+fn cookie(req: &HttpRequest, value: String) -> Cookie<'static> {
     let mut cookie = Cookie::build(SESSION_COOKIE, value)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(over_tls(req, state))
+        .secure(over_tls(req))
         .finish();
     if cookie.value().is_empty() {
         cookie.set_max_age(time::Duration::ZERO);
@@ -91,7 +92,7 @@ pub(crate) async fn sign_in(
     let new = state.sessions.start(caller, name, Utc::now());
     tracing::info!(token = %new.session.caller.token_id, "console session started");
     Ok(HttpResponse::Created()
-        .cookie(cookie(&req, state, new.id))
+        .cookie(cookie(&req, new.id))
         .json(view(&new.session)))
 }
 
@@ -117,6 +118,6 @@ pub(crate) async fn sign_out(req: HttpRequest) -> Result<HttpResponse, ApiError>
         tracing::info!(token = %session.caller.token_id, "console session ended");
     }
     Ok(HttpResponse::NoContent()
-        .cookie(cookie(&req, state, String::new()))
+        .cookie(cookie(&req, String::new()))
         .finish())
 }

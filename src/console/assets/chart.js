@@ -73,11 +73,12 @@ export function dailyBars(labels, series, { title, formatLabel = (l) => l.slice(
 
 /** Horizontal bars: rows of {label, value, cls}. */
 export function categoryBars(rows) {
+  const width = 520;
   const max = Math.max(1, ...rows.map((r) => r.value));
   const rowH = 30;
-  const labelW = 130;
-  const barMax = WIDTH - labelW - 70;
-  const svg = s("svg", { viewBox: `0 0 ${WIDTH} ${rows.length * rowH + 4}`, class: "chart chart-rows", role: "img" });
+  const labelW = 110;
+  const barMax = width - labelW - 50;
+  const svg = s("svg", { viewBox: `0 0 ${width} ${rows.length * rowH + 4}`, class: "chart chart-rows", role: "img" });
   rows.forEach((row, i) => {
     const yTop = i * rowH + 4;
     const width = row.value > 0 ? Math.max(2, (row.value / max) * barMax) : 0;

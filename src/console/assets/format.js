@@ -41,6 +41,35 @@ export function shortId(id, length = 8) {
   return h("span", { class: "mono", title: text }, text.length > length + 1 ? text.slice(0, length) + "…" : text);
 }
 
+/** English names of the API's codes (translated like any text). */
+const NAMES = {
+  active: "Active",
+  suspended: "Suspended",
+  frozen: "Frozen",
+  revoked: "Revoked",
+  released: "Released",
+  koomarket_get: "KooMarket GET interface",
+  koomarket_online: "KooMarket online license",
+  offline: "Issued offline",
+  authorization_code: "Authorization code",
+  upload_license: "License upload",
+  query_order: "Order query",
+  system: "System identifier",
+  hardware: "Hardware identifier",
+  unbound: "Floating (unbound)",
+};
+
+/** The name of one of the API's codes (a state, an origin, a job kind, a binding kind). */
+export function label(code) {
+  return t(NAMES[code] ?? String(code ?? "—"));
+}
+
+/** The end of a time-ordered id (its distinctive part), the whole id as tooltip. */
+export function idTail(id, length = 12) {
+  const text = String(id ?? "");
+  return h("span", { class: "mono id", title: text }, text.length > length ? "…" + text.slice(-length) : text);
+}
+
 /** A value or a dash. */
 export function orDash(value) {
   return value === null || value === undefined || value === "" ? "—" : String(value);

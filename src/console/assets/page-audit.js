@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { fill, h } from "./dom.js";
 import { dataTable, filterButtons, filterForm } from "./widgets.js";
 import { t } from "./i18n.js";
-import { dayStart, orDash, when } from "./format.js";
+import { dayStart, idTail, orDash, when } from "./format.js";
 
 export async function render(main, { params, isCurrent }) {
   const query = {
@@ -43,7 +43,7 @@ export async function render(main, { params, isCurrent }) {
           h("td", { class: "mono" }, e.actor),
           h("td", {}, e.action),
           h("td", {}, e.outcome, e.test ? h("span", { class: "badge badge-test" }, t("test")) : null),
-          h("td", {}, e.license_id ? h("a", { class: "mono", href: `#/licenses/${encodeURIComponent(e.license_id)}` }, e.license_id.slice(0, 8) + "…") : "—"),
+          h("td", {}, e.license_id ? h("a", { href: `#/licenses/${encodeURIComponent(e.license_id)}` }, idTail(e.license_id)) : "—"),
           h("td", { class: "mono" }, orDash(e.order_id)),
           h("td", { class: "detail" }, orDash(e.detail)),
         ),

@@ -6,7 +6,7 @@ import { api, canWrite } from "./api.js";
 import { confirmChange, dialogField } from "./dialog.js";
 import { download, fill, h, toast } from "./dom.js";
 import { t } from "./i18n.js";
-import { badge, expiry, orDash, when } from "./format.js";
+import { badge, expiry, idTail, label, orDash, when } from "./format.js";
 import { copyButton, dataTable } from "./widgets.js";
 
 /** The armoured file form of a one-line license, as `verify/src/envelope.rs` writes it. */
@@ -26,7 +26,7 @@ function claims(l) {
     ["Instance ID", h("span", { class: "mono" }, orDash(l.instance_id))],
     ["Product", [l.product_id, l.previous_product_ids?.length ? ` (${t("before")}: ${l.previous_product_ids.join(", ")})` : ""]],
     ["SKU code", orDash(l.sku_code)],
-    ["Origin", t(l.origin)],
+    ["Origin", label(l.origin)],
     ["Trial", l.trial ? t("yes") : t("no")],
     ["Test traffic", l.test ? t("yes") : t("no")],
     ["Charging mode", orDash(l.charging_mode)],
@@ -71,7 +71,7 @@ function tokenBox(license) {
   );
 }
 
-function history(tokens) {
+function history(tokens, current) {
   const rows = tokens
     .slice()
     .reverse()
@@ -80,7 +80,7 @@ function history(tokens) {
         "tr",
         {},
         h("td", {}, tk.revision),
-        h("td", {}, tk.revoked ? badge("superseded") : badge("current")),
+        h("td", {}, badge(tk.revision === current ? "current" : tk.revoked ? "revoked" : "earlier")),
         h("td", { class: "mono ellipsis", title: tk.token }, tk.token.slice(0, 48) + "…"),
         h("td", {}, copyButton(t("Copy"), tk.token, t("Token copied."), { class: "button button-small" })),
       ),
@@ -140,7 +140,7 @@ function actions(license) {
       show: open,
       message: "A new token with a new binding is signed; every earlier token of this license is revoked.",
       fields: () => [
-        dialogField(t("Binding"), h("select", { name: "kind" }, ["system", "hardware", "unbound"].map((k) => h("option", { value: k, selected: license.binding?.kind === k || (k === "unbound" && license.binding?.kind === "none") }, t(k))))),
+        dialogField(t("Binding"), h("select", { name: "kind" }, ["system", "hardware", "unbound"].map((k) => h("option", { value: k, selected: license.binding?.kind === k || (k === "unbound" && license.binding?.kind === "none") }, label(k))))),
         dialogField(t("Identifier (system or hardware)"), h("input", { name: "identifier", autocomplete: "off" })),
         reasonField(false),
       ],
@@ -195,7 +195,7 @@ export async function render(main, ctx) {
   const data = await api.get(`/v1/licenses/${encodeURIComponent(id)}`);
   if (!ctx.isCurrent()) return;
   const l = data.license;
-  fill(document.getElementById("crumb"), h("a", { href: "#/licenses" }, t("Licenses")), " / ", h("span", { class: "mono" }, l.license_id.slice(0, 8)));
+  fill(document.getElementById("crumb"), h("a", { href: "#/licenses" }, t("Licenses")), " / ", idTail(l.license_id));
   fill(
     main,
     h(
@@ -205,7 +205,7 @@ export async function render(main, ctx) {
       h("span", { id: "license-status" }, badge(l.status)),
     ),
     actionBar(l, () => render(main, ctx)),
-    h("div", { class: "grid-2" }, section(t("Claims"), claims(l)), h("div", {}, section(t("Binding"), binding(l.binding)), section(t("Current token"), tokenBox(l)), section(t("Token history"), history(data.tokens)))),
+    h("div", { class: "grid-2" }, section(t("Claims"), claims(l)), h("div", {}, section(t("Binding"), binding(l.binding)), section(t("Current token"), tokenBox(l)), section(t("Token history"), history(data.tokens, l.revision)))),
     section(t("Audit timeline"), timeline(data.audit)),
   );
 }

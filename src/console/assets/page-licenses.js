@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { fill, h } from "./dom.js";
 import { dataTable, filterButtons, filterForm } from "./widgets.js";
 import { t } from "./i18n.js";
-import { badge, dayStart, expiry, orDash, shortId, when } from "./format.js";
+import { badge, dayStart, expiry, idTail, orDash, shortId, when } from "./format.js";
 
 const TEXT_FILTERS = [
   ["order_id", "Order ID"],
@@ -68,7 +68,7 @@ function row(license) {
   return h(
     "tr",
     { class: "license-row", "data-license": license.license_id },
-    h("td", {}, h("a", { href: `#/licenses/${encodeURIComponent(license.license_id)}`, class: "mono" }, license.license_id.slice(0, 8) + "…")),
+    h("td", {}, h("a", { href: `#/licenses/${encodeURIComponent(license.license_id)}` }, idTail(license.license_id))),
     h("td", { class: "mono" }, orDash(license.order_id)),
     h("td", {}, h("div", { class: "customer-name" }, orDash(license.customer_name)), license.customer_id ? h("div", { class: "sub" }, shortId(license.customer_id, 12)) : null),
     h("td", {}, license.product_id, license.sku_code ? h("div", { class: "sub" }, license.sku_code) : null),

@@ -5,7 +5,7 @@ import { api, canWrite } from "./api.js";
 import { confirmChange } from "./dialog.js";
 import { fill, h, toast } from "./dom.js";
 import { t } from "./i18n.js";
-import { badge, orDash, when } from "./format.js";
+import { badge, label, orDash, when } from "./format.js";
 import { dataTable } from "./widgets.js";
 
 const STATES = ["pending", "failed", "done"];
@@ -45,7 +45,7 @@ export async function render(main, ctx) {
           "tr",
           {},
           h("td", { class: "mono" }, job.id),
-          h("td", {}, t(job.kind?.type || "job"), h("div", { class: "sub mono" }, job.key)),
+          h("td", {}, label(job.kind?.type), h("div", { class: "sub mono" }, job.key)),
           h("td", {}, badge(job.state)),
           h("td", {}, job.attempts),
           h("td", { class: "nowrap" }, job.state === "pending" ? when(job.next_attempt_at) : "—"),

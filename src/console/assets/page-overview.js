@@ -6,7 +6,7 @@ import { api } from "./api.js";
 import { categoryBars, dailyBars, limitMeter } from "./chart.js";
 import { fill, h } from "./dom.js";
 import { t } from "./i18n.js";
-import { when } from "./format.js";
+import { label, when } from "./format.js";
 import { FAILED_ORDERS_PER_MONTH, failedOrdersThisMonth, loadFailedCalls } from "./page-calls.js";
 
 const DAYS = 30;
@@ -62,6 +62,18 @@ export async function render(main, { isCurrent }) {
         failed.available ? null : h("p", { class: "hint" }, t("Failed calls are not recorded by this server yet; only the callbacks it answered and stored are counted.")),
       ),
     ),
-    card(t("Licenses by state"), categoryBars(STATES.map((state) => ({ label: t(state), value: byState[state] ?? 0, cls: `state-${state}` })))),
+    h(
+      "div",
+      { class: "grid-2" },
+      card(t("Licenses by state"), categoryBars(STATES.map((state) => ({ label: label(state), value: byState[state] ?? 0, cls: `state-${state}` })))),
+      card(
+        t("KooMarket's failed-order rule"),
+        h("p", {}, t("KooMarket counts every answer other than success; a product with more than {limit} failed orders in a month may be delisted.", { limit: FAILED_ORDERS_PER_MONTH })),
+        failed.available
+          ? h("div", { class: "rule" }, limitMeter(used, FAILED_ORDERS_PER_MONTH), h("p", {}, t("{used} of {limit} failed orders this month (Beijing time). KooMarket may delist a product with more than {limit}.", { used, limit: FAILED_ORDERS_PER_MONTH })))
+          : h("p", { class: "hint" }, t("This server does not record failed marketplace calls yet (GET /v1/marketplace/calls). Until it does, look for them in the service log (WARN lines) and in the seller console's production-interface messages.")),
+        h("a", { href: "#/calls" }, t("Failed marketplace calls"), " →"),
+      ),
+    ),
   );
 }

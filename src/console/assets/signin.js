@@ -40,7 +40,7 @@ export function renderSignIn(root, languageSwitch, done) {
     },
     h("label", { for: "token" }, t("API token")),
     input,
-    h("p", { class: "hint" }, t("Create one with `koolicense token create --name console --scope write` (or --scope read for a read-only console).")),
+    h("p", { class: "hint" }, t("Create one on the server with"), " ", h("code", {}, "koolicense token create --name console --scope write"), " ", t("(--scope read for a read-only console).")),
     error,
     h("button", { type: "submit", class: "button button-primary", id: "signin" }, t("Sign in")),
   );

@@ -26,10 +26,10 @@ const WAIT_LIMIT: Duration = Duration::from_secs(15);
 static ONE_BROWSER: Mutex<()> = Mutex::new(());
 
 fn find(env: &str, candidates: &[&str]) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(env) {
-        return Some(PathBuf::from(path));
+    match std::env::var_os(env) {
+        Some(path) => Some(PathBuf::from(path)).filter(|p| p.exists()),
+        None => candidates.iter().map(PathBuf::from).find(|p| p.exists()),
     }
-    candidates.iter().map(PathBuf::from).find(|p| p.exists())
 }
 
 /// Chromium and chromedriver, or `None` after a loud SKIP (a panic under

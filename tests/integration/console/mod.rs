@@ -84,17 +84,16 @@ pub(crate) fn send_with(
     }
 }
 
+/// `POST /console/session` with `token`, and an extra header.
+pub(crate) fn post_sign_in(app: &ApiApp, token: &str, header: Option<(&str, &str)>) -> Answer {
+    let body = Some(json!({ "token": token }));
+    send_with(app, "POST", "/console/session", None, None, header, body)
+}
+
 /// Signs in with `token` over HTTP.
 #[track_caller]
 pub(crate) fn sign_in(app: &ApiApp, token: &str) -> ConsoleSession {
-    let answer = send(
-        app,
-        "POST",
-        "/console/session",
-        None,
-        None,
-        Some(json!({ "token": token })),
-    );
+    let answer = post_sign_in(app, token, None);
     assert_eq!(answer.status, 201, "{}", answer.body);
     let set_cookie = answer.set_cookie.expect("a session cookie");
     let cookie = set_cookie.split(';').next().expect("name=value").to_owned();

@@ -173,8 +173,12 @@ fn every_page_of_the_console_shows_its_content() {
     browser.wait_for("#confirm-dialog select[name=kind]");
     save(&browser, "confirm-reissue");
     browser.click("#confirm-dialog button[value=cancel]");
+    browser.click("a[data-page=overview]");
+    browser.wait_for("#kpi-active .kpi-value");
     browser.click("#lang-switch");
     browser.wait_for_text("a[data-page=overview]", "概览");
+    browser.wait_for("#kpi-active .kpi-value");
+    save(&browser, "overview-zh");
     browser.click("#lang-switch");
     browser.wait_for_text("a[data-page=overview]", "Overview");
 }

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{license_for, send, send_with, sign_in};
+use super::{license_for, post_sign_in, send, sign_in};
 use crate::api::spawn_api_app;
 
 #[test]
@@ -47,20 +47,22 @@ fn signing_in_sets_an_http_only_same_site_strict_cookie_that_reads_the_api() {
 }
 
 #[test]
+fn behind_a_tls_proxy_the_session_cookie_is_secure() {
+    let app = spawn_api_app();
+    let answer = post_sign_in(&app, &app.read, Some(("X-Forwarded-Proto", "https")));
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let cookie = answer.set_cookie.expect("cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}
+
+#[test]
 fn a_wrong_or_missing_token_gets_no_session() {
     let app = spawn_api_app();
     let mut forged = app.write.clone();
     forged.pop();
     forged.push('x');
     for token in [forged.as_str(), "", "klt_0000000000000000_abc"] {
-        let answer = send(
-            &app,
-            "POST",
-            "/console/session",
-            None,
-            None,
-            Some(json!({ "token": token })),
-        );
+        let answer = post_sign_in(&app, token, None);
         assert_eq!(answer.status, 401, "{token}: {}", answer.body);
         assert!(answer.set_cookie.is_none(), "{token}");
     }
@@ -78,15 +80,7 @@ fn a_wrong_or_missing_token_gets_no_session() {
 #[test]
 fn a_sign_in_from_another_site_or_from_a_form_is_refused() {
     let app = spawn_api_app();
-    let answer = send_with(
-        &app,
-        "POST",
-        "/console/session",
-        None,
-        None,
-        Some(("Sec-Fetch-Site", "cross-site")),
-        Some(json!({ "token": app.write })),
-    );
+    let answer = post_sign_in(&app, &app.write, Some(("Sec-Fetch-Site", "cross-site")));
     assert_eq!(answer.status, 401, "{}", answer.body);
     assert!(answer.set_cookie.is_none());
     let url = format!("{}/console/session", app.app.base_url());
