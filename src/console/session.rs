@@ -88,6 +88,10 @@ pub(crate) async fn sign_in(
         .tokens
         .authenticate(&state.store, body.token.trim(), Utc::now())
         .map_err(|_| ApiError::Unauthorized)?;
+    if let Some(previous) = req.cookie(SESSION_COOKIE) {
+        // A browser signing in again leaves no second session behind.
+        state.sessions.end(previous.value());
+    }
     let name = state.tokens.name_of(&caller.token_id).unwrap_or_default();
     let new = state.sessions.start(caller, name, Utc::now());
     tracing::info!(token = %new.session.caller.token_id, "console session started");

@@ -1,7 +1,7 @@
 //! `GET /v1/stats`: the figures of the console's overview in one read-scoped call — licenses
 //! issued per UTC day, licenses by state, recorded marketplace callbacks per day, and the outbox
-//! backlog. It reads every license and the audit events of the window (O(licenses + events));
-//! the `/v1` rate limits bound how often.
+//! backlog. It reads every license and every audit event once, in constant memory
+//! (O(licenses + events) time); the `/v1` rate limits bound how often.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::market_records::JobState;
 use crate::store::records::{AuditEvent, LicenseRecord, LicenseStatus};
-use crate::store::{AuditFilter, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Longest window, in days.
 const MAX_DAYS: u32 = 366;
@@ -137,14 +137,10 @@ fn collect(store: &Store, now: DateTime<Utc>, query: &StatsQuery) -> Result<Stat
         tally.license(&license);
         true
     })?;
-    let filter = AuditFilter {
-        actor: Some(MARKETPLACE_ACTOR.into()),
-        after: tally.first.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
-        ..AuditFilter::default()
-    };
-    for event in store.query_audit(&filter, 0, usize::MAX)? {
+    store.for_each_audit_event(|event| {
         tally.event(&event);
-    }
+        true
+    })?;
     Ok(Stats {
         generated_at: now,
         days: tally.days,

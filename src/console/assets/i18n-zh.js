@@ -63,6 +63,9 @@ export const zh = {
   "Frozen": "已冻结",
   "Revoked": "已吊销",
   "Released": "已释放",
+  "Pending": "等待中",
+  "Done": "已完成",
+  "Failed": "失败",
   "KooMarket GET interface": "云商店 GET 接口",
   "KooMarket online license": "云商店在线许可",
   "Issued offline": "离线签发",
@@ -174,8 +177,8 @@ export const zh = {
   "No events match.": "没有符合条件的事件。",
   "First page": "第一页",
   // Failed calls
-  "This server does not record failed marketplace calls yet (GET /v1/marketplace/calls). Until it does, look for them in the service log (WARN lines) and in the seller console's production-interface messages.":
-    "本服务尚未记录失败的云商店调用（GET /v1/marketplace/calls）。在此之前，请查看服务日志中的 WARN 行和卖家中心的“生产接口消息”。",
+  "This server does not record failed marketplace calls yet (GET /v1/marketplace/calls). Until it does, look for them in the service log and in the seller console's production-interface messages.":
+    "本服务尚未记录失败的云商店调用（GET /v1/marketplace/calls）。在此之前，请查看服务日志和卖家中心的“生产接口消息”。",
   "{used} of {limit} failed orders this month (Beijing time). KooMarket may delist a product with more than {limit}.":
     "本月（北京时间）失败订单 {used} / {limit}。超过 {limit} 个，云商店可能下架商品。",
   "Activity": "接口（activity）",

@@ -79,7 +79,7 @@ export async function render(main, { isCurrent }) {
       h(
         "div",
         { class: "alert alert-info", id: "calls-unavailable" },
-        t("This server does not record failed marketplace calls yet (GET /v1/marketplace/calls). Until it does, look for them in the service log (WARN lines) and in the seller console's production-interface messages."),
+        t("This server does not record failed marketplace calls yet (GET /v1/marketplace/calls). Until it does, look for them in the service log and in the seller console's production-interface messages."),
       ),
     );
     return;

@@ -29,7 +29,7 @@ export async function render(main, ctx) {
   const tabs = h(
     "div",
     { class: "tabs" },
-    [["", "All"], ...STATES.map((s) => [s, s])].map(([value, label]) => h("a", { href: value ? `#/outbox?state=${value}` : "#/outbox", class: value === state ? "tab active" : "tab" }, t(label))),
+    ["", ...STATES].map((value) => h("a", { href: value ? `#/outbox?state=${value}` : "#/outbox", class: value === state ? "tab active" : "tab" }, value ? label(value) : t("All"))),
   );
   const next = new URLSearchParams(params);
   if (data.next_after) next.set("after", data.next_after);

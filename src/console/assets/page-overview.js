@@ -71,7 +71,7 @@ export async function render(main, { isCurrent }) {
         h("p", {}, t("KooMarket counts every answer other than success; a product with more than {limit} failed orders in a month may be delisted.", { limit: FAILED_ORDERS_PER_MONTH })),
         failed.available
           ? h("div", { class: "rule" }, limitMeter(used, FAILED_ORDERS_PER_MONTH), h("p", {}, t("{used} of {limit} failed orders this month (Beijing time). KooMarket may delist a product with more than {limit}.", { used, limit: FAILED_ORDERS_PER_MONTH })))
-          : h("p", { class: "hint" }, t("This server does not record failed marketplace calls yet (GET /v1/marketplace/calls). Until it does, look for them in the service log (WARN lines) and in the seller console's production-interface messages.")),
+          : h("p", { class: "hint" }, t("This server does not record failed marketplace calls yet (GET /v1/marketplace/calls). Until it does, look for them in the service log and in the seller console's production-interface messages.")),
         h("a", { href: "#/calls" }, t("Failed marketplace calls"), " →"),
       ),
     ),

@@ -150,6 +150,11 @@ fn every_page_of_the_console_shows_its_content() {
     browser.wait_for("#kpi-active .kpi-value");
     browser.wait_for_text("#kpi-active .kpi-value", "39");
     save(&browser, "overview");
+    browser.execute(
+        "window.violations = [];
+         document.addEventListener('securitypolicyviolation', (e) => window.violations.push(e.violatedDirective + ' ' + e.blockedURI));",
+        vec![],
+    );
     let pages: &[(&str, &str, &str)] = &[
         ("licenses", "#/licenses", "#licenses-table tbody tr"),
         ("license", &format!("#/licenses/{featured}"), "#timeline li"),
@@ -181,4 +186,19 @@ fn every_page_of_the_console_shows_its_content() {
     save(&browser, "overview-zh");
     browser.click("#lang-switch");
     browser.wait_for_text("a[data-page=overview]", "Overview");
+    let violations = browser.execute("return window.violations;", vec![]);
+    assert_eq!(
+        violations,
+        json!([]),
+        "the pages break their Content-Security-Policy"
+    );
+    // The detector itself works: an inline style is a reported violation.
+    let caught = browser.execute(
+        "const probe = document.createElement('div');
+         probe.setAttribute('style', 'color: red');
+         document.body.append(probe);
+         return new Promise((done) => setTimeout(() => done(window.violations.length), 200));",
+        vec![],
+    );
+    assert_eq!(caught, json!(1), "an inline style was not reported");
 }
