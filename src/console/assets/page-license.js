@@ -81,7 +81,7 @@ function history(tokens, current) {
         {},
         h("td", {}, tk.revision),
         h("td", {}, badge(tk.revision === current ? "current" : tk.revoked ? "revoked" : "earlier")),
-        h("td", { class: "mono ellipsis", title: tk.token }, tk.token.slice(0, 48) + "…"),
+        h("td", { class: "mono ellipsis", title: tk.token }, tk.token.slice(0, 28) + "…"),
         h("td", {}, copyButton(t("Copy"), tk.token, t("Token copied."), { class: "button button-small" })),
       ),
     );

@@ -183,3 +183,24 @@ fn signing_out_ends_the_session_in_the_browser() {
         401
     );
 }
+
+#[test]
+fn the_downloaded_license_file_is_the_armoured_form_the_verifier_reads() {
+    let app = spawn_api_app();
+    let license = license_for(&app, "Vandelay");
+    let token = license["token"].as_str().expect("token");
+    let Some(browser) = signed_in(&app, "console license file", &app.read) else {
+        return;
+    };
+    let file = browser.execute(
+        "return import('/console/assets/page-license.js').then((m) => m.armor(arguments[0]));",
+        vec![json!(token)],
+    );
+    let file = file.as_str().expect("text");
+    assert_eq!(file, koolicense_verify::armor_license(token));
+    let claims = app.app.verify(file);
+    assert_eq!(
+        claims.license_id.to_string(),
+        license["license_id"].as_str().expect("id")
+    );
+}
