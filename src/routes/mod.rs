@@ -2,6 +2,7 @@
 
 mod activate;
 mod audit;
+mod calls;
 mod export;
 mod health;
 mod keys;
@@ -46,6 +47,7 @@ pub(crate) const V1_ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/outbox"),
     ("post", "/v1/outbox/{id}/retry"),
     ("get", "/v1/stats"),
+    ("get", "/v1/marketplace/calls"),
 ];
 
 /// Registers every route.
@@ -98,6 +100,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 .route("/outbox", get().to(outbox::list_jobs))
                 .route("/outbox/{id}/retry", post().to(outbox::retry_job))
                 .route("/stats", get().to(stats::get_stats))
+                .route(
+                    "/marketplace/calls",
+                    get().to(calls::list_marketplace_calls),
+                )
                 .default_service(web::to(not_found)),
         )
         .default_service(web::to(not_found));

@@ -5,5 +5,6 @@ mod codes;
 mod fake_market;
 mod online;
 mod outbox;
+mod replays;
 mod scheme_b;
 mod support;
