@@ -96,7 +96,7 @@ export function categoryBars(rows) {
 export function limitMeter(used, limit) {
   const gap = 6;
   const cell = (200 - gap * (limit - 1)) / limit;
-  const svg = s("svg", { viewBox: "0 0 200 16", class: "meter", role: "img", "aria-label": `${used} / ${limit}` });
+  const svg = s("svg", { viewBox: "0 0 200 16", class: "meter", role: "img", preserveAspectRatio: "xMinYMid meet", "aria-label": `${used} / ${limit}` });
   for (let i = 0; i < limit; i++) {
     const cls = i < used ? (used >= limit ? "meter-over" : used >= limit - 1 ? "meter-warn" : "meter-used") : "meter-free";
     svg.append(s("rect", { x: i * (cell + gap), y: 0, width: cell, height: 16, rx: 3, class: cls }));

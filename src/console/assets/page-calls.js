@@ -1,7 +1,7 @@
-// Failed marketplace calls: every KooMarket callback the service refused (resultCode other than
-// 000000/000004), from GET /v1/marketplace/calls?result=failed, so a merchant can reconcile them
-// with the seller console before the marketplace's failed-order count bites. A server without
-// that endpoint is said to be so.
+// Failed marketplace calls: every KooMarket call the service rejected (000001, 000002, 000003,
+// 000005), from GET /v1/marketplace/calls?result=failed, so a merchant can reconcile them with
+// the seller console before the marketplace's failed-order count bites. A server without that
+// endpoint (older builds) is said to be so.
 
 import { api } from "./api.js";
 import { fill, h } from "./dom.js";
@@ -39,7 +39,7 @@ export async function loadFailedCalls() {
   for (let page = 0; page < MAX_PAGES; page++) {
     let data;
     try {
-      data = await api.get("/v1/marketplace/calls", { result: "failed", cursor });
+      data = await api.get("/v1/marketplace/calls", { result: "failed", cursor, limit: 500 });
     } catch (error) {
       if (error.status === 404) return { available: false, calls: [] };
       throw error;

@@ -67,12 +67,14 @@ fn spread_over_a_month(data_dir: &std::path::Path, order: &[String]) {
 fn a_month_of_licenses() -> (ApiApp, String) {
     let app = spawn_api_app();
     let mut ids = Vec::new();
+    let mut instances = Vec::new();
     for i in 0..46 {
-        let name = CUSTOMERS[i % CUSTOMERS.len()];
-        ids.push(
-            license_for(&app, name)["license_id"]
+        let license = license_for(&app, CUSTOMERS[i % CUSTOMERS.len()]);
+        ids.push(license["license_id"].as_str().expect("id").to_owned());
+        instances.push(
+            license["instance_id"]
                 .as_str()
-                .expect("id")
+                .expect("instance")
                 .to_owned(),
         );
     }
@@ -95,6 +97,22 @@ fn a_month_of_licenses() -> (ApiApp, String) {
             assert_eq!(reply.status, 200, "{}", reply.text);
         }
     }
+    // Three calls the service rejects, as the marketplace might send them.
+    for order in ["CS-LATE-1", "CS-LATE-2"] {
+        app.app
+            .call(
+                "expireLicense",
+                &[("instanceId", "unknown-instance"), ("orderId", order)],
+            )
+            .expect("000003");
+    }
+    let instance = &instances[0];
+    app.app
+        .call(
+            "refreshLicense",
+            &[("instanceId", instance), ("expireTime", "20350101000000")],
+        )
+        .expect("000002");
     let featured = ids[5].clone();
     let reply = app.post(
         &format!("/v1/licenses/{featured}/expiry"),
@@ -149,6 +167,7 @@ fn every_page_of_the_console_shows_its_content() {
     browser.click("#signin");
     browser.wait_for("#kpi-active .kpi-value");
     browser.wait_for_text("#kpi-active .kpi-value", "39");
+    browser.wait_for_text("#kpi-failed .kpi-value", "3 / 5");
     save(&browser, "overview");
     browser.execute(
         "window.violations = [];
