@@ -13,7 +13,7 @@ use chrono::Utc;
 use crate::access::TokenRegistry;
 use crate::error::ApiError;
 use crate::koomarket::auth::{KeyRing, SecretKey};
-use crate::koomarket::post::PostAuth;
+use crate::koomarket::interface::Interface;
 use crate::licensing::{Licensing, Rules};
 use crate::marketplace::client::MarketClient;
 use crate::marketplace::outbox::{OutboxWorker, RetryPolicy};
@@ -46,9 +46,18 @@ pub struct Application {
     outbox: OutboxWorker,
 }
 
+/// What the app factory registers: the application state and the production interface's.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    state: AppState,
+    interface: web::Data<Interface>,
+}
+
 /// Registers the shared state and every route on an actix app: the one app factory.
-pub(crate) fn configure_app(cfg: &mut web::ServiceConfig, state: &AppState) {
+pub(crate) fn configure_app(cfg: &mut web::ServiceConfig, shared: &Shared) {
+    let state = &shared.state;
     cfg.app_data(web::Data::new(state.clone()))
+        .app_data(shared.interface.clone())
         .app_data(web::QueryConfig::default().error_handler(|e, _| {
             ApiError::InvalidRequest(format!("invalid query string: {e}")).into()
         }))
@@ -76,7 +85,8 @@ impl Application {
         options: StartOptions,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
-        let (state, client) = prepare_state(settings, options)?;
+        let (shared, client) = prepare_state(settings, options)?;
+        let state = shared.state.clone();
         let outbox = OutboxWorker::start(
             state.licensing.clone(),
             client,
@@ -87,7 +97,7 @@ impl Application {
             .local_addr()
             .context("while reading the bound port")?
             .port();
-        let factory_state = state.clone();
+        let factory_state = shared;
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(
@@ -152,7 +162,7 @@ impl Application {
 pub(crate) fn prepare_state(
     settings: Settings,
     options: StartOptions,
-) -> anyhow::Result<(AppState, Arc<MarketClient>)> {
+) -> anyhow::Result<(Shared, Arc<MarketClient>)> {
     let data_dir = settings.storage.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("while creating the data directory {}", data_dir.display()))?;
@@ -184,7 +194,6 @@ pub(crate) fn prepare_state(
     let market_keys = load_market_keys(&settings, &data_dir)?;
     let tokens = TokenRegistry::load(&store).context("while loading API tokens")?;
     let access_keys = load_access_keys(&settings, &data_dir)?;
-    let post_auth = PostAuth::new(&settings, access_keys);
     let client = Arc::new(MarketClient::new(&settings.marketplace)?);
     if !client.configured() {
         tracing::warn!(
@@ -201,16 +210,10 @@ pub(crate) fn prepare_state(
         rules(&settings),
         client.clone(),
     );
-    let state = AppState::new(
-        store,
-        signer,
-        settings,
-        licensing,
-        market_keys,
-        tokens,
-        post_auth,
-    );
-    Ok((state, client))
+    let interface = Interface::new(&settings, licensing.clone(), market_keys, access_keys);
+    let state = AppState::new(store, signer, settings, licensing, tokens);
+    let interface = web::Data::new(interface);
+    Ok((Shared { state, interface }, client))
 }
 
 /// The core's tunable rules from the configuration.

@@ -8,9 +8,6 @@ use parking_lot::Mutex;
 use crate::access::ratelimit::{Limit, RateLimiter};
 use crate::access::session::SessionStore;
 use crate::access::TokenRegistry;
-use crate::koomarket::auth::KeyRing;
-use crate::koomarket::post::PostAuth;
-use crate::koomarket::rejected::Recorder;
 use crate::licensing::Licensing;
 use crate::settings::Settings;
 use crate::signing::Signer;
@@ -27,8 +24,6 @@ pub(crate) struct AppState {
     pub(crate) settings: Arc<Settings>,
     /// The licensing core: every rule.
     pub(crate) licensing: Licensing,
-    /// KooMarket keys (Key值), current first.
-    pub(crate) market_keys: Arc<KeyRing>,
     /// Merchant API tokens.
     pub(crate) tokens: Arc<TokenRegistry>,
     /// Console sessions (in memory).
@@ -37,10 +32,6 @@ pub(crate) struct AppState {
     pub(crate) limiter: Arc<RateLimiter>,
     /// The last signed revocation list: (sequence, text).
     pub(crate) revocations: Arc<Mutex<Option<(u64, String)>>>,
-    /// The POST interfaces' access keys, readings and replay cache.
-    pub(crate) post_auth: Arc<PostAuth>,
-    /// The record of rejected marketplace calls.
-    pub(crate) rejected: Arc<Recorder>,
     ready: Arc<AtomicBool>,
 }
 
@@ -51,9 +42,7 @@ impl AppState {
         signer: Arc<Signer>,
         settings: Settings,
         licensing: Licensing,
-        market_keys: KeyRing,
         tokens: TokenRegistry,
-        post_auth: PostAuth,
     ) -> AppState {
         let api = &settings.api;
         let limit = |rate: u32, burst: u32| Limit {
@@ -74,9 +63,6 @@ impl AppState {
             signer,
             settings: Arc::new(settings),
             licensing,
-            market_keys: Arc::new(market_keys),
-            post_auth: Arc::new(post_auth),
-            rejected: Arc::new(Recorder::default()),
             ready: Arc::new(AtomicBool::new(true)),
         }
     }

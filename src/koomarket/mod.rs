@@ -11,6 +11,7 @@ pub(crate) mod answer;
 pub(crate) mod auth;
 pub(crate) mod extend;
 pub(crate) mod handler;
+pub(crate) mod interface;
 pub(crate) mod nonces;
 pub(crate) mod params;
 pub(crate) mod percent;

@@ -19,11 +19,11 @@ use futures_util::StreamExt as _;
 
 use super::answer::{Answer, ResultCode};
 use super::auth::{self, check_scheme_b_window, parse_unix_timestamp, KeyRing, SchemeBReading};
+use super::interface::Interface;
 use super::nonces::{NonceCache, MAX_NONCE_LEN};
 use super::post_params::{self as body, Body};
 use crate::licensing::{Delivery, Licensing, LicensingError};
 use crate::settings::{SchemeBReadingSetting, Settings};
-use crate::state::AppState;
 
 /// Largest accepted body.
 const MAX_BODY: usize = 64 * 1024;
@@ -118,18 +118,17 @@ fn authenticate(auth: &PostAuth, query: &str, body: &[u8]) -> Result<Authenticat
 pub(crate) async fn handle_post(
     req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<Interface>,
 ) -> HttpResponse {
     let started = Instant::now();
     let span = tracing::Span::current();
     let body = read_body(payload).await;
     let authenticated = match &body {
         Err(_) => Err(String::new()),
-        Ok(body) => authenticate(&state.post_auth, req.query_string(), body),
+        Ok(body) => authenticate(&state.post, req.query_string(), body),
     };
     let key_index = authenticated.as_ref().map_or(0, |a| a.key_index);
-    let (licensing, post_auth) = (state.licensing.clone(), state.post_auth.clone());
-    let rejected = state.rejected.clone();
+    let interface = state.clone();
     let inner = span.clone();
     let answer = web::block(move || {
         inner.in_scope(|| {
@@ -140,14 +139,16 @@ pub(crate) async fn handle_post(
                     Answer::failure(ResultCode::AuthFailed, "authentication failed")
                         .with_detail(why)
                 }
-                (Ok(raw), Ok(auth)) => answer(&licensing, &post_auth, auth, raw),
+                (Ok(raw), Ok(auth)) => answer(&interface.licensing, &interface.post, auth, raw),
             };
             let parsed = body.as_ref().ok().and_then(|raw| Body::parse(raw).ok());
-            rejected.record(&licensing, "post", &answer, |name| {
-                parsed
-                    .as_ref()
-                    .and_then(|b| b.optional(name, 1024).ok().flatten())
-            });
+            interface
+                .rejected
+                .record(&interface.licensing, "post", &answer, |name| {
+                    parsed
+                        .as_ref()
+                        .and_then(|b| b.optional(name, 1024).ok().flatten())
+                });
             answer
         })
     })
@@ -158,7 +159,7 @@ pub(crate) async fn handle_post(
         elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
         "answered"
     );
-    let keys = &state.post_auth.access_keys;
+    let keys = &state.post.access_keys;
     let key = keys.iter().nth(key_index).unwrap_or_else(|| keys.current());
     answer.into_response(key)
 }

@@ -272,6 +272,17 @@ fn test_calls_about_released_or_unknown_instances_succeed_and_production_calls_d
 }
 
 #[test]
+fn a_renewal_replayed_after_the_release_answers_as_it_did_the_first_time() {
+    let app = spawn_app();
+    let (_, instance) = provisioned(&app, "20300101000000");
+    renew(&app, &instance, "RENEW-1", "20310101000000").expect("000000");
+    app.call("releaseLicense", &[("instanceId", &instance)])
+        .expect("000000");
+    renew(&app, &instance, "RENEW-1", "20310101000000").expect("000000");
+    renew(&app, &instance, "RENEW-2", "20320101000000").expect("000003");
+}
+
+#[test]
 fn whether_an_identifier_is_required_follows_the_policy_not_the_activity_name() {
     let app = spawn_app();
     for product in [HW_PRODUCT, SYS_PRODUCT] {
