@@ -24,6 +24,9 @@ pub(crate) enum ApiError {
     /// No valid bearer token.
     #[error("a valid API token is required: Authorization: Bearer klt_...")]
     Unauthorized,
+    /// A console session's change without its CSRF token.
+    #[error("a change from the console must carry the session's X-CSRF-Token header")]
+    CsrfTokenRequired,
     /// The token lacks the scope.
     #[error("this API token lacks the {0} scope")]
     Forbidden(Scope),
@@ -71,6 +74,7 @@ impl ApiError {
             ApiError::NotFound(_) => ("not_found", StatusCode::NOT_FOUND),
             ApiError::Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED),
             ApiError::Forbidden(_) => ("forbidden", StatusCode::FORBIDDEN),
+            ApiError::CsrfTokenRequired => ("csrf_token_required", StatusCode::FORBIDDEN),
             ApiError::Conflict(_) => ("conflict", StatusCode::CONFLICT),
             ApiError::RateLimited { .. } => ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
             ApiError::Storage(_) => ("storage_unavailable", StatusCode::SERVICE_UNAVAILABLE),

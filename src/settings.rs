@@ -65,11 +65,18 @@ pub(crate) const ENV_VARS: &[(&str, &str)] = &[
     ("KOOLICENSE_LOG_FORMAT", "log.format (text or json)"),
 ];
 
-/// Variables for the test suites and CI, not settings of the service: `KOOLICENSE_REQUIRE_ALL`
-/// (a skipped component test fails) and every `KOOLICENSE_TEST_*` (such as
-/// `KOOLICENSE_TEST_DATABASE_URL`). Never refused, never read here.
+/// Variables of the test suite and CI (`.ci/run`) that share the prefix but configure nothing:
+/// ignored here, so CI can set them for every process it starts. Every `KOOLICENSE_TEST_*`
+/// (such as `KOOLICENSE_TEST_DATABASE_URL`) is ignored too.
+const TEST_ENV_VARS: &[&str] = &[
+    "KOOLICENSE_REQUIRE_ALL",
+    "KOOLICENSE_SCREENSHOTS",
+    "KOOLICENSE_CHROMIUM",
+    "KOOLICENSE_CHROMEDRIVER",
+];
+
 fn is_test_variable(name: &str) -> bool {
-    name == "KOOLICENSE_REQUIRE_ALL" || name.starts_with("KOOLICENSE_TEST_")
+    TEST_ENV_VARS.contains(&name) || name.starts_with("KOOLICENSE_TEST_")
 }
 
 /// A secret string: never printed by `Debug`, zeroed on drop.

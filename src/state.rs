@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::access::ratelimit::{Limit, RateLimiter};
+use crate::access::session::SessionStore;
 use crate::access::TokenRegistry;
 use crate::licensing::revocations::ListCache;
 use crate::licensing::Licensing;
@@ -24,6 +25,8 @@ pub(crate) struct AppState {
     pub(crate) licensing: Licensing,
     /// Merchant API tokens.
     pub(crate) tokens: Arc<TokenRegistry>,
+    /// Console sessions (in memory).
+    pub(crate) sessions: Arc<SessionStore>,
     /// `/v1` rate limits.
     pub(crate) limiter: Arc<RateLimiter>,
     /// The last signed revocation list.
@@ -52,6 +55,7 @@ impl AppState {
         );
         AppState {
             tokens: Arc::new(tokens),
+            sessions: Arc::new(SessionStore::default()),
             limiter: Arc::new(limiter),
             revocations: Arc::new(ListCache::default()),
             store,

@@ -1,6 +1,7 @@
-//! Request extractors that authenticate the bearer token and enforce a scope: a handler that
-//! takes `Read` or `Write` cannot run for a caller without it (401 without a valid token, 403
-//! with a token lacking the scope).
+//! Request extractors that authenticate the caller and enforce a scope: a handler that takes
+//! `Read` or `Write` cannot run for a caller without it (401 without a valid token, 403 with a
+//! token lacking the scope). A caller is a bearer token, or else a console session cookie; a
+//! session's unsafe requests (POST, DELETE, ...) must also carry its CSRF token in a header.
 
 use std::future::{ready, Ready};
 
@@ -8,6 +9,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use chrono::Utc;
 
+use super::session::{Session, CSRF_HEADER, SESSION_COOKIE};
 use super::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -28,15 +30,46 @@ pub(crate) fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The console session named by a request's cookie, if it is live.
+pub(crate) fn session(req: &HttpRequest, state: &AppState) -> Option<(String, Session)> {
+    let id = req.cookie(SESSION_COOKIE)?.value().to_string();
+    let session = state.sessions.find(&id, Utc::now())?;
+    Some((id, session))
+}
+
+/// Whether an unsafe request of `session` carries its CSRF token (safe methods need none).
+pub(crate) fn csrf_ok(req: &HttpRequest, session: &Session) -> bool {
+    req.method().is_safe()
+        || req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| session.csrf_matches(v))
+}
+
+fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
+    if let Some(token) = bearer(req) {
+        return state
+            .tokens
+            .authenticate(&state.store, token, Utc::now())
+            .map_err(|_| ApiError::Unauthorized);
+    }
+    let (_, session) = session(req, state).ok_or(ApiError::Unauthorized)?;
+    let caller = state
+        .tokens
+        .live(&session.caller.token_id)
+        .ok_or(ApiError::Unauthorized)?;
+    if !csrf_ok(req, &session) {
+        return Err(ApiError::CsrfTokenRequired);
+    }
+    Ok(caller)
+}
+
 fn authorize(req: &HttpRequest, scope: Scope) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-    let token = bearer(req).ok_or(ApiError::Unauthorized)?;
-    let caller = state
-        .tokens
-        .authenticate(&state.store, token, Utc::now())
-        .map_err(|_| ApiError::Unauthorized)?;
+    let caller = authenticate(req, state)?;
     if caller.has(scope) {
         Ok(caller)
     } else {

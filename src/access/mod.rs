@@ -1,9 +1,10 @@
 //! Who may call the merchant API: bearer tokens with scopes (stored only as SHA-256 hashes,
-//! compared in constant time), the request extractors that enforce them, and per-token and
-//! per-address rate limits.
+//! compared in constant time), console sessions signed in with such a token, the request
+//! extractors that enforce them, and per-token and per-address rate limits.
 
 pub(crate) mod extract;
 pub(crate) mod ratelimit;
+pub(crate) mod session;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -175,6 +176,22 @@ impl TokenRegistry {
             }
         }
         Ok(caller)
+    }
+
+    /// The caller a console session signed in as, while its token is still valid (a revoked
+    /// token ends its sessions at their next request).
+    pub(crate) fn live(&self, id: &str) -> Option<Caller> {
+        let tokens = self.tokens.read();
+        let record = tokens.get(id).filter(|t| t.revoked_at.is_none())?;
+        Some(Caller {
+            token_id: record.id.clone(),
+            scopes: record.scopes.clone(),
+        })
+    }
+
+    /// The name of a token.
+    pub(crate) fn name_of(&self, id: &str) -> Option<String> {
+        self.tokens.read().get(id).map(|t| t.name.clone())
     }
 
     /// Stores a new token durably and makes it usable.

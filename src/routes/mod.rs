@@ -10,12 +10,14 @@ mod licenses;
 mod openapi;
 mod outbox;
 mod revocation;
+mod stats;
 mod tokens;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
 use crate::access::ratelimit;
+use crate::console;
 use crate::error::ApiError;
 use crate::koomarket;
 use crate::state::AppState;
@@ -44,6 +46,7 @@ pub(crate) const V1_ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/activate"),
     ("get", "/v1/outbox"),
     ("post", "/v1/outbox/{id}/retry"),
+    ("get", "/v1/stats"),
     ("get", "/v1/marketplace/calls"),
 ];
 
@@ -60,6 +63,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             &state.settings.koomarket.path,
             post().to(koomarket::post::handle_post),
         )
+        .configure(console::configure)
         .service(
             web::scope("/v1")
                 .wrap(from_fn(ratelimit::limit))
@@ -95,6 +99,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 .route("/activate", post().to(activate::activate))
                 .route("/outbox", get().to(outbox::list_jobs))
                 .route("/outbox/{id}/retry", post().to(outbox::retry_job))
+                .route("/stats", get().to(stats::get_stats))
                 .route(
                     "/marketplace/calls",
                     get().to(calls::list_marketplace_calls),

@@ -69,6 +69,7 @@ fn unknown_koolicense_env_vars_are_errors() {
 fn the_test_suites_variables_are_not_settings_and_never_refused() {
     let e = env(&[
         ("KOOLICENSE_REQUIRE_ALL", "1"),
+        ("KOOLICENSE_SCREENSHOTS", "1"),
         ("KOOLICENSE_TEST_DATABASE_URL", "postgres://x"),
     ]);
     let s = Settings::load(None, &e, &Overrides::default()).expect("load");

@@ -9,6 +9,7 @@ mod attacks;
 mod auth;
 mod calls;
 mod cli;
+mod console;
 mod durability;
 mod endpoints;
 mod errors;
