@@ -9,6 +9,8 @@ use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
 use chrono::Utc;
 
+mod private_dir;
+
 use crate::access::TokenRegistry;
 use crate::error::ApiError;
 use crate::koomarket::auth::{KeyRing, SecretKey};
@@ -150,8 +152,13 @@ impl Application {
 /// Opens storage, loads the signing key and the marketplace keys: everything but the listener.
 pub(crate) fn prepare_state(settings: Settings, options: StartOptions) -> anyhow::Result<AppState> {
     let data_dir = settings.storage.data_dir.clone();
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("while creating the data directory {}", data_dir.display()))?;
+    private_dir::prepare(&data_dir)?;
+    if settings.api.trust_forwarded_for {
+        tracing::warn!(
+            "api.trust_forwarded_for is deprecated: it now trusts X-Forwarded-For only from this \
+             host (127.0.0.0/8, ::1); list your proxies in api.trusted_proxies instead"
+        );
+    }
     let store = Store::open(&data_dir, settings.storage.cache_capacity_mb)
         .with_context(|| format!("while opening the database under {}", data_dir.display()))?;
     let signer = load_signer(&settings, &data_dir)?;

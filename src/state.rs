@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::access::client_addr::TrustedProxies;
 use crate::access::ratelimit::{Limit, RateLimiter};
 use crate::access::TokenRegistry;
 use crate::koomarket::auth::KeyRing;
@@ -59,7 +60,7 @@ impl AppState {
         let limiter = RateLimiter::new(
             limit(api.token_rate_per_second, api.token_burst),
             limit(api.address_rate_per_second, api.address_burst),
-            api.trust_forwarded_for,
+            TrustedProxies::new(api.effective_trusted_proxies()),
         );
         AppState {
             tokens: Arc::new(tokens),

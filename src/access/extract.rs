@@ -1,6 +1,6 @@
 //! Request extractors that authenticate the bearer token and enforce a scope: a handler that
 //! takes `Read` or `Write` cannot run for a caller without it (401 without a valid token, 403
-//! with a token lacking the scope).
+//! with a token lacking the scope). A token's rate bucket is charged here, after it authenticated.
 
 use std::future::{ready, Ready};
 
@@ -37,6 +37,7 @@ fn authorize(req: &HttpRequest, scope: Scope) -> Result<Caller, ApiError> {
         .tokens
         .authenticate(&state.store, token, Utc::now())
         .map_err(|_| ApiError::Unauthorized)?;
+    state.limiter.charge_token(&caller.token_id)?;
     if caller.has(scope) {
         Ok(caller)
     } else {

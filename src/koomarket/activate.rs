@@ -95,10 +95,16 @@ fn market_error(code: &str, e: MarketError) -> ActivateError {
         e @ MarketError::Api {
             code: ApiCode::InvalidParam | ApiCode::RequestInvalid,
             ..
-        } => ActivateError::Invalid(format!("the marketplace refused the code: {e}")),
+        } => {
+            tracing::warn!(error = %e, "the marketplace refused an authorization code");
+            ActivateError::Invalid("the marketplace refused this authorization code".into())
+        }
         e => {
+            // The caller is anonymous: the upstream detail (URLs, transport errors) is logged only.
             tracing::warn!(error = %e, "marketplace call for an authorization code failed");
-            ActivateError::Unavailable(format!("the marketplace cannot be used right now: {e}"))
+            ActivateError::Unavailable(
+                "the marketplace cannot be reached right now; try again later".into(),
+            )
         }
     }
 }

@@ -5,8 +5,8 @@
 pub(crate) mod admin;
 pub(crate) mod policy;
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 
 use chrono::{DateTime, Utc};
 use koolicense_verify::{
@@ -256,6 +256,8 @@ pub(crate) fn new_id() -> uuid::Uuid {
 /// unrelated keys proceed in parallel (striped locks, so memory stays bounded).
 pub(crate) struct KeyLocks {
     stripes: Vec<Mutex<()>>,
+    /// Keyed randomly per process, so nobody can choose keys that share a stripe.
+    hasher: RandomState,
 }
 
 impl KeyLocks {
@@ -263,14 +265,13 @@ impl KeyLocks {
     pub(crate) fn new(stripes: usize) -> KeyLocks {
         KeyLocks {
             stripes: (0..stripes.max(1)).map(|_| Mutex::new(())).collect(),
+            hasher: RandomState::new(),
         }
     }
 
     /// Locks the stripe of `key`.
     pub(crate) fn lock(&self, key: &str) -> MutexGuard<'_, ()> {
-        let mut hasher = DefaultHasher::new();
-        key.hash(&mut hasher);
-        let index = (hasher.finish() % self.stripes.len() as u64) as usize;
+        let index = (self.hasher.hash_one(key) % self.stripes.len() as u64) as usize;
         // `index` is reduced modulo the length, so it is always in range.
         self.stripes[index].lock()
     }

@@ -48,54 +48,62 @@ pub(crate) const V1_ROUTES: &[(&str, &str)] = &[
 /// Registers every route.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     use web::{delete, get, post};
-    cfg.route("/healthz", get().to(health::get_health))
-        .route("/readyz", get().to(health::get_readiness))
-        .route(
-            &state.settings.koomarket.path,
-            get().to(koomarket::handler::handle_get),
-        )
-        .route(
-            &state.settings.koomarket.path,
-            post().to(koomarket::post::handle_post),
-        )
-        .service(
-            web::scope("/v1")
-                .wrap(from_fn(ratelimit::limit))
-                .route("/keys", get().to(keys::list_keys))
-                .route("/openapi.json", get().to(openapi::get_openapi))
-                .route("/revocations", get().to(revocation::get_revocations))
-                .route("/status", post().to(revocation::check_status))
-                .route("/licenses", get().to(licenses::list_licenses))
-                .route("/licenses/{id}", get().to(licenses::get_license))
-                .route(
-                    "/licenses/{id}/suspend",
-                    post().to(licenses::suspend_license),
-                )
-                .route(
-                    "/licenses/{id}/reinstate",
-                    post().to(licenses::reinstate_license),
-                )
-                .route("/licenses/{id}/revoke", post().to(licenses::revoke_license))
-                .route(
-                    "/licenses/{id}/expiry",
-                    post().to(licenses::set_license_expiry),
-                )
-                .route(
-                    "/licenses/{id}/reissue",
-                    post().to(licenses::reissue_license),
-                )
-                .route("/audit", get().to(audit::list_audit_events))
-                .route("/export/licenses", get().to(export::export_licenses))
-                .route("/export/audit", get().to(export::export_audit))
-                .route("/tokens", get().to(tokens::list_tokens))
-                .route("/tokens", post().to(tokens::create_token))
-                .route("/tokens/{id}", delete().to(tokens::revoke_token))
-                .route("/activate", post().to(activate::activate))
-                .route("/outbox", get().to(outbox::list_jobs))
-                .route("/outbox/{id}/retry", post().to(outbox::retry_job))
-                .default_service(web::to(not_found)),
-        )
-        .default_service(web::to(not_found));
+    cfg.service(
+        web::resource("/healthz")
+            .wrap(from_fn(ratelimit::limit))
+            .route(get().to(health::get_health)),
+    )
+    .service(
+        web::resource("/readyz")
+            .wrap(from_fn(ratelimit::limit))
+            .route(get().to(health::get_readiness)),
+    )
+    .route(
+        &state.settings.koomarket.path,
+        get().to(koomarket::handler::handle_get),
+    )
+    .route(
+        &state.settings.koomarket.path,
+        post().to(koomarket::post::handle_post),
+    )
+    .service(
+        web::scope("/v1")
+            .wrap(from_fn(ratelimit::limit))
+            .route("/keys", get().to(keys::list_keys))
+            .route("/openapi.json", get().to(openapi::get_openapi))
+            .route("/revocations", get().to(revocation::get_revocations))
+            .route("/status", post().to(revocation::check_status))
+            .route("/licenses", get().to(licenses::list_licenses))
+            .route("/licenses/{id}", get().to(licenses::get_license))
+            .route(
+                "/licenses/{id}/suspend",
+                post().to(licenses::suspend_license),
+            )
+            .route(
+                "/licenses/{id}/reinstate",
+                post().to(licenses::reinstate_license),
+            )
+            .route("/licenses/{id}/revoke", post().to(licenses::revoke_license))
+            .route(
+                "/licenses/{id}/expiry",
+                post().to(licenses::set_license_expiry),
+            )
+            .route(
+                "/licenses/{id}/reissue",
+                post().to(licenses::reissue_license),
+            )
+            .route("/audit", get().to(audit::list_audit_events))
+            .route("/export/licenses", get().to(export::export_licenses))
+            .route("/export/audit", get().to(export::export_audit))
+            .route("/tokens", get().to(tokens::list_tokens))
+            .route("/tokens", post().to(tokens::create_token))
+            .route("/tokens/{id}", delete().to(tokens::revoke_token))
+            .route("/activate", post().to(activate::activate))
+            .route("/outbox", get().to(outbox::list_jobs))
+            .route("/outbox/{id}/retry", post().to(outbox::retry_job))
+            .default_service(web::to(not_found)),
+    )
+    .default_service(web::to(not_found));
 }
 
 /// Any unknown route: the stable JSON error.

@@ -15,4 +15,5 @@ mod helpers;
 mod keys;
 mod lifecycle;
 mod market;
+mod ops_access;
 mod post;
