@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
 use chrono::Utc;
@@ -16,6 +17,7 @@ use crate::error::ApiError;
 use crate::koomarket::auth::{KeyRing, SecretKey};
 use crate::marketplace::outbox::OutboxWorker;
 use crate::marketplace::MarketState;
+use crate::metrics::census::Censor;
 use crate::routes;
 use crate::settings::{Secret, Settings};
 use crate::signing::Signer;
@@ -41,8 +43,11 @@ pub struct StartOptions {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The internal metrics server (`server.metrics_listen`), if configured.
+    metrics_server: Option<Server>,
     state: AppState,
     outbox: OutboxWorker,
+    census: Censor,
 }
 
 /// Registers the shared state and every route on an actix app: the one app factory.
@@ -89,14 +94,16 @@ impl Application {
             .local_addr()
             .context("while reading the bound port")?
             .port();
+        let census = Censor::start(state.store.clone(), state.metrics.census())
+            .context("while starting the metrics census")?;
+        let metrics_server = match state.settings.server.metrics_listen {
+            Some(addr) => Some(metrics_server(&state, addr)?),
+            None => None,
+        };
         let factory_state = state.clone();
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(
-                    actix_web::middleware::Logger::new("%a %{METHOD}xi %U %s %b %Dms")
-                        .custom_request_replace("METHOD", |req| req.method().to_string())
-                        .log_target("koolicense::http"),
-                )
+                .wrap(from_fn(routes::observe::observe))
                 .configure(|cfg| configure_app(cfg, &factory_state))
         })
         .shutdown_timeout(state.settings.server.shutdown_timeout_secs);
@@ -110,8 +117,10 @@ impl Application {
         Ok(Application {
             port,
             server,
+            metrics_server,
             state,
             outbox,
+            census,
         })
     }
 
@@ -122,8 +131,20 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT (or the server handle stops it), then flushes storage.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let metrics = self.metrics_server.map(|server| {
+            let handle = server.handle();
+            (actix_web::rt::spawn(server), handle)
+        });
         let result = self.server.await;
         self.state.set_not_ready();
+        if let Some((task, handle)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
+        let mut census = self.census;
+        crate::telemetry::blocking(move || census.stop())
+            .await
+            .context("while stopping the metrics census")?;
         let mut outbox = self.outbox;
         web::block(move || outbox.stop())
             .await
@@ -147,6 +168,21 @@ impl Application {
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
+}
+
+/// The internal metrics server on `addr`: `GET /metrics` without a token, one worker.
+fn metrics_server(state: &AppState, addr: std::net::SocketAddr) -> anyhow::Result<Server> {
+    let state = state.clone();
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .configure(routes::configure_internal)
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(addr)
+    .with_context(|| format!("while binding the metrics address {addr}"))?
+    .run())
 }
 
 /// Opens storage, loads the signing key and the marketplace keys: everything but the listener.

@@ -12,6 +12,7 @@ use crate::koomarket::auth::KeyRing;
 use crate::licensing::policy::Policies;
 use crate::licensing::KeyLocks;
 use crate::marketplace::MarketState;
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::signing::Signer;
 use crate::store::Store;
@@ -39,6 +40,8 @@ pub(crate) struct AppState {
     pub(crate) revocations: Arc<Mutex<Option<(u64, String)>>>,
     /// The POST interfaces' keys and replay cache, the marketplace client and its outbox.
     pub(crate) market: Arc<MarketState>,
+    /// Prometheus metrics.
+    pub(crate) metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,
 }
 
@@ -63,6 +66,7 @@ impl AppState {
             TrustedProxies::new(api.effective_trusted_proxies()),
         );
         AppState {
+            metrics: Arc::new(Metrics::new(store.metrics())),
             tokens: Arc::new(tokens),
             limiter: Arc::new(limiter),
             revocations: Arc::new(Mutex::new(None)),

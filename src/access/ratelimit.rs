@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
@@ -102,7 +102,7 @@ fn too_many(wait: Duration) -> ApiError {
 pub(crate) async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if let Some(state) = req.app_data::<web::Data<AppState>>() {
         let limiter = &state.limiter;
         let address = limiter.client_of(req.request());
@@ -111,15 +111,13 @@ pub(crate) async fn limit(
         } else {
             "probe"
         };
-        limiter
-            .take(
-                &format!("{kind}:{address}"),
-                limiter.per_address,
-                Instant::now(),
-            )
-            .map_err(too_many)?;
+        let key = format!("{kind}:{address}");
+        if let Err(wait) = limiter.take(&key, limiter.per_address, Instant::now()) {
+            // Answered here (not as an `Err`), so the outer layers see an ordinary response.
+            return Ok(req.error_response(too_many(wait)));
+        }
     }
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 #[cfg(test)]

@@ -72,11 +72,13 @@ pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<AppState>) -> 
     span.record("order_id", params.get("orderId").unwrap_or(""));
     span.record("instance_id", params.get("instanceId").unwrap_or(""));
 
+    let activity = params.get("activity").unwrap_or("").to_owned();
     let (key_index, answer) = match authenticate(&state, &params) {
         Err((index, answer)) => (index, answer),
         Ok(index) => (index, answer(&state, params).await),
     };
     span.record("result", answer.result_code());
+    super::result::record_answer(&state, "get", &activity, answer.result_code());
     tracing::info!(
         elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
         "answered"
@@ -115,7 +117,7 @@ async fn answer(state: &web::Data<AppState>, params: QueryParams) -> Answer {
         Err(e) => return Answer::failure(ResultCode::InvalidParams, e.to_string()),
     };
     let state = state.clone();
-    let result = web::block(move || run(&state, op, &params)).await;
+    let result = crate::telemetry::blocking(move || run(&state, op, &params)).await;
     match result {
         Ok(Ok(answer)) => answer,
         Ok(Err(e)) => e.into(),

@@ -188,6 +188,7 @@ pub(crate) async fn handle_post(
 ) -> HttpResponse {
     let started = Instant::now();
     let span = tracing::Span::current();
+    let mut activity = String::new();
     let (key_index, answer) = match read_body(payload).await {
         Err(e) => (0, PostAnswer::failure(PostCode::InvalidParams, e)),
         Ok(body) => match authenticate(&state, req.query_string(), &body) {
@@ -199,10 +200,10 @@ pub(crate) async fn handle_post(
                 )
             }
             Ok(auth) => {
+                activity = activity_of(&body);
                 let index = auth.key_index;
                 let state = state.clone();
-                let inner = span.clone();
-                let answer = web::block(move || inner.in_scope(|| answer(&state, auth, &body)))
+                let answer = crate::telemetry::blocking(move || answer(&state, auth, &body))
                     .await
                     .unwrap_or_else(|e| PostError::Internal(e.to_string()).into());
                 (index, answer)
@@ -210,6 +211,7 @@ pub(crate) async fn handle_post(
         },
     };
     span.record("result", answer.result_code);
+    super::result::record_answer(&state, "post", &activity, answer.result_code);
     tracing::info!(
         elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
         "answered"
@@ -217,6 +219,18 @@ pub(crate) async fn handle_post(
     let keys = &state.market.access_keys;
     let key = keys.iter().nth(key_index).unwrap_or_else(|| keys.current());
     answer.into_response(key)
+}
+
+/// The `activity` of an authenticated body, for the metrics ("" when there is none).
+fn activity_of(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Activity {
+        activity: Option<String>,
+    }
+    serde_json::from_slice::<Activity>(body)
+        .ok()
+        .and_then(|a| a.activity)
+        .unwrap_or_default()
 }
 
 fn answer(state: &AppState, auth: Authenticated, body: &[u8]) -> PostAnswer {

@@ -119,3 +119,31 @@ impl From<OpError> for Answer {
         }
     }
 }
+
+/// Whether the marketplace counts an answer as a failed call (toward delisting): anything but
+/// success (`000000`) and "delivered asynchronously" (`000004`).
+pub(crate) fn counts_as_failure(result_code: &str) -> bool {
+    !matches!(result_code, "000000" | "000004")
+}
+
+/// Counts an answer of either interface and logs every failed one at WARN (the marketplace
+/// delists a product after more than 5 failed orders in a month, so each is worth a look).
+pub(crate) fn record_answer(
+    state: &crate::state::AppState,
+    interface: &'static str,
+    activity: &str,
+    result_code: &'static str,
+) {
+    let activity = crate::metrics::activity_label(activity);
+    state
+        .metrics
+        .koomarket_answer(interface, activity, result_code);
+    if counts_as_failure(result_code) {
+        tracing::warn!(
+            interface,
+            activity,
+            result_code,
+            "KooMarket call answered with a failure; the marketplace counts it toward delisting"
+        );
+    }
+}

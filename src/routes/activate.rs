@@ -43,7 +43,7 @@ pub(crate) async fn activate(
     body: web::Json<ActivateRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
-    let activated = web::block(move || {
+    let activated = crate::telemetry::blocking(move || {
         activate::activate(
             &state,
             req.authorization_code.trim(),

@@ -79,7 +79,7 @@ pub(crate) async fn get_revocations(
     query: web::Query<RevocationsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let state2 = state.clone();
-    let (sequence, text) = web::block(move || current_list(&state2)).await??;
+    let (sequence, text) = crate::telemetry::blocking(move || current_list(&state2)).await??;
     let seq_header = ("X-Revocation-Sequence", sequence.to_string());
     Ok(match query.format.as_deref().unwrap_or("text") {
         "text" => HttpResponse::Ok()
@@ -125,7 +125,8 @@ pub(crate) async fn check_status(
         )));
     }
     let state2 = state.clone();
-    let (state_now, answer) = web::block(move || status_answer(&state2, req)).await??;
+    let (state_now, answer) =
+        crate::telemetry::blocking(move || status_answer(&state2, req)).await??;
     Ok(HttpResponse::Ok().json(json!({ "state": state_now.as_str(), "answer": answer })))
 }
 

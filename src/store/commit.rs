@@ -55,6 +55,8 @@ use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
+use crate::metrics::storage::StorageMetrics;
+
 /// Makes everything written so far durable. Injectable so tests can slow it
 /// down or make it fail.
 pub(crate) trait Flusher {
@@ -123,6 +125,7 @@ struct Shared {
     done: Condvar,
     flushes: AtomicU64,
     synced_waiters: AtomicU64,
+    metrics: StorageMetrics,
 }
 
 struct State {
@@ -164,6 +167,14 @@ impl State {
 impl GroupCommit {
     /// Spawns the committer thread `koolicense-commit`.
     pub(crate) fn start(flusher: impl Flusher + Send + 'static) -> std::io::Result<GroupCommit> {
+        GroupCommit::start_observed(flusher, StorageMetrics::default())
+    }
+
+    /// As `start`, timing every flush into `metrics`.
+    pub(crate) fn start_observed(
+        flusher: impl Flusher + Send + 'static,
+        metrics: StorageMetrics,
+    ) -> std::io::Result<GroupCommit> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 next_generation: 1,
@@ -177,6 +188,7 @@ impl GroupCommit {
             done: Condvar::new(),
             flushes: AtomicU64::new(0),
             synced_waiters: AtomicU64::new(0),
+            metrics,
         });
         let thread = std::thread::Builder::new()
             .name("koolicense-commit".to_owned())
@@ -286,7 +298,18 @@ fn run_committer(shared: &Shared, flusher: &dyn Flusher) {
         state.next_generation += 1;
         let waiters = std::mem::take(&mut state.waiting);
 
-        let result = MutexGuard::unlocked(&mut state, || flush_once(flusher));
+        let result = MutexGuard::unlocked(&mut state, || {
+            let started = std::time::Instant::now();
+            let result = flush_once(flusher);
+            shared
+                .metrics
+                .flush_seconds
+                .observe(started.elapsed().as_secs_f64());
+            if result.is_err() {
+                shared.metrics.flush_failures.inc();
+            }
+            result
+        });
 
         state.completed = generation;
         shared.flushes.fetch_add(1, Ordering::Relaxed);

@@ -24,6 +24,7 @@ use sled::{Transactional, Tree};
 use self::combine::Combiner;
 use self::commit::{CommitError, GroupCommit, SledFlusher};
 use self::records::{AuditEvent, KeyRecord, LicenseRecord};
+use crate::metrics::storage::StorageMetrics;
 
 /// Storage schema version; the database lives in `<data_dir>/db/v<SCHEMA>`.
 pub(crate) const SCHEMA: u32 = 1;
@@ -123,6 +124,7 @@ pub(crate) struct Store {
     market: market::MarketTrees,
     commit: GroupCommit,
     combiner: Arc<Combiner<Prepared, GroupFailure>>,
+    metrics: StorageMetrics,
 }
 
 impl std::fmt::Debug for Store {
@@ -162,9 +164,12 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        let commit = GroupCommit::start(flusher).map_err(|source| StoreError::Io {
-            path: path.clone(),
-            source,
+        let metrics = StorageMetrics::default();
+        let commit = GroupCommit::start_observed(flusher, metrics.clone()).map_err(|source| {
+            StoreError::Io {
+                path: path.clone(),
+                source,
+            }
         })?;
         Ok(Store {
             meta: db.open_tree(tree::META)?,
@@ -180,7 +185,13 @@ impl Store {
             db,
             commit,
             combiner: Arc::new(Combiner::new(MAX_GROUP)),
+            metrics,
         })
+    }
+
+    /// The group-commit and flush metrics this store records.
+    pub(crate) fn metrics(&self) -> &StorageMetrics {
+        &self.metrics
     }
 
     /// Blocks until every write made before the call is on disk (shared with concurrent callers).
@@ -363,6 +374,7 @@ impl Store {
         self.combiner.submit(
             prepared,
             |batches| {
+                self.metrics.group_size.observe(batches.len() as f64);
                 self.apply(batches)?;
                 self.commit.sync().map_err(GroupFailure::Commit)
             },

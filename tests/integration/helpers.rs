@@ -60,6 +60,8 @@ pub(crate) struct Config {
     pub(crate) rate_limits: Option<(u32, u32, u32, u32)>,
     /// `api.trusted_proxies`.
     pub(crate) trusted_proxies: Vec<String>,
+    /// `server.metrics_listen`.
+    pub(crate) metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -71,6 +73,7 @@ impl Default for Config {
             rotate_key: false,
             rate_limits: None,
             trusted_proxies: Vec::new(),
+            metrics_listen: None,
         }
     }
 }
@@ -207,6 +210,7 @@ pub(crate) fn settings(config: &Config, dir: &Path) -> Settings {
         .iter()
         .map(|n| n.parse().expect("a CIDR"))
         .collect();
+    settings.server.metrics_listen = config.metrics_listen;
     settings
 }
 
