@@ -185,6 +185,11 @@ fn metrics_server(state: &AppState, addr: std::net::SocketAddr) -> anyhow::Resul
     .run())
 }
 
+/// Creates (or checks and tightens) a data directory as the service does at start.
+pub(crate) fn prepare_private_dir(dir: &Path) -> anyhow::Result<()> {
+    private_dir::prepare(dir)
+}
+
 /// Opens storage, loads the signing key and the marketplace keys: everything but the listener.
 pub(crate) fn prepare_state(settings: Settings, options: StartOptions) -> anyhow::Result<AppState> {
     let data_dir = settings.storage.data_dir.clone();

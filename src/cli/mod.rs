@@ -1,5 +1,6 @@
 //! The `koolicense` command line: `serve` (default), key generation, offline issuance,
-//! verification, inspection, this machine's fingerprint, and a signed KooMarket test call.
+//! verification, inspection, this machine's fingerprint, a signed KooMarket test call, and
+//! online backup / offline restore.
 
 /// `println!` for command output: a closed pipe (`| head`) ends the program quietly instead of
 /// panicking.
@@ -12,6 +13,7 @@ macro_rules! out {
     ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!($($arg)*), false) };
 }
 
+mod backup;
 mod call;
 mod offline;
 mod token;
@@ -58,6 +60,11 @@ enum Command {
     /// Merchant API tokens (the database must not be held by a running service, or use --url).
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Download a consistent snapshot of a running service's database (write-scoped token),
+    /// checked against its SHA-256.
+    Backup(backup::BackupArgs),
+    /// Restore a snapshot into a new, empty data directory (the service stopped).
+    Restore(backup::RestoreArgs),
     /// KooMarket tools.
     #[command(subcommand)]
     Koomarket(KoomarketCommand),
@@ -148,6 +155,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Inspect(args)) => offline::inspect(&args),
         Some(Command::Fingerprint(args)) => offline::fingerprint(&args),
         Some(Command::Koomarket(KoomarketCommand::Call(args))) => call::call(&args),
+        Some(Command::Backup(args)) => backup::backup(&args),
+        Some(Command::Restore(args)) => backup::restore(&args),
         Some(Command::Token(command)) => token::run(&command, cli.serve.config.clone()),
         Some(Command::Config(ConfigCommand::Example)) => {
             out!("{EXAMPLE_CONFIG}");

@@ -2,6 +2,7 @@
 
 mod activate;
 mod audit;
+mod backup;
 mod export;
 mod health;
 mod keys;
@@ -49,6 +50,7 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/activate"),
     ("get", "/v1/outbox"),
     ("post", "/v1/outbox/{id}/retry"),
+    ("get", "/v1/backup"),
 ];
 
 /// Registers every route.
@@ -112,6 +114,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             .route("/activate", post().to(activate::activate))
             .route("/outbox", get().to(outbox::list_jobs))
             .route("/outbox/{id}/retry", post().to(outbox::retry_job))
+            .route("/backup", get().to(backup::get_backup))
             .default_service(web::to(not_found)),
     )
     .default_service(web::to(not_found));

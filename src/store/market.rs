@@ -233,6 +233,7 @@ impl Store {
             .map(|j| (j.id, j.key.clone(), j.state == JobState::Pending, json(j)))
             .collect();
         let m = &self.market;
+        let gate = self.gate.read();
         (
             &self.licenses,
             &self.tokens,
@@ -293,6 +294,7 @@ impl Store {
                 },
             )
             .map_err(tx_error)?;
+        drop(gate);
         self.sync()
     }
 }

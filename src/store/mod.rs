@@ -4,6 +4,7 @@
 //! Every method blocks; async callers run them on the blocking pool (`actix_web::web::block`).
 //! The interface is deliberately narrow (records in, records out) so another backend can follow.
 
+pub(crate) mod backup;
 mod combine;
 pub(crate) mod commit;
 pub(crate) mod market;
@@ -18,6 +19,7 @@ pub(crate) use merchant::{AuditFilter, LicenseFilter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use parking_lot::RwLock;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Transactional, Tree};
 
@@ -125,6 +127,8 @@ pub(crate) struct Store {
     commit: GroupCommit,
     combiner: Arc<Combiner<Prepared, GroupFailure>>,
     metrics: StorageMetrics,
+    /// Multi-tree transactions hold it shared; a backup snapshot holds it exclusively.
+    gate: Arc<RwLock<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -186,6 +190,7 @@ impl Store {
             commit,
             combiner: Arc::new(Combiner::new(MAX_GROUP)),
             metrics,
+            gate: Arc::new(RwLock::new(())),
         })
     }
 
@@ -246,6 +251,7 @@ impl Store {
             },
             None => key,
         };
+        let _gate = self.gate.read();
         (&self.meta, &self.signing_keys)
             .transaction(|(meta, keys)| {
                 if let Some(mut old) = previous.clone() {
@@ -385,6 +391,7 @@ impl Store {
 
     /// One transaction over every tree for `batches`.
     fn apply(&self, batches: &[Prepared]) -> std::result::Result<(), GroupFailure> {
+        let _gate = self.gate.read();
         (
             &self.licenses,
             &self.tokens,

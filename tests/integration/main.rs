@@ -17,5 +17,6 @@ mod keys;
 mod lifecycle;
 mod market;
 mod ops_access;
+mod ops_backup;
 mod ops_observe;
 mod post;
