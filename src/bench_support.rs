@@ -26,8 +26,8 @@ use base64::Engine as _;
 use chrono::{TimeZone, Utc};
 use koolicense_verify::{Binding, Claims, LicenseId, UnsignedLicense};
 
+use crate::koomarket::answer::{Answer, ResultCode};
 use crate::koomarket::auth::{self, SecretKey};
-use crate::koomarket::result::{Answer, ResultCode};
 use crate::settings::Settings;
 use crate::signing::Signer;
 use crate::startup::{Application, StartOptions};

@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::licensing::LicensingError;
 use crate::store::records::Scope;
 use crate::store::StoreError;
 
@@ -124,5 +125,31 @@ impl ResponseError for ApiError {
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         ApiError::Internal(e.to_string())
+    }
+}
+
+/// The core's errors as the merchant API answers them.
+impl From<LicensingError> for ApiError {
+    fn from(e: LicensingError) -> Self {
+        use LicensingError as E;
+        let message = e.to_string();
+        match e {
+            E::Invalid(_)
+            | E::BadHardwareId(_)
+            | E::Encode(_)
+            | E::MissingIdentifier(_)
+            | E::FingerprintRequired(_)
+            | E::ExpiryRequired(_)
+            | E::OutsideValidity(_) => ApiError::InvalidRequest(message),
+            E::NotFound(_) | E::UnknownInstance(_) => ApiError::NotFound(message),
+            E::Conflict { .. } => ApiError::Conflict(message),
+            E::QuantityExhausted(_) => ApiError::QuantityExhausted(message),
+            E::CodeUnknown(_) => ApiError::LicenseCodeUnknown(message),
+            E::CodeNotClaimed(_) => ApiError::LicenseCodeNotClaimed(message),
+            E::CodeInactive(_) => ApiError::LicenseCodeInactive(message),
+            E::MarketplaceUnavailable(_) => ApiError::MarketplaceUnavailable(message),
+            E::Storage(inner) => ApiError::Storage(inner),
+            E::Corrupt(inner) | E::Internal(inner) => ApiError::Internal(inner),
+        }
     }
 }

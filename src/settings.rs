@@ -53,6 +53,10 @@ pub(crate) const ENV_VARS: &[(&str, &str)] = &[
         "KOOLICENSE_KOOMARKET_SCHEME_B_WINDOW_SECS",
         "koomarket.scheme_b_window_secs",
     ),
+    (
+        "KOOLICENSE_KOOMARKET_STALE_EXPIRE_TOLERANCE_SECS",
+        "koomarket.stale_expire_tolerance_secs",
+    ),
     ("KOOLICENSE_MARKETPLACE_AK", "marketplace.access_key_id"),
     ("KOOLICENSE_MARKETPLACE_SK", "marketplace.secret_access_key"),
     ("KOOLICENSE_MARKETPLACE_BASE_URL", "marketplace.base_url"),
@@ -187,10 +191,14 @@ pub struct KoomarketSettings {
     /// Access keys (访问密钥) of the POST interfaces (scheme B), current first. Empty: a
     /// development access key is generated under `<data_dir>/` on first run.
     pub access_keys: Vec<Secret>,
-    /// Which reading of the scheme B signature is accepted (UNRESOLVED in the spec).
+    /// Which reading of the scheme B signature is accepted (UNRESOLVED in the spec: both by
+    /// default).
     pub scheme_b_reading: SchemeBReadingSetting,
     /// Accepted distance of a POST call's `timestamp` from now, in seconds (documented: 60).
     pub scheme_b_window_secs: u64,
+    /// An `expireLicense`/`expireInstance` arriving while a renewal has put the expiry further
+    /// than this in the future is stale: answered `000000`, audited, nothing frozen.
+    pub stale_expire_tolerance_secs: u64,
 }
 
 impl Default for KoomarketSettings {
@@ -200,8 +208,9 @@ impl Default for KoomarketSettings {
             keys: Vec::new(),
             timestamp_window_secs: 0,
             access_keys: Vec::new(),
-            scheme_b_reading: SchemeBReadingSetting::KeyedInner,
+            scheme_b_reading: SchemeBReadingSetting::Either,
             scheme_b_window_secs: 60,
+            stale_expire_tolerance_secs: 86_400,
         }
     }
 }

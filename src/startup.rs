@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -15,8 +16,10 @@ mod private_dir;
 use crate::access::TokenRegistry;
 use crate::error::ApiError;
 use crate::koomarket::auth::{KeyRing, SecretKey};
-use crate::marketplace::outbox::OutboxWorker;
-use crate::marketplace::MarketState;
+use crate::koomarket::post::PostAuth;
+use crate::licensing::{Licensing, Rules};
+use crate::marketplace::client::MarketClient;
+use crate::marketplace::outbox::{OutboxWorker, RetryPolicy};
 use crate::metrics::census::Censor;
 use crate::routes;
 use crate::settings::{Secret, Settings};
@@ -80,16 +83,13 @@ impl Application {
         options: StartOptions,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
-        let state = prepare_state(settings, options)?;
-        let outbox = state
-            .market
-            .outbox
-            .start(
-                state.store.clone(),
-                state.market.client.clone(),
-                state.locks.clone(),
-            )
-            .context("while starting the outbox worker")?;
+        let (state, client) = prepare_state(settings, options)?;
+        let outbox = OutboxWorker::start(
+            state.licensing.clone(),
+            client,
+            RetryPolicy::new(&state.settings.marketplace),
+        )
+        .context("while starting the outbox worker")?;
         let port = listener
             .local_addr()
             .context("while reading the bound port")?
@@ -190,8 +190,12 @@ pub(crate) fn prepare_private_dir(dir: &Path) -> anyhow::Result<()> {
     private_dir::prepare(dir)
 }
 
-/// Opens storage, loads the signing key and the marketplace keys: everything but the listener.
-pub(crate) fn prepare_state(settings: Settings, options: StartOptions) -> anyhow::Result<AppState> {
+/// Opens storage, loads the signing key and the marketplace keys, builds the licensing core and
+/// the marketplace client: everything but the listener.
+pub(crate) fn prepare_state(
+    settings: Settings,
+    options: StartOptions,
+) -> anyhow::Result<(AppState, Arc<MarketClient>)> {
     let data_dir = settings.storage.data_dir.clone();
     private_dir::prepare(&data_dir)?;
     if settings.api.trust_forwarded_for {
@@ -228,15 +232,45 @@ pub(crate) fn prepare_state(settings: Settings, options: StartOptions) -> anyhow
     let market_keys = load_market_keys(&settings, &data_dir)?;
     let tokens = TokenRegistry::load(&store).context("while loading API tokens")?;
     let access_keys = load_access_keys(&settings, &data_dir)?;
-    let market = MarketState::new(&settings, access_keys)?;
-    Ok(AppState::new(
+    let post_auth = PostAuth::new(&settings, access_keys);
+    let client = Arc::new(MarketClient::new(&settings.marketplace)?);
+    if !client.configured() {
+        tracing::warn!(
+            "NO MARKETPLACE AK/SK CONFIGURED: license uploads and order queries wait in the \
+             outbox and authorization codes cannot be activated; set KOOLICENSE_MARKETPLACE_AK \
+             and KOOLICENSE_MARKETPLACE_SK"
+        );
+    }
+    let signer = Arc::new(signer);
+    let licensing = Licensing::new(
+        store.clone(),
+        signer.clone(),
+        settings.policies(),
+        rules(&settings),
+        client.clone(),
+    );
+    let state = AppState::new(
         store,
         signer,
         settings,
+        licensing,
         market_keys,
         tokens,
-        market,
-    ))
+        post_auth,
+    );
+    Ok((state, client))
+}
+
+/// The core's tunable rules from the configuration.
+fn rules(settings: &Settings) -> Rules {
+    let seconds = |s: u64| {
+        chrono::Duration::try_seconds(i64::try_from(s).unwrap_or(i64::MAX))
+            .unwrap_or(chrono::Duration::days(1))
+    };
+    Rules {
+        stale_expire_tolerance: seconds(settings.koomarket.stale_expire_tolerance_secs),
+        code_refresh_interval: seconds(settings.marketplace.code_refresh_interval_secs),
+    }
 }
 
 fn load_signer(settings: &Settings, data_dir: &Path) -> anyhow::Result<Signer> {

@@ -9,9 +9,8 @@ use crate::access::client_addr::TrustedProxies;
 use crate::access::ratelimit::{Limit, RateLimiter};
 use crate::access::TokenRegistry;
 use crate::koomarket::auth::KeyRing;
-use crate::licensing::policy::Policies;
-use crate::licensing::KeyLocks;
-use crate::marketplace::MarketState;
+use crate::koomarket::post::PostAuth;
+use crate::licensing::Licensing;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::signing::Signer;
@@ -26,10 +25,8 @@ pub(crate) struct AppState {
     pub(crate) signer: Arc<Signer>,
     /// The loaded configuration.
     pub(crate) settings: Arc<Settings>,
-    /// Product policies.
-    pub(crate) policies: Arc<Policies>,
-    /// Per-order / per-instance mutual exclusion.
-    pub(crate) locks: Arc<KeyLocks>,
+    /// The licensing core: every rule.
+    pub(crate) licensing: Licensing,
     /// KooMarket keys (Key值), current first.
     pub(crate) market_keys: Arc<KeyRing>,
     /// Merchant API tokens.
@@ -38,8 +35,8 @@ pub(crate) struct AppState {
     pub(crate) limiter: Arc<RateLimiter>,
     /// The last signed revocation list: (sequence, text).
     pub(crate) revocations: Arc<Mutex<Option<(u64, String)>>>,
-    /// The POST interfaces' keys and replay cache, the marketplace client and its outbox.
-    pub(crate) market: Arc<MarketState>,
+    /// The POST interfaces' access keys, readings and replay cache.
+    pub(crate) post_auth: Arc<PostAuth>,
     /// Prometheus metrics.
     pub(crate) metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,
@@ -49,11 +46,12 @@ impl AppState {
     /// Assembles the state.
     pub(crate) fn new(
         store: Store,
-        signer: Signer,
+        signer: Arc<Signer>,
         settings: Settings,
+        licensing: Licensing,
         market_keys: KeyRing,
         tokens: TokenRegistry,
-        market: MarketState,
+        post_auth: PostAuth,
     ) -> AppState {
         let api = &settings.api;
         let limit = |rate: u32, burst: u32| Limit {
@@ -71,12 +69,11 @@ impl AppState {
             limiter: Arc::new(limiter),
             revocations: Arc::new(Mutex::new(None)),
             store,
-            signer: Arc::new(signer),
-            policies: Arc::new(settings.policies()),
+            signer,
             settings: Arc::new(settings),
-            locks: Arc::new(KeyLocks::default()),
+            licensing,
             market_keys: Arc::new(market_keys),
-            market: Arc::new(market),
+            post_auth: Arc::new(post_auth),
             ready: Arc::new(AtomicBool::new(true)),
         }
     }

@@ -1,23 +1,21 @@
-//! KooMarket marketplace integration: request authentication and response signing, the GET
-//! License production interface (getLicense, refreshLicense, expireLicense, releaseLicense and
-//! the generic SaaS names), the POST interfaces (online license, License 2.0 authorization codes)
-//! with activation by the delivered software, and the open-API request signing.
+//! The KooMarket production interface, inbound only: the marketplace's calls to this service.
+//! Authentication (scheme A on GET, scheme B on POST, with the replay cache), parameters and
+//! bodies → the core's commands (`params`, `post_params`, `extend`), and the core's outcomes →
+//! the one answer type (`answer`: `resultCode` + `Body-Sign`), shared by GET and POST. Rejected
+//! calls are recorded for the merchant (`rejected`); every answer is counted and every failed one
+//! logged at WARN (`observed`).
+//!
+//! Calls this service makes TO the marketplace (open APIs, APIG signing, the outbox worker) are
+//! in `marketplace`; this module never imports it.
 
-pub(crate) mod activate;
-// The canonical request and string-to-sign helpers are exposed for tests and debugging.
-#[allow(dead_code)]
-pub(crate) mod apig;
+pub(crate) mod answer;
 pub(crate) mod auth;
-pub(crate) mod codes;
 pub(crate) mod extend;
 pub(crate) mod handler;
-pub(crate) mod license_async;
-pub(crate) mod lifecycle;
-pub(crate) mod machines;
 pub(crate) mod nonces;
-pub(crate) mod online;
+pub(crate) mod observed;
 pub(crate) mod params;
 pub(crate) mod percent;
 pub(crate) mod post;
 pub(crate) mod post_params;
-pub(crate) mod result;
+pub(crate) mod rejected;

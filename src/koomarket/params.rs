@@ -1,10 +1,14 @@
-//! Validated request fields of the GET production interface: each activity's mandatory and
-//! optional parameters with the spec's maximum lengths (§3, §4), parsed once at the boundary so
-//! the lifecycle code never sees raw strings.
+//! The GET production interface's parameters → the core's commands: each activity's mandatory
+//! and optional parameters with the spec's maximum lengths (§3, §4), parsed once at the boundary
+//! so the core never sees raw strings.
 
 use chrono::{DateTime, Months, NaiveDateTime, TimeZone, Utc};
 
-use super::auth::QueryParams;
+use super::auth::{parse_time_stamp, QueryParams};
+use super::extend;
+use crate::licensing::commands::{
+    Call, Expire, Provision, Release, Renew, Scene, SetStatus, Upgrade,
+};
 
 /// A rejected request: which field and why (answered as `000002`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,103 +95,67 @@ pub(crate) fn parse_time(field: &'static str, value: &str) -> Result<DateTime<Ut
         .map_err(|_| field_error(field, "is not a valid date and time"))
 }
 
-/// How the purchase is charged (`chargingMode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Charging {
-    /// 1: periodic (包周期).
-    Periodic,
-    /// 3: one-time (按次): perpetual license.
-    OneTime,
-    /// 5 or anything else sent: kept as given.
-    Other,
+/// The call's activity, signing time (`timeStamp`) and `testFlag`.
+pub(crate) fn call(p: &QueryParams) -> Result<Call, FieldError> {
+    Ok(Call {
+        activity: p.get("activity").unwrap_or("").to_string(),
+        signed_at: p.get("timeStamp").and_then(parse_time_stamp),
+        test: flag(p, "testFlag")?,
+    })
 }
 
-/// getLicense / newInstance.
-#[derive(Clone, Debug)]
-pub(crate) struct ProvisionRequest {
-    /// customerId (100).
-    pub(crate) customer_id: String,
-    /// customerName (64).
-    pub(crate) customer_name: Option<String>,
-    /// businessId (64): differs on every call; logged, never a dedup key.
-    pub(crate) business_id: String,
-    /// orderId (64): the idempotency key.
-    pub(crate) order_id: String,
-    /// productId (64).
-    pub(crate) product_id: String,
-    /// skuCode (64).
-    pub(crate) sku_code: Option<String>,
-    /// expireTime, parsed.
-    pub(crate) expires_at: Option<DateTime<Utc>>,
-    /// chargingMode as sent.
-    pub(crate) charging_mode: Option<String>,
-    /// periodType as sent.
-    pub(crate) period_type: Option<String>,
-    /// periodNumber as sent.
-    pub(crate) period_number: Option<String>,
-    /// amount.
-    pub(crate) amount: Option<u32>,
-    /// trialFlag.
-    pub(crate) trial: bool,
-    /// testFlag.
-    pub(crate) test: bool,
-    /// saasExtendParams, raw (decoded later).
-    pub(crate) extend_params: Option<String>,
-}
-
-impl ProvisionRequest {
-    /// Validates the parameters. `now` fills in an expiry for a periodic order that carries only
-    /// its period.
-    pub(crate) fn parse(
-        p: &QueryParams,
-        now: DateTime<Utc>,
-    ) -> Result<ProvisionRequest, FieldError> {
-        let charging_mode = optional(p, "chargingMode", 2)?;
-        let period_type = optional(p, "periodType", 10)?;
-        let period_number = optional(p, "periodNumber", 4)?;
-        let expire_text = optional(p, "expireTime", 20)?;
-        let mut expires_at = expire_text
-            .as_deref()
-            .map(|v| parse_time("expireTime", v))
-            .transpose()?;
-        let charging = match charging_mode.as_deref() {
-            Some("1") => Some(Charging::Periodic),
-            Some("3") => Some(Charging::OneTime),
-            Some(_) => Some(Charging::Other),
-            None => None,
-        };
-        // chargingMode is optional, but periodType is only sent for periodic orders (§4.1,
-        // §8.4): an order that names a period without a charging mode is periodic too, and must
-        // not fall through to a perpetual license.
-        let periodic = match charging {
-            Some(Charging::Periodic) => true,
-            None => period_type.is_some(),
-            Some(Charging::OneTime | Charging::Other) => false,
-        };
-        if periodic && expires_at.is_none() {
-            expires_at = Some(period_end(
-                now,
-                period_type.as_deref(),
-                period_number.as_deref(),
-            )?);
-        }
-        Ok(ProvisionRequest {
-            customer_id: required(p, "customerId", 100)?,
-            customer_name: optional(p, "customerName", 64)?,
-            business_id: required(p, "businessId", 64)?,
-            order_id: required(p, "orderId", 64)?,
-            product_id: required(p, "productId", 64)?,
-            sku_code: optional(p, "skuCode", 64)?,
-            expires_at,
-            charging_mode,
-            period_type,
-            period_number,
-            amount: optional_number(p, "amount", 7)?,
-            trial: flag(p, "trialFlag")?,
-            test: flag(p, "testFlag")?,
-            extend_params: optional(p, "saasExtendParams", 2048)?,
-        })
+/// getLicense / newInstance. `now` fills in an expiry for a periodic order that carries only
+/// its period.
+pub(crate) fn provision(p: &QueryParams, now: DateTime<Utc>) -> Result<Provision, FieldError> {
+    let charging_mode = optional(p, "chargingMode", 2)?;
+    let period_type = optional(p, "periodType", 10)?;
+    let period_number = optional(p, "periodNumber", 4)?;
+    let expire_text = optional(p, "expireTime", 20)?;
+    let mut expires_at = expire_text
+        .as_deref()
+        .map(|v| parse_time("expireTime", v))
+        .transpose()?;
+    // chargingMode is optional, but periodType is only sent for periodic orders (§4.1, §8.4):
+    // an order that names a period without a charging mode is periodic too, and must not fall
+    // through to a perpetual license. A one-time purchase (3) is perpetual.
+    let periodic = match charging_mode.as_deref() {
+        Some("1") => true,
+        None => period_type.is_some(),
+        Some(_) => false,
+    };
+    if periodic && expires_at.is_none() {
+        expires_at = Some(period_end(
+            now,
+            period_type.as_deref(),
+            period_number.as_deref(),
+        )?);
     }
+    if charging_mode.as_deref() == Some("3") {
+        expires_at = None;
+    }
+    let identifier = match optional(p, "saasExtendParams", 2048)? {
+        Some(raw) => {
+            let params = extend::decode_extend_params(&raw)
+                .map_err(|e| field_error("saasExtendParams", e.to_string()))?;
+            extend::identification_code(&params).map(str::to_string)
+        }
+        None => None,
+    };
+    Ok(Provision {
+        customer_id: required(p, "customerId", 100)?,
+        customer_name: optional(p, "customerName", 64)?,
+        business_id: required(p, "businessId", 64)?,
+        order_id: required(p, "orderId", 64)?,
+        product_id: required(p, "productId", 64)?,
+        sku_code: optional(p, "skuCode", 64)?,
+        expires_at,
+        charging_mode,
+        period_type,
+        period_number,
+        amount: optional_number(p, "amount", 7)?,
+        trial: flag(p, "trialFlag")?,
+        identifier,
+    })
 }
 
 /// The end of a period that starts now, for a periodic order sent without `expireTime`.
@@ -216,91 +184,65 @@ fn period_end(
 }
 
 /// refreshLicense / refreshInstance.
-#[derive(Clone, Debug)]
-pub(crate) struct RenewRequest {
-    /// The renewal order id (idempotency key with the instance).
-    pub(crate) order_id: String,
-    /// instanceId.
-    pub(crate) instance_id: String,
-    /// New productId, if the period type changed.
-    pub(crate) product_id: Option<String>,
-    /// New expiry.
-    pub(crate) expires_at: DateTime<Utc>,
-    /// trialToFormal=1.
-    pub(crate) trial_to_formal: bool,
-    /// periodType as sent.
-    pub(crate) period_type: Option<String>,
-    /// periodNumber as sent.
-    pub(crate) period_number: Option<String>,
-    /// testFlag.
-    pub(crate) test: bool,
+pub(crate) fn renew(p: &QueryParams) -> Result<Renew, FieldError> {
+    Ok(Renew {
+        order_id: required(p, "orderId", 64)?,
+        order_line_id: None,
+        target: required(p, "instanceId", 64)?,
+        product_id: optional(p, "productId", 64)?,
+        expires_at: parse_time("expireTime", &required(p, "expireTime", 20)?)?,
+        scene: if flag(p, "trialToFormal")? {
+            Scene::TrialToFormal
+        } else {
+            Scene::Renewal
+        },
+        period_type: optional(p, "periodType", 10)?,
+        period_number: optional(p, "periodNumber", 4)?,
+    })
 }
 
-impl RenewRequest {
-    /// Validates the parameters.
-    pub(crate) fn parse(p: &QueryParams) -> Result<RenewRequest, FieldError> {
-        Ok(RenewRequest {
-            order_id: required(p, "orderId", 64)?,
-            instance_id: required(p, "instanceId", 64)?,
-            product_id: optional(p, "productId", 64)?,
-            expires_at: parse_time("expireTime", &required(p, "expireTime", 20)?)?,
-            trial_to_formal: flag(p, "trialToFormal")?,
-            period_type: optional(p, "periodType", 10)?,
-            period_number: optional(p, "periodNumber", 4)?,
-            test: flag(p, "testFlag")?,
-        })
-    }
+/// expireLicense / expireInstance.
+pub(crate) fn expire(p: &QueryParams) -> Result<Expire, FieldError> {
+    Ok(Expire {
+        instance_id: required(p, "instanceId", 64)?,
+        order_id: optional(p, "orderId", 64)?,
+    })
 }
 
-/// expire*, release*, instanceStatus: an instance and, where sent, the order.
-#[derive(Clone, Debug)]
-pub(crate) struct InstanceRequest {
-    /// instanceId.
-    pub(crate) instance_id: String,
-    /// orderId, when sent (the new-purchase order).
-    pub(crate) order_id: Option<String>,
-    /// testFlag.
-    pub(crate) test: bool,
+/// instanceStatus: FREEZE or NORMAL.
+pub(crate) fn instance_status(p: &QueryParams) -> Result<SetStatus, FieldError> {
+    let freeze = match p.get("instanceStatus") {
+        Some("FREEZE") => true,
+        Some("NORMAL") => false,
+        other => {
+            return Err(field_error(
+                "instanceStatus",
+                format!("{other:?} is not FREEZE or NORMAL"),
+            ))
+        }
+    };
+    Ok(SetStatus {
+        target: required(p, "instanceId", 64)?,
+        freeze,
+    })
 }
 
-impl InstanceRequest {
-    /// Validates the parameters.
-    pub(crate) fn parse(p: &QueryParams) -> Result<InstanceRequest, FieldError> {
-        Ok(InstanceRequest {
-            instance_id: required(p, "instanceId", 64)?,
-            order_id: optional(p, "orderId", 64)?,
-            test: flag(p, "testFlag")?,
-        })
-    }
+/// releaseLicense / releaseInstance.
+pub(crate) fn release(p: &QueryParams) -> Result<Release, FieldError> {
+    Ok(Release {
+        target: required(p, "instanceId", 64)?,
+        order_id: optional(p, "orderId", 64)?,
+        order_line_id: None,
+    })
 }
 
 /// upgrade.
-#[derive(Clone, Debug)]
-pub(crate) struct UpgradeRequest {
-    /// instanceId (unchanged).
-    pub(crate) instance_id: String,
-    /// The upgrade order (idempotency key).
-    pub(crate) order_id: String,
-    /// New skuCode.
-    pub(crate) sku_code: String,
-    /// New productId.
-    pub(crate) product_id: String,
-    /// New amount.
-    pub(crate) amount: Option<u32>,
-    /// testFlag.
-    pub(crate) test: bool,
-}
-
-impl UpgradeRequest {
-    /// Validates the parameters.
-    pub(crate) fn parse(p: &QueryParams) -> Result<UpgradeRequest, FieldError> {
-        Ok(UpgradeRequest {
-            instance_id: required(p, "instanceId", 64)?,
-            order_id: required(p, "orderId", 64)?,
-            sku_code: required(p, "skuCode", 64)?,
-            product_id: required(p, "productId", 64)?,
-            amount: optional_number(p, "amount", 7)?,
-            test: flag(p, "testFlag")?,
-        })
-    }
+pub(crate) fn upgrade(p: &QueryParams) -> Result<Upgrade, FieldError> {
+    Ok(Upgrade {
+        instance_id: required(p, "instanceId", 64)?,
+        order_id: required(p, "orderId", 64)?,
+        sku_code: required(p, "skuCode", 64)?,
+        product_id: required(p, "productId", 64)?,
+        amount: optional_number(p, "amount", 7)?,
+    })
 }

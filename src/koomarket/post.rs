@@ -1,135 +1,71 @@
 //! `POST <koomarket.path>?signature=…&timestamp=…&nonce=…`: the POST production interface of
 //! the online-license (在线开通License, §6) and License 2.0 authorization-code (§5.2) products.
 //!
-//! Authentication (§2.5.1, formula B1, or the reading chosen with `koomarket.scheme_b_reading`):
+//! Authentication (§2.5: formula B1 or its plain-SHA-256 reading, both by default; the setting
+//! `koomarket.scheme_b_reading` narrows it):
 //! the signature is checked over the raw body bytes as received (at most 64 KiB) against every
 //! configured access key; then `|now − timestamp| ≤ koomarket.scheme_b_window_secs` (13 digits
 //! are milliseconds, up to 10 seconds); then the nonce must be new (the persistent replay cache of
 //! `nonces`). Any failure answers `000001`. The JSON body is dispatched on `activity`.
 //!
-//! Answers: HTTP 200, `{"resultCode","resultMsg"[,"instanceId"]}` and, although no signature of
-//! POST answers is documented (§2.5.5, UNCONFIRMED), a `Body-Sign` header computed as for the GET
-//! interface with the access key that authenticated the call (harmless if ignored).
+//! Answers: the one answer type of the interface (`answer`), the same as the GET interface's.
+//! Rejected calls are recorded.
 
 use std::time::Instant;
 
-use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
-use serde::Serialize;
 
-use super::auth::{self, body_sign_header_value, check_scheme_b_window, parse_unix_timestamp};
-use super::machines::PostError;
-use super::nonces::MAX_NONCE_LEN;
-use super::post_params::{Body, LicenseAsync, NewInstance, Refresh, Release, StatusChange};
-use super::{codes, license_async, online};
+use super::answer::{Answer, ResultCode};
+use super::auth::{self, check_scheme_b_window, parse_unix_timestamp, KeyRing, SchemeBReading};
+use super::nonces::{NonceCache, MAX_NONCE_LEN};
+use super::post_params::{self as body, Body};
+use super::rejected;
+use crate::licensing::{Delivery, Licensing, LicensingError};
+use crate::settings::{SchemeBReadingSetting, Settings};
 use crate::state::AppState;
 
 /// Largest accepted body.
 const MAX_BODY: usize = 64 * 1024;
 
-/// The result codes of the POST interfaces (§7).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PostCode {
-    /// 000000.
-    Success,
-    /// 000001 鉴权失败.
-    AuthFailed,
-    /// 000002 请求参数不合法.
-    InvalidParams,
-    /// 000003 实例ID不存在 / 授权码ID不存在.
-    Unknown,
-    /// 000005 其它服务内部错误.
-    Internal,
-    /// 000900 可用License额度不足.
-    QuantityExhausted,
-    /// 000901 请在当前订单有效日期区间内申请License.
-    OutsideValidity,
-    /// 000902 包周期License必须输入失效日期.
-    ExpiryRequired,
-    /// 000903 申请License必须输入设备指纹或硬件识别编码.
-    FingerprintRequired,
+/// What authenticating the POST interfaces needs: the access keys, the accepted readings, the
+/// timestamp window and the replay cache.
+pub(crate) struct PostAuth {
+    /// Access keys (访问密钥) of scheme B, current first.
+    pub(crate) access_keys: KeyRing,
+    /// The accepted reading(s) of scheme B.
+    pub(crate) reading: SchemeBReading,
+    /// The accepted timestamp distance, in milliseconds.
+    pub(crate) window_ms: u64,
+    /// The replay cache.
+    pub(crate) nonces: NonceCache,
 }
 
-impl PostCode {
-    /// The six digits.
-    pub(crate) fn code(self) -> &'static str {
-        match self {
-            PostCode::Success => "000000",
-            PostCode::AuthFailed => "000001",
-            PostCode::InvalidParams => "000002",
-            PostCode::Unknown => "000003",
-            PostCode::Internal => "000005",
-            PostCode::QuantityExhausted => "000900",
-            PostCode::OutsideValidity => "000901",
-            PostCode::ExpiryRequired => "000902",
-            PostCode::FingerprintRequired => "000903",
+impl PostAuth {
+    /// From the configuration and the loaded access keys.
+    pub(crate) fn new(settings: &Settings, access_keys: KeyRing) -> PostAuth {
+        let km = &settings.koomarket;
+        PostAuth {
+            access_keys,
+            // CONFLICT in the spec (§2.5.1 vs §2.5.2, §10 item 1): both readings of the inner
+            // digest are accepted by default until the seller-console debugger confirms one.
+            reading: match km.scheme_b_reading {
+                SchemeBReadingSetting::KeyedInner => SchemeBReading::KeyedInner,
+                SchemeBReadingSetting::PlainSha256Inner => SchemeBReading::PlainSha256Inner,
+                SchemeBReadingSetting::Either => SchemeBReading::Either,
+            },
+            window_ms: km.scheme_b_window_secs.saturating_mul(1000),
+            nonces: NonceCache::default(),
         }
     }
 }
 
-/// One answer body, fields in this order.
-#[derive(Debug, Serialize)]
-pub(crate) struct PostAnswer {
-    #[serde(rename = "resultCode")]
-    result_code: &'static str,
-    #[serde(rename = "resultMsg")]
-    result_msg: String,
-    #[serde(rename = "instanceId", skip_serializing_if = "Option::is_none")]
-    instance_id: Option<String>,
-}
-
-impl PostAnswer {
-    fn success(instance_id: Option<String>) -> PostAnswer {
-        PostAnswer {
-            result_code: PostCode::Success.code(),
-            result_msg: "success.".into(),
-            instance_id,
-        }
-    }
-
-    fn failure(code: PostCode, message: impl Into<String>) -> PostAnswer {
-        PostAnswer {
-            result_code: code.code(),
-            result_msg: message.into().chars().take(255).collect(),
-            instance_id: None,
-        }
-    }
-
-    fn into_response(self, key: &auth::SecretKey) -> HttpResponse {
-        let body = serde_json::to_vec(&self).unwrap_or_else(|_| {
-            br#"{"resultCode":"000005","resultMsg":"internal error"}"#.to_vec()
-        });
-        let mut response = HttpResponse::Ok();
-        response.insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")));
-        if let Ok(value) = HeaderValue::from_str(&body_sign_header_value(key, &body)) {
-            response.insert_header(("Body-Sign", value));
-        }
-        response.body(body)
-    }
-}
-
-impl From<PostError> for PostAnswer {
-    fn from(e: PostError) -> Self {
-        let code = match &e {
-            PostError::Invalid(_) => PostCode::InvalidParams,
-            PostError::Unknown(_) => PostCode::Unknown,
-            PostError::QuantityExhausted(_) => PostCode::QuantityExhausted,
-            PostError::OutsideValidity(_) => PostCode::OutsideValidity,
-            PostError::ExpiryRequired(_) => PostCode::ExpiryRequired,
-            PostError::FingerprintRequired(_) => PostCode::FingerprintRequired,
-            PostError::NotYet(_) => PostCode::Internal,
-            PostError::Storage(inner) => {
-                tracing::error!(error = %inner, "storage failure answering a POST call");
-                return PostAnswer::failure(PostCode::Internal, "internal error, please retry");
-            }
-            PostError::Internal(inner) => {
-                tracing::error!(error = %inner, "internal error answering a POST call");
-                return PostAnswer::failure(PostCode::Internal, "internal error, please retry");
-            }
-        };
-        PostAnswer::failure(code, e.to_string())
+impl std::fmt::Debug for PostAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostAuth")
+            .field("reading", &self.reading)
+            .finish_non_exhaustive()
     }
 }
 
@@ -152,25 +88,24 @@ struct Authenticated {
     nonce: String,
 }
 
-fn authenticate(state: &AppState, query: &str, body: &[u8]) -> Result<Authenticated, String> {
+fn authenticate(auth: &PostAuth, query: &str, body: &[u8]) -> Result<Authenticated, String> {
     let params = auth::parse_query(query);
     let get = |name: &str| params.get(name).unwrap_or("").to_string();
     let (signature, timestamp, nonce) = (get("signature"), get("timestamp"), get("nonce"));
-    let market = &state.market;
     let key_index = auth::verify_scheme_b(
-        &market.access_keys,
+        &auth.access_keys,
         &nonce,
         &timestamp,
         body,
         &signature,
-        market.reading,
+        auth.reading,
     )
     .map_err(|e| e.to_string())?;
     if nonce.len() > MAX_NONCE_LEN {
         return Err(format!("nonce is longer than {MAX_NONCE_LEN} bytes"));
     }
     let ts_ms = parse_unix_timestamp(&timestamp).ok_or("timestamp is malformed")?;
-    check_scheme_b_window(ts_ms, Utc::now().timestamp_millis(), market.window_ms)
+    check_scheme_b_window(ts_ms, Utc::now().timestamp_millis(), auth.window_ms)
         .map_err(|e| e.to_string())?;
     Ok(Authenticated {
         key_index,
@@ -188,115 +123,125 @@ pub(crate) async fn handle_post(
 ) -> HttpResponse {
     let started = Instant::now();
     let span = tracing::Span::current();
-    let mut activity = String::new();
-    let (key_index, answer) = match read_body(payload).await {
-        Err(e) => (0, PostAnswer::failure(PostCode::InvalidParams, e)),
-        Ok(body) => match authenticate(&state, req.query_string(), &body) {
-            Err(why) => {
-                tracing::warn!(reason = %why, "KooMarket POST call rejected");
-                (
-                    0,
-                    PostAnswer::failure(PostCode::AuthFailed, "authentication failed"),
-                )
-            }
-            Ok(auth) => {
-                activity = activity_of(&body);
-                let index = auth.key_index;
-                let state = state.clone();
-                let answer = crate::telemetry::blocking(move || answer(&state, auth, &body))
-                    .await
-                    .unwrap_or_else(|e| PostError::Internal(e.to_string()).into());
-                (index, answer)
-            }
-        },
+    let body = read_body(payload).await;
+    let authenticated = match &body {
+        Err(_) => Err(String::new()),
+        Ok(body) => authenticate(&state.post_auth, req.query_string(), body),
     };
-    span.record("result", answer.result_code);
-    super::result::record_answer(&state, "post", &activity, answer.result_code);
+    let key_index = authenticated.as_ref().map_or(0, |a| a.key_index);
+    let (licensing, post_auth) = (state.licensing.clone(), state.post_auth.clone());
+    let (answer, activity) = crate::telemetry::blocking(move || {
+        let answer = match (&body, authenticated) {
+            (Err(e), _) => Answer::failure(ResultCode::InvalidParams, e.clone()),
+            (Ok(_), Err(why)) => {
+                tracing::warn!(reason = %why, "KooMarket POST call rejected");
+                Answer::failure(ResultCode::AuthFailed, "authentication failed").with_detail(why)
+            }
+            (Ok(raw), Ok(auth)) => answer(&licensing, &post_auth, auth, raw),
+        };
+        let parsed = body.as_ref().ok().and_then(|raw| Body::parse(raw).ok());
+        let field = |name| {
+            parsed
+                .as_ref()
+                .and_then(|b| b.optional(name, 1024).ok().flatten())
+        };
+        rejected::record(&licensing, "post", &answer, field);
+        (answer, field("activity").unwrap_or_default())
+    })
+    .await
+    .unwrap_or_else(|e| {
+        let answer = Answer::from_error(&LicensingError::Internal(e.to_string()));
+        (answer, String::new())
+    });
+    span.record("result", answer.result_code());
+    super::observed::observe(&state.metrics, "post", &activity, &answer);
     tracing::info!(
         elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
         "answered"
     );
-    let keys = &state.market.access_keys;
+    let keys = &state.post_auth.access_keys;
     let key = keys.iter().nth(key_index).unwrap_or_else(|| keys.current());
     answer.into_response(key)
 }
 
-/// The `activity` of an authenticated body, for the metrics ("" when there is none).
-fn activity_of(body: &[u8]) -> String {
-    #[derive(serde::Deserialize)]
-    struct Activity {
-        activity: Option<String>,
-    }
-    serde_json::from_slice::<Activity>(body)
-        .ok()
-        .and_then(|a| a.activity)
-        .unwrap_or_default()
-}
-
-fn answer(state: &AppState, auth: Authenticated, body: &[u8]) -> PostAnswer {
+fn answer(licensing: &Licensing, post_auth: &PostAuth, auth: Authenticated, raw: &[u8]) -> Answer {
     let now = Utc::now();
-    let market = &state.market;
-    match market.nonces.check(
-        &state.store,
+    match post_auth.nonces.check(
+        licensing.store(),
         &auth.nonce,
         auth.ts_ms,
         now.timestamp_millis(),
-        market.window_ms,
+        post_auth.window_ms,
     ) {
         Ok(true) => {}
         Ok(false) => {
             tracing::warn!("KooMarket POST call rejected: replayed nonce");
-            return PostAnswer::failure(
-                PostCode::AuthFailed,
+            return Answer::failure(
+                ResultCode::AuthFailed,
                 "authentication failed (replayed nonce)",
             );
         }
-        Err(e) => return PostError::Storage(e).into(),
+        Err(e) => return Answer::from_error(&LicensingError::Storage(e)),
     }
-    match run(state, body, now) {
-        Ok(instance_id) => PostAnswer::success(instance_id),
-        Err(e) => e.into(),
-    }
+    let signed_at = DateTime::from_timestamp_millis(auth.ts_ms).unwrap_or(now);
+    run(licensing, raw, signed_at, now).unwrap_or_else(|refused| refused)
 }
 
 fn run(
-    state: &AppState,
+    licensing: &Licensing,
     raw: &[u8],
-    now: chrono::DateTime<Utc>,
-) -> Result<Option<String>, PostError> {
-    let body = Body::parse(raw)?;
-    let activity = body.activity()?;
+    signed_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Answer, Answer> {
+    let b = Body::parse(raw)?;
+    let call = body::call(&b, signed_at)?;
     let span = tracing::Span::current();
-    span.record("activity", activity.as_str());
+    span.record("activity", call.activity.as_str());
     for field in ["instanceId", "license", "orderId"] {
-        if let Ok(Some(value)) = body.optional(field, 64) {
+        if let Ok(Some(value)) = b.optional(field, 64) {
             span.record("target", value.as_str());
             break;
         }
     }
-    match activity.as_str() {
-        "newInstance" => online::new_instance(state, NewInstance::parse(&body)?, now).map(Some),
+    let done = Answer::success;
+    let l = licensing;
+    match call.activity.as_str() {
+        "newInstance" => Ok(Answer::created(l.new_instance(
+            body::new_instance(&b)?,
+            &call,
+            now,
+        )?)),
         "refreshInstance" => {
-            online::refresh(state, Refresh::parse_instance(&body)?, now).map(|()| None)
+            l.renew_instance(body::renew(&b, "instanceId")?, &call, now)?;
+            Ok(done())
         }
         "updateInstanceStatus" => {
-            online::set_status(state, StatusChange::parse(&body, "instanceId")?, now).map(|()| None)
+            l.set_instance_status(body::set_status(&b, "instanceId")?, &call, now)?;
+            Ok(done())
         }
         "releaseInstance" => {
-            online::release(state, Release::parse(&body, "instanceId")?, now).map(|()| None)
+            l.release_instance(body::release(&b, "instanceId")?, &call, now)?;
+            Ok(done())
         }
-        "getLicenseAsync" => {
-            license_async::license_async(state, LicenseAsync::parse(&body)?, now).map(|()| None)
-        }
+        "getLicenseAsync" => match l.deliver(body::deliver(&b)?, &call, now)? {
+            Delivery::Issued => Ok(done()),
+            Delivery::InProgress => Ok(Answer::failure(
+                ResultCode::InProgress,
+                "the order's details are being fetched; the license will be delivered",
+            )),
+        },
         "refreshLicenseCode" => {
-            codes::refresh(state, Refresh::parse_code(&body)?, now).map(|()| None)
+            l.renew_code(body::renew(&b, "license")?, &call, now)?;
+            Ok(done())
         }
         "updateLicenseCodeStatus" => {
-            codes::set_status(state, StatusChange::parse(&body, "license")?, now).map(|()| None)
+            l.set_code_status(body::set_status(&b, "license")?, &call, now)?;
+            Ok(done())
         }
         "releaseLicenseCode" => {
-            codes::release(state, Release::parse(&body, "license")?, now).map(|()| None)
+            l.release_code(body::release(&b, "license")?, &call, now)?;
+            Ok(done())
         }
-        other => Err(PostError::Invalid(format!("unknown activity {other:?}"))),
+        other => Err(LicensingError::Invalid(format!("unknown activity {other:?}")).into()),
     }
 }

@@ -1,12 +1,46 @@
-//! Validated JSON bodies of the POST activities (spec §5.2, §6.1–§6.5), with the documented
-//! maximum lengths, parsed once at the boundary. String fields may also arrive as JSON numbers
-//! (`testFlag` is an Integer on some pages); empty strings count as absent.
+//! The POST activities' JSON bodies (spec §5.2, §6.1–§6.5) → the core's commands, with the
+//! documented maximum lengths, parsed once at the boundary. String fields may also arrive as
+//! JSON numbers (`testFlag` is an Integer on some pages); empty strings count as absent.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
 
 use super::params::FieldError;
-use crate::marketplace::parse_market_time;
+use crate::licensing::commands::{Call, Deliver, NewInstance, Release, Renew, Scene, SetStatus};
+
+/// Parses a marketplace time: `yyyyMMddHHmmss` (or 17 digits with milliseconds),
+/// `yyyy-MM-dd HH:mm:ss` with an optional `z`/`Z`/`UTC` suffix (the getLicenseAsync example is
+/// `2023-10-27 10:30:15 z`), RFC 3339, or 13-digit UNIX milliseconds. All UTC.
+pub(crate) fn parse_market_time(value: &str) -> Option<DateTime<Utc>> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return match v.len() {
+            14 | 17 => NaiveDateTime::parse_from_str(&v[..14], "%Y%m%d%H%M%S")
+                .ok()
+                .map(|t| Utc.from_utc_datetime(&t)),
+            13 => v.parse().ok().and_then(DateTime::from_timestamp_millis),
+            _ => None,
+        };
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let mut bare = v;
+    for suffix in [" UTC", "UTC", " z", " Z", "z", "Z"] {
+        if let Some(stripped) = bare.strip_suffix(suffix) {
+            bare = stripped.trim_end();
+            break;
+        }
+    }
+    [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(bare, f).ok())
+    .map(|t| Utc.from_utc_datetime(&t))
+}
 
 fn error(field: &'static str, problem: impl Into<String>) -> FieldError {
     FieldError {
@@ -86,39 +120,28 @@ impl Body {
     }
 }
 
-/// `scene` of `refreshInstance` / `refreshLicenseCode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Scene {
-    /// 试用转正.
-    TrialToFormal,
-    /// 续费.
-    Renewal,
-    /// 退续费: the expiry may move backwards.
-    UnsubscribeRenewalPeriod,
+/// The call's activity, signing time (scheme B `timestamp`) and `testFlag`.
+pub(crate) fn call(b: &Body, signed_at: DateTime<Utc>) -> Result<Call, FieldError> {
+    Ok(Call {
+        activity: b.activity()?,
+        signed_at: Some(signed_at),
+        test: b.flag("testFlag")?,
+    })
 }
 
-impl Scene {
-    fn parse(body: &Body, allow_trial: bool) -> Result<Scene, FieldError> {
-        match body.required("scene", 64)?.as_str() {
-            "TRIAL_TO_FORMAL" if allow_trial => Ok(Scene::TrialToFormal),
-            "RENEWAL" => Ok(Scene::Renewal),
-            "UNSUBSCRIBE_RENEWAL_PERIOD" => Ok(Scene::UnsubscribeRenewalPeriod),
-            other => Err(error("scene", format!("unknown scene {other:?}"))),
-        }
-    }
-
-    /// The name sent.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Scene::TrialToFormal => "TRIAL_TO_FORMAL",
-            Scene::Renewal => "RENEWAL",
-            Scene::UnsubscribeRenewalPeriod => "UNSUBSCRIBE_RENEWAL_PERIOD",
-        }
+/// `scene`: TRIAL_TO_FORMAL and RENEWAL_CHANGE only where `instance` (refreshInstance).
+fn scene(b: &Body, instance: bool) -> Result<Scene, FieldError> {
+    match b.required("scene", 64)?.as_str() {
+        "TRIAL_TO_FORMAL" if instance => Ok(Scene::TrialToFormal),
+        "RENEWAL_CHANGE" if instance => Ok(Scene::RenewalChange),
+        "RENEWAL" => Ok(Scene::Renewal),
+        "UNSUBSCRIBE_RENEWAL_PERIOD" => Ok(Scene::UnsubscribeRenewalPeriod),
+        other => Err(error("scene", format!("unknown scene {other:?}"))),
     }
 }
 
-fn status(body: &Body) -> Result<bool, FieldError> {
-    match body.required("status", 32)?.as_str() {
+fn freeze(b: &Body) -> Result<bool, FieldError> {
+    match b.required("status", 32)?.as_str() {
         "FREEZE" => Ok(true),
         "UNFREEZE" => Ok(false),
         other => Err(error(
@@ -129,132 +152,62 @@ fn status(body: &Body) -> Result<bool, FieldError> {
 }
 
 /// `newInstance` (§6.1).
-#[derive(Clone, Debug)]
-pub(crate) struct NewInstance {
-    pub(crate) order_id: String,
-    pub(crate) order_line_id: String,
-    pub(crate) business_id: String,
-    pub(crate) test: bool,
+pub(crate) fn new_instance(b: &Body) -> Result<NewInstance, FieldError> {
+    Ok(NewInstance {
+        order_id: b.required("orderId", 64)?,
+        order_line_id: b.required("orderLineId", 64)?,
+        business_id: b.required("businessId", 64)?,
+    })
 }
 
-impl NewInstance {
-    pub(crate) fn parse(b: &Body) -> Result<NewInstance, FieldError> {
-        Ok(NewInstance {
-            order_id: b.required("orderId", 64)?,
-            order_line_id: b.required("orderLineId", 64)?,
-            business_id: b.required("businessId", 64)?,
-            test: b.flag("testFlag")?,
-        })
-    }
-}
-
-/// `refreshInstance` (§6.2) and `refreshLicenseCode` (§5.2.1; `target` is the code).
-#[derive(Clone, Debug)]
-pub(crate) struct Refresh {
-    pub(crate) scene: Scene,
-    pub(crate) order_id: String,
-    pub(crate) order_line_id: String,
-    /// instanceId, or the authorization code (`license`).
-    pub(crate) target: String,
-    pub(crate) product_id: Option<String>,
-    pub(crate) expires_at: DateTime<Utc>,
-    pub(crate) test: bool,
-}
-
-impl Refresh {
-    pub(crate) fn parse_instance(b: &Body) -> Result<Refresh, FieldError> {
-        Refresh::parse(b, "instanceId", true)
-    }
-
-    pub(crate) fn parse_code(b: &Body) -> Result<Refresh, FieldError> {
-        Refresh::parse(b, "license", false)
-    }
-
-    fn parse(b: &Body, target: &'static str, allow_trial: bool) -> Result<Refresh, FieldError> {
-        Ok(Refresh {
-            scene: Scene::parse(b, allow_trial)?,
-            order_id: b.required("orderId", 64)?,
-            order_line_id: b.required("orderLineId", 64)?,
-            target: b.required(target, 64)?,
-            product_id: b.optional("productId", 64)?,
-            expires_at: b
-                .time("expireTime", 20)?
-                .ok_or_else(|| error("expireTime", "is required"))?,
-            test: b.flag("testFlag")?,
-        })
-    }
+/// `refreshInstance` (§6.2; `target` "instanceId") and `refreshLicenseCode` (§5.2.1; "license").
+pub(crate) fn renew(b: &Body, target: &'static str) -> Result<Renew, FieldError> {
+    Ok(Renew {
+        scene: scene(b, target == "instanceId")?,
+        order_id: b.required("orderId", 64)?,
+        order_line_id: Some(b.required("orderLineId", 64)?),
+        target: b.required(target, 64)?,
+        product_id: b.optional("productId", 64)?,
+        expires_at: b
+            .time("expireTime", 20)?
+            .ok_or_else(|| error("expireTime", "is required"))?,
+        period_type: None,
+        period_number: None,
+    })
 }
 
 /// `updateInstanceStatus` (§6.3) and `updateLicenseCodeStatus` (§5.2.2).
-#[derive(Clone, Debug)]
-pub(crate) struct StatusChange {
-    /// instanceId, or the code.
-    pub(crate) target: String,
-    /// FREEZE (true) or UNFREEZE.
-    pub(crate) freeze: bool,
-    pub(crate) test: bool,
-}
-
-impl StatusChange {
-    pub(crate) fn parse(b: &Body, target: &'static str) -> Result<StatusChange, FieldError> {
-        Ok(StatusChange {
-            target: b.required(target, 64)?,
-            freeze: status(b)?,
-            test: b.flag("testFlag")?,
-        })
-    }
+pub(crate) fn set_status(b: &Body, target: &'static str) -> Result<SetStatus, FieldError> {
+    Ok(SetStatus {
+        target: b.required(target, 64)?,
+        freeze: freeze(b)?,
+    })
 }
 
 /// `releaseInstance` (§6.4) and `releaseLicenseCode` (§5.2.3).
-#[derive(Clone, Debug)]
-pub(crate) struct Release {
-    /// instanceId, or the code.
-    pub(crate) target: String,
-    /// The unsubscription order, when the release comes from one.
-    pub(crate) order_id: Option<String>,
-    pub(crate) order_line_id: Option<String>,
-    pub(crate) test: bool,
-}
-
-impl Release {
-    pub(crate) fn parse(b: &Body, target: &'static str) -> Result<Release, FieldError> {
-        Ok(Release {
-            target: b.required(target, 64)?,
-            order_id: b.optional("orderId", 64)?,
-            order_line_id: b.optional("orderLineId", 64)?,
-            test: b.flag("testFlag")?,
-        })
-    }
+pub(crate) fn release(b: &Body, target: &'static str) -> Result<Release, FieldError> {
+    Ok(Release {
+        target: b.required(target, 64)?,
+        order_id: b.optional("orderId", 64)?,
+        order_line_id: b.optional("orderLineId", 64)?,
+    })
 }
 
 /// `getLicenseAsync` (§6.5).
-#[derive(Clone, Debug)]
-pub(crate) struct LicenseAsync {
-    pub(crate) instance_id: String,
-    pub(crate) effective_at: DateTime<Utc>,
-    pub(crate) expires_at: Option<DateTime<Utc>>,
-    pub(crate) event_id: String,
-    pub(crate) fingerprint: Option<String>,
-    pub(crate) test: bool,
-}
-
-impl LicenseAsync {
-    pub(crate) fn parse(b: &Body) -> Result<LicenseAsync, FieldError> {
-        let req = LicenseAsync {
-            instance_id: b.required("instanceId", 64)?,
-            effective_at: b
-                .time("effectiveTime", 32)?
-                .ok_or_else(|| error("effectiveTime", "is required"))?,
-            expires_at: b.time("expireTime", 32)?,
-            event_id: b.required("eventId", 64)?,
-            fingerprint: b.optional("deviceFingerprint", 1024)?,
-            test: b.flag("testFlag")?,
-        };
-        if req.expires_at.is_some_and(|e| e <= req.effective_at) {
-            return Err(error("expireTime", "is not after effectiveTime"));
-        }
-        Ok(req)
+pub(crate) fn deliver(b: &Body) -> Result<Deliver, FieldError> {
+    let req = Deliver {
+        instance_id: b.required("instanceId", 64)?,
+        effective_at: b
+            .time("effectiveTime", 32)?
+            .ok_or_else(|| error("effectiveTime", "is required"))?,
+        expires_at: b.time("expireTime", 32)?,
+        event_id: b.required("eventId", 64)?,
+        fingerprint: b.optional("deviceFingerprint", 1024)?,
+    };
+    if req.expires_at.is_some_and(|e| e <= req.effective_at) {
+        return Err(error("expireTime", "is not after effectiveTime"));
     }
+    Ok(req)
 }
 
 #[cfg(test)]
@@ -279,8 +232,34 @@ mod tests {
     fn get_license_async_reads_the_documented_example() {
         let b = Body::parse(br#"{"activity":"getLicenseAsync","eventId":"E1","instanceId":"I","effectiveTime":"2023-10-27 10:30:15 z","expireTime":"2024-10-27 10:30:15 z","deviceFingerprint":"AA|BB|CC|DD"}"#)
             .expect("body");
-        let r = LicenseAsync::parse(&b).expect("valid");
+        let r = deliver(&b).expect("valid");
         assert_eq!(r.event_id, "E1");
         assert!(r.expires_at.expect("expiry") > r.effective_at);
+    }
+
+    #[test]
+    fn marketplace_times_in_every_documented_shape() {
+        let t = Utc
+            .with_ymd_and_hms(2023, 10, 27, 10, 30, 15)
+            .single()
+            .expect("time");
+        for s in [
+            "20231027103015",
+            "20231027103015256",
+            "2023-10-27 10:30:15 z",
+            "2023-10-27 10:30:15Z",
+            "2023-10-27 10:30:15",
+            "2023-10-27T10:30:15Z",
+            "2023-10-27 10:30:15 UTC",
+        ] {
+            assert_eq!(
+                parse_market_time(s).map(|p| p.timestamp()),
+                Some(t.timestamp()),
+                "{s}"
+            );
+        }
+        for bad in ["", "2023", "tomorrow", "2023-13-40 10:00:00"] {
+            assert_eq!(parse_market_time(bad), None, "{bad}");
+        }
     }
 }

@@ -1,26 +1,48 @@
-//! The licensing domain: turning a purchase into a signed license, re-signing it when its claims
-//! change, resolving the machine binding from a product policy, and per-key mutual exclusion.
-//! No HTTP and no storage details here.
+//! The licensing core: every rule about licenses — issue, renew, expire/freeze, release,
+//! upgrade, online instances, authorization codes, asynchronous delivery, activation, merchant
+//! actions, the record of rejected marketplace calls — behind one handle ([`Licensing`]).
+//! Adapters (the KooMarket protocol, the merchant API, the CLI, the outbox worker) hand it
+//! validated commands ([`commands`]) and get outcomes or a [`LicensingError`] back.
+//!
+//! Layering: this module uses the store and the signer only. It never imports actix, the
+//! marketplace protocol or client, the routes or the application state (`.ci/run` checks).
+//!
+//! This file holds the license itself: turning a purchase into a signed license, re-signing it
+//! when its claims change, and resolving the machine binding from a product policy.
 
+mod activation;
 pub(crate) mod admin;
+mod calls;
+mod codes;
+pub(crate) mod commands;
+mod delivery;
+mod handle;
+mod jobs;
+mod lifecycle;
+mod machines;
+mod online;
 pub(crate) mod policy;
+mod renewal;
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
+pub(crate) use self::activation::{CodeDirectory, CodeInfo, CodeLookupError};
+pub(crate) use self::delivery::Delivery;
+pub(crate) use self::handle::{Licensing, Rules};
+pub(crate) use self::jobs::{Attempt, OrderDetails, RetryOutcome};
 
 use chrono::{DateTime, Utc};
 use koolicense_verify::{
     Binding, Claims, EncodeError, HardwareBinding, HardwareId, HardwareIdError, LicenseId,
     UnsignedLicense, SALT_LEN,
 };
-use parking_lot::{Mutex, MutexGuard};
 use rand::RngCore;
 
 use self::policy::{BindingKind, Policy};
 use crate::signing::Signer;
 use crate::store::records::{LicenseRecord, LicenseStatus, Origin, StoredBinding};
+use crate::store::StoreError;
 
-/// Why a license could not be made.
+/// Why a licensing command was refused or failed: the one error of the core. Each adapter maps
+/// it with one table (`koomarket::answer` to a `resultCode`, `error` to an HTTP status).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LicensingError {
     /// The policy needs a machine identifier and none was given.
@@ -35,6 +57,53 @@ pub(crate) enum LicensingError {
     /// A stored record is inconsistent.
     #[error("corrupt license record: {0}")]
     Corrupt(String),
+    /// The command is malformed or does not apply (000002, HTTP 400).
+    #[error("{0}")]
+    Invalid(String),
+    /// No such instance or authorization code at this service (000003).
+    #[error("{0}")]
+    UnknownInstance(String),
+    /// No such license (HTTP 404).
+    #[error("license {0} does not exist")]
+    NotFound(String),
+    /// A merchant action that does not apply in the license's state (HTTP 409).
+    #[error("cannot {action} a license that is {status}")]
+    Conflict {
+        /// The action.
+        action: &'static str,
+        /// The current status.
+        status: &'static str,
+    },
+    /// Every license of the purchase is in use (000900, HTTP 409).
+    #[error("{0}")]
+    QuantityExhausted(String),
+    /// Outside the order's validity (000901).
+    #[error("{0}")]
+    OutsideValidity(String),
+    /// A periodic purchase needs an expiry (000902).
+    #[error("{0}")]
+    ExpiryRequired(String),
+    /// The product binds to a machine and no fingerprint was sent (000903).
+    #[error("{0}")]
+    FingerprintRequired(String),
+    /// The marketplace does not know the authorization code.
+    #[error("{0}")]
+    CodeUnknown(String),
+    /// The buyer has not claimed (领取) the authorization code yet.
+    #[error("{0}")]
+    CodeNotClaimed(String),
+    /// The authorization code (or the machine's license) is frozen, expired or released.
+    #[error("{0}")]
+    CodeInactive(String),
+    /// The marketplace could not be used.
+    #[error("{0}")]
+    MarketplaceUnavailable(String),
+    /// Storage failed (000005, HTTP 503); details are logged, not answered.
+    #[error("storage failure")]
+    Storage(#[from] StoreError),
+    /// An internal inconsistency (000005, HTTP 500).
+    #[error("internal error")]
+    Internal(String),
 }
 
 /// What a new license is made from.
@@ -94,6 +163,7 @@ pub(crate) fn create(
         status: LicenseStatus::Active,
         status_reason: None,
         revoked_below: 0,
+        status_signed_at: None,
         origin: new.origin,
         instance_id: new.instance_id,
         order_id: new.order_id,
@@ -250,40 +320,6 @@ pub(crate) fn new_id() -> uuid::Uuid {
     let mut random = [0u8; 10];
     rand::thread_rng().fill_bytes(&mut random);
     uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
-}
-
-/// Per-key mutual exclusion: operations on one order or instance never interleave, while
-/// unrelated keys proceed in parallel (striped locks, so memory stays bounded).
-pub(crate) struct KeyLocks {
-    stripes: Vec<Mutex<()>>,
-    /// Keyed randomly per process, so nobody can choose keys that share a stripe.
-    hasher: RandomState,
-}
-
-impl KeyLocks {
-    /// A lock table with `stripes` stripes.
-    pub(crate) fn new(stripes: usize) -> KeyLocks {
-        KeyLocks {
-            stripes: (0..stripes.max(1)).map(|_| Mutex::new(())).collect(),
-            hasher: RandomState::new(),
-        }
-    }
-
-    /// Locks the stripe of `key`.
-    pub(crate) fn lock(&self, key: &str) -> MutexGuard<'_, ()> {
-        let index = (self.hasher.hash_one(key) % self.stripes.len() as u64) as usize;
-        // `index` is reduced modulo the length, so it is always in range.
-        self.stripes[index].lock()
-    }
-}
-
-impl Default for KeyLocks {
-    /// 65,536 stripes (64 KiB). A held lock lasts until the operation's write is durable, a full
-    /// group commit, so a request that shares a stripe with any of the others in flight waits for
-    /// one: with 1,024 stripes that was 6% of requests at 64 in flight, now 0.1%.
-    fn default() -> Self {
-        KeyLocks::new(1 << 16)
-    }
 }
 
 #[cfg(test)]

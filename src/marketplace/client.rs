@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{ApiCode, CodeInfo, MarketError, OrderDetails};
-use crate::koomarket::apig::{sdk_date_now, sign_request, ApigCredentials};
+use super::apig::{sdk_date_now, sign_request, ApigCredentials};
+use super::{code_info, order_details, ApiCode, MarketError};
 use crate::koomarket::auth::SecretKey;
 use crate::koomarket::percent::encode_rfc3986;
+use crate::licensing::{CodeInfo, OrderDetails};
 use crate::settings::{allowed_base_url, MarketplaceSettings};
 
 const API: &str = "/api/mkp-openapi-public/global/v1";
@@ -177,9 +178,7 @@ impl MarketClient {
         let (status, text) = self.send("GET", &path, JSON_TYPE, b"")?;
         let value: Value = serde_json::from_str(&text).map_err(|_| http_or_bad(status, &text))?;
         match value.get("orderInfo") {
-            Some(info) if info.is_object() => {
-                Ok(OrderDetails::from_order_info(info, order_line_id))
-            }
+            Some(info) if info.is_object() => Ok(order_details(info, order_line_id)),
             // UNCONFIRMED: the success value of `resultCode` is not documented; an answer with
             // `orderInfo` is a success, one without is an error.
             _ => Err(MarketError::Api {
@@ -207,7 +206,7 @@ impl MarketClient {
         Ok(value
             .get("data")
             .and_then(|d| d.get("license_code_info"))
-            .map(CodeInfo::from_value))
+            .map(code_info))
     }
 
     /// Queries an authorization code's status and validity (§5.3.2, formerly the heartbeat).
@@ -222,7 +221,7 @@ impl MarketClient {
         let value = envelope(status, &text)?;
         value
             .get("data")
-            .map(CodeInfo::from_value)
+            .map(code_info)
             .ok_or_else(|| MarketError::BadResponse("the query answer carries no data".into()))
     }
 }

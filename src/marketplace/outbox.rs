@@ -1,9 +1,10 @@
-//! The outbox: calls to the marketplace that must happen after an answer (license uploads for
-//! getLicenseAsync, order queries after newInstance), kept in sled and run by one worker thread.
+//! The outbox worker: makes the calls to the marketplace that must happen after an answer
+//! (license uploads for getLicenseAsync, order queries after newInstance), one worker thread.
 //!
-//! A job is written in the same transaction as the change that needs it, so it is durable
-//! before the marketplace gets its answer and survives restarts: the worker scans the pending
-//! jobs at start. It is woken on enqueue, runs every due job, and retries a failed attempt after
+//! The jobs themselves are durable records owned by the core (`licensing::jobs`): a job is
+//! written in the same batch as the change that needs it, so it is durable before the
+//! marketplace gets its answer and survives restarts; the worker scans the pending jobs at start.
+//! It is woken on enqueue, runs every due job, and retries a failed attempt after
 //! `retry_base_ms × 2^(attempt−1)` (capped at `retry_max_secs`) with ±50 % jitter; after
 //! `max_attempts`, or at once on an error that retrying cannot fix, the job becomes `failed`
 //! (kept, visible at `GET /v1/outbox`, retried on `POST /v1/outbox/{id}/retry`).
@@ -18,120 +19,34 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use parking_lot::{Condvar, Mutex};
+use chrono::Utc;
 use rand::Rng;
 
 use super::client::MarketClient;
-use super::{MarketError, OrderDetails};
-use crate::koomarket::online;
-use crate::licensing::KeyLocks;
+use super::MarketError;
+use crate::licensing::{Attempt, Licensing, LicensingError};
 use crate::settings::MarketplaceSettings;
-use crate::store::market::MarketBatch;
-use crate::store::market_records::{JobKind, JobState, OutboxJob};
-use crate::store::{Store, StoreError};
+use crate::store::market_records::{JobKind, OutboxJob};
 
 /// The longest the worker sleeps without looking at the pending jobs again.
 const IDLE_POLL: Duration = Duration::from_secs(30);
 
-#[derive(Default)]
-struct Signal {
-    woken: Mutex<bool>,
-    cv: Condvar,
-    stop: AtomicBool,
-}
-
-/// Handle shared by everyone who enqueues jobs or pokes the worker.
-#[derive(Clone)]
-pub(crate) struct Outbox {
-    signal: Arc<Signal>,
-    /// Serialises job-state changes between the worker and the merchant API.
-    write_lock: Arc<Mutex<()>>,
+/// The retry policy of `[marketplace]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RetryPolicy {
     retry_base_ms: u64,
     retry_max_ms: u64,
     max_attempts: u32,
 }
 
-/// What `POST /v1/outbox/{id}/retry` did.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum RetryOutcome {
-    /// The job is pending again (from failed), or due now (if it was pending).
-    Scheduled(OutboxJob),
-    /// The job is done: never sent again.
-    AlreadyDone(OutboxJob),
-    /// No such job.
-    NotFound,
-}
-
-impl Outbox {
-    /// A handle configured from `[marketplace]`.
-    pub(crate) fn new(settings: &MarketplaceSettings) -> Outbox {
-        Outbox {
-            signal: Arc::new(Signal::default()),
-            write_lock: Arc::new(Mutex::new(())),
+impl RetryPolicy {
+    /// From `[marketplace]`.
+    pub(crate) fn new(settings: &MarketplaceSettings) -> RetryPolicy {
+        RetryPolicy {
             retry_base_ms: settings.retry_base_ms,
             retry_max_ms: settings.retry_max_secs.saturating_mul(1000),
             max_attempts: settings.max_attempts,
         }
-    }
-
-    /// A new pending job, due now (not yet stored: put it in the batch of the change).
-    pub(crate) fn job(
-        store: &Store,
-        key: String,
-        kind: JobKind,
-        now: DateTime<Utc>,
-    ) -> Result<OutboxJob, StoreError> {
-        Ok(OutboxJob {
-            id: store.next_job_id()?,
-            key,
-            kind,
-            state: JobState::Pending,
-            attempts: 0,
-            next_attempt_at: now,
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-            done_at: None,
-        })
-    }
-
-    /// Wakes the worker (after a batch with new jobs is written).
-    pub(crate) fn wake(&self) {
-        let mut woken = self.signal.woken.lock();
-        *woken = true;
-        self.signal.cv.notify_all();
-    }
-
-    /// Makes a failed job pending again (attempts start over), or a pending one due now.
-    pub(crate) fn retry(
-        &self,
-        store: &Store,
-        id: u64,
-        now: DateTime<Utc>,
-    ) -> Result<RetryOutcome, StoreError> {
-        let outcome = {
-            let _w = self.write_lock.lock();
-            let Some(mut job) = store.outbox_job(id)? else {
-                return Ok(RetryOutcome::NotFound);
-            };
-            if job.state == JobState::Done {
-                return Ok(RetryOutcome::AlreadyDone(job));
-            }
-            if job.state == JobState::Failed {
-                job.attempts = 0;
-            }
-            job.state = JobState::Pending;
-            job.next_attempt_at = now;
-            job.updated_at = now;
-            store.write_market(MarketBatch {
-                jobs: vec![job.clone()],
-                ..MarketBatch::default()
-            })?;
-            RetryOutcome::Scheduled(job)
-        };
-        self.wake();
-        Ok(outcome)
     }
 
     /// The delay before attempt `attempts + 1`, after `attempts` failures (≥ 1).
@@ -145,42 +60,48 @@ impl Outbox {
         Duration::from_millis((jittered as u64).clamp(1, self.retry_max_ms.max(1)))
     }
 
-    /// Starts the worker thread.
-    pub(crate) fn start(
-        &self,
-        store: Store,
-        client: Arc<MarketClient>,
-        locks: Arc<KeyLocks>,
-    ) -> std::io::Result<OutboxWorker> {
-        self.signal.stop.store(false, Ordering::Release);
-        let worker = Worker {
-            outbox: self.clone(),
-            store,
-            client,
-            locks,
-        };
-        let handle = std::thread::Builder::new()
-            .name("koolicense-outbox".into())
-            .spawn(move || worker.run())?;
-        Ok(OutboxWorker {
-            outbox: self.clone(),
-            handle: Some(handle),
-        })
+    /// The backoff, or `None` once the attempts are used up.
+    fn next(&self, attempts: u32) -> Option<Duration> {
+        (attempts < self.max_attempts).then(|| self.backoff(attempts))
     }
 }
 
 /// The running worker; stopping (or dropping) it waits for the current attempt to end.
 pub(crate) struct OutboxWorker {
-    outbox: Outbox,
+    stop: Arc<AtomicBool>,
+    licensing: Licensing,
     handle: Option<JoinHandle<()>>,
 }
 
 impl OutboxWorker {
+    /// Starts the worker thread.
+    pub(crate) fn start(
+        licensing: Licensing,
+        client: Arc<MarketClient>,
+        policy: RetryPolicy,
+    ) -> std::io::Result<OutboxWorker> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let worker = Worker {
+            licensing: licensing.clone(),
+            client,
+            policy,
+            stop: stop.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("koolicense-outbox".into())
+            .spawn(move || worker.run())?;
+        Ok(OutboxWorker {
+            stop,
+            licensing,
+            handle: Some(handle),
+        })
+    }
+
     /// Stops the worker and waits for it.
     pub(crate) fn stop(&mut self) {
         if let Some(handle) = self.handle.take() {
-            self.outbox.signal.stop.store(true, Ordering::Release);
-            self.outbox.wake();
+            self.stop.store(true, Ordering::Release);
+            self.licensing.jobs().wake();
             if handle.join().is_err() {
                 tracing::error!("the outbox worker panicked");
             }
@@ -195,15 +116,15 @@ impl Drop for OutboxWorker {
 }
 
 struct Worker {
-    outbox: Outbox,
-    store: Store,
+    licensing: Licensing,
     client: Arc<MarketClient>,
-    locks: Arc<KeyLocks>,
+    policy: RetryPolicy,
+    stop: Arc<AtomicBool>,
 }
 
 impl Worker {
     fn stopping(&self) -> bool {
-        self.outbox.signal.stop.load(Ordering::Acquire)
+        self.stop.load(Ordering::Acquire)
     }
 
     fn run(self) {
@@ -219,20 +140,16 @@ impl Worker {
                     Duration::from_secs(1)
                 }
             };
-            let mut woken = self.outbox.signal.woken.lock();
-            if !*woken && !self.stopping() {
-                self.outbox.signal.cv.wait_for(&mut woken, wait);
-            }
-            *woken = false;
+            self.licensing.jobs().wait(wait, || self.stopping());
         }
         tracing::info!("outbox worker stopped");
     }
 
     /// Runs every due job (every pending job if `all`); returns how long to sleep until the
     /// next one is due.
-    fn run_due(&self, mut all: bool) -> Result<Duration, StoreError> {
+    fn run_due(&self, mut all: bool) -> Result<Duration, LicensingError> {
         loop {
-            let mut jobs = self.store.pending_jobs()?;
+            let mut jobs = self.licensing.store().pending_jobs()?;
             jobs.sort_by_key(|j| (j.next_attempt_at, j.id));
             let now = Utc::now();
             let force = std::mem::take(&mut all);
@@ -251,12 +168,12 @@ impl Worker {
                 if self.stopping() {
                     return Ok(Duration::ZERO);
                 }
-                self.attempt(job)?;
+                self.attempt(&job)?;
             }
         }
     }
 
-    fn attempt(&self, job: OutboxJob) -> Result<(), StoreError> {
+    fn attempt(&self, job: &OutboxJob) -> Result<(), LicensingError> {
         let result = match &job.kind {
             JobKind::UploadLicense {
                 event_id,
@@ -272,74 +189,26 @@ impl Worker {
                 ..
             } => self.client.query_order(order_id, order_line_id).map(Some),
         };
-        self.record(&job, result)
-    }
-
-    /// Writes the attempt's outcome (and, for an order query, the instance's new details).
-    ///
-    /// Lock order, everywhere: the instance's lock first, then the outbox's write lock (the
-    /// POST activities re-arm jobs while holding an instance lock).
-    fn record(
-        &self,
-        job: &OutboxJob,
-        result: Result<Option<OrderDetails>, MarketError>,
-    ) -> Result<(), StoreError> {
-        let _instance_guard = match &job.kind {
-            JobKind::QueryOrder { instance_id, .. } => {
-                Some(self.locks.lock(&online::instance_lock(instance_id)))
-            }
-            JobKind::UploadLicense { .. } => None,
-        };
-        let _w = self.outbox.write_lock.lock();
-        let Some(mut job) = self.store.outbox_job(job.id)? else {
-            return Ok(());
-        };
-        if job.state != JobState::Pending {
-            return Ok(());
-        }
         let now = Utc::now();
-        job.updated_at = now;
-        let mut batch = MarketBatch::default();
-        if let Err(e @ MarketError::NotConfigured) = &result {
+        let attempt = match result {
+            Ok(details) => Attempt::Done(details),
             // Not an attempt: nothing was sent. Wait for the credentials (a restart).
-            job.last_error = Some(e.to_string());
-            let wait = i64::try_from(self.outbox.retry_max_ms).unwrap_or(i64::MAX);
-            job.next_attempt_at = now
-                + chrono::Duration::try_milliseconds(wait).unwrap_or(chrono::Duration::hours(1));
-            batch.jobs.push(job);
-            return self.store.write_market(batch);
-        }
-        job.attempts = job.attempts.saturating_add(1);
-        match result {
-            Ok(details) => {
-                job.state = JobState::Done;
-                job.done_at = Some(now);
-                job.last_error = None;
-                if let (Some(details), JobKind::QueryOrder { instance_id, .. }) =
-                    (details, &job.kind)
-                {
-                    if let Some(mut instance) = self.store.online_instance(instance_id)? {
-                        online::apply_order_details(&mut instance, &details, now);
-                        batch.instances.push(instance);
-                    }
-                }
-                tracing::info!(job = job.id, key = %job.key, attempts = job.attempts, "outbox job done");
-            }
-            Err(e) => {
-                job.last_error = Some(e.to_string());
-                if e.is_permanent() || job.attempts >= self.outbox.max_attempts {
-                    job.state = JobState::Failed;
-                    tracing::error!(job = job.id, key = %job.key, attempts = job.attempts, error = %e, "outbox job failed; giving up");
-                } else {
-                    let delay = self.outbox.backoff(job.attempts);
-                    job.next_attempt_at =
-                        now + chrono::Duration::from_std(delay).unwrap_or_default();
-                    tracing::warn!(job = job.id, key = %job.key, attempts = job.attempts, retry_in_ms = delay.as_millis() as u64, error = %e, "outbox attempt failed");
-                }
-            }
-        }
-        batch.jobs.push(job);
-        self.store.write_market(batch)
+            Err(e @ MarketError::NotConfigured) => Attempt::NotSent {
+                error: e.to_string(),
+                retry_at: now
+                    + chrono::Duration::try_milliseconds(
+                        i64::try_from(self.policy.retry_max_ms).unwrap_or(i64::MAX),
+                    )
+                    .unwrap_or(chrono::Duration::hours(1)),
+            },
+            Err(e) => Attempt::Failed {
+                permanent: e.is_permanent(),
+                error: e.to_string(),
+            },
+        };
+        let policy = self.policy;
+        self.licensing
+            .record_attempt(job.id, attempt, &|attempts| policy.next(attempts), now)
     }
 }
 
@@ -349,17 +218,17 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
-        let outbox = Outbox::new(&MarketplaceSettings {
+        let policy = RetryPolicy::new(&MarketplaceSettings {
             retry_base_ms: 1000,
             retry_max_secs: 10,
             ..MarketplaceSettings::default()
         });
         for _ in 0..50 {
-            let first = outbox.backoff(1).as_millis();
+            let first = policy.backoff(1).as_millis();
             assert!((500..1500).contains(&first), "{first}");
-            let third = outbox.backoff(3).as_millis();
+            let third = policy.backoff(3).as_millis();
             assert!((2000..6000).contains(&third), "{third}");
-            assert!(outbox.backoff(30).as_millis() <= 10_000);
+            assert!(policy.backoff(30).as_millis() <= 10_000);
         }
     }
 }

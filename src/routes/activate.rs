@@ -8,7 +8,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::koomarket::activate::{self, ActivateError};
 use crate::state::AppState;
 
 /// Body of `POST /v1/activate`.
@@ -21,22 +20,6 @@ pub(crate) struct ActivateRequest {
     hardware_identifier: String,
 }
 
-impl From<ActivateError> for ApiError {
-    fn from(e: ActivateError) -> Self {
-        let message = e.to_string();
-        match e {
-            ActivateError::Invalid(_) => ApiError::InvalidRequest(message),
-            ActivateError::Unknown(_) => ApiError::LicenseCodeUnknown(message),
-            ActivateError::NotClaimed(_) => ApiError::LicenseCodeNotClaimed(message),
-            ActivateError::Inactive(_) => ApiError::LicenseCodeInactive(message),
-            ActivateError::QuantityExhausted(_) => ApiError::QuantityExhausted(message),
-            ActivateError::Unavailable(_) => ApiError::MarketplaceUnavailable(message),
-            ActivateError::Storage(inner) => ApiError::Storage(inner),
-            ActivateError::Internal(inner) => ApiError::Internal(inner),
-        }
-    }
-}
-
 /// `POST /v1/activate`
 pub(crate) async fn activate(
     state: web::Data<AppState>,
@@ -44,8 +27,7 @@ pub(crate) async fn activate(
 ) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
     let activated = crate::telemetry::blocking(move || {
-        activate::activate(
-            &state,
+        state.licensing.activate(
             req.authorization_code.trim(),
             &req.hardware_identifier,
             Utc::now(),

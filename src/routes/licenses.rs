@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::access::extract::{Read, Write};
 use crate::error::ApiError;
-use crate::licensing::admin::{self, Action, AdminCtx, AdminError, NewBinding};
+use crate::licensing::admin::{Action, NewBinding};
 use crate::state::AppState;
 use crate::store::records::LicenseStatus;
 use crate::store::LicenseFilter;
@@ -145,22 +145,11 @@ async fn act(
         ));
     }
     let record = crate::telemetry::blocking(move || {
-        let ctx = AdminCtx {
-            store: &state.store,
-            signer: &state.signer,
-            policies: &state.policies,
-            locks: &state.locks,
-            now: Utc::now(),
-        };
-        admin::apply(&ctx, &id, action, reason, &actor)
+        state
+            .licensing
+            .merchant_action(&id, action, reason, &actor, Utc::now())
     })
-    .await?
-    .map_err(|e| match e {
-        AdminError::NotFound(m) => ApiError::NotFound(format!("license {m} does not exist")),
-        AdminError::Conflict { .. } => ApiError::Conflict(e.to_string()),
-        AdminError::Invalid(m) => ApiError::InvalidRequest(m),
-        AdminError::Storage(s) => ApiError::Storage(s),
-    })?;
+    .await??;
     Ok(HttpResponse::Ok().json(json!({ "license": record })))
 }
 

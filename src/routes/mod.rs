@@ -3,6 +3,7 @@
 mod activate;
 mod audit;
 mod backup;
+mod calls;
 mod export;
 mod health;
 mod keys;
@@ -50,6 +51,7 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/activate"),
     ("get", "/v1/outbox"),
     ("post", "/v1/outbox/{id}/retry"),
+    ("get", "/v1/marketplace/calls"),
     ("get", "/v1/backup"),
 ];
 
@@ -114,6 +116,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             .route("/activate", post().to(activate::activate))
             .route("/outbox", get().to(outbox::list_jobs))
             .route("/outbox/{id}/retry", post().to(outbox::retry_job))
+            .route(
+                "/marketplace/calls",
+                get().to(calls::list_marketplace_calls),
+            )
             .route("/backup", get().to(backup::get_backup))
             .default_service(web::to(not_found)),
     )

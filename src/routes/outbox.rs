@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::access::extract::{Read, Write};
 use crate::error::ApiError;
-use crate::marketplace::outbox::RetryOutcome;
+use crate::licensing::RetryOutcome;
 use crate::state::AppState;
 use crate::store::market_records::JobState;
 
@@ -64,11 +64,8 @@ pub(crate) async fn retry_job(
         .into_inner()
         .parse()
         .map_err(|_| ApiError::NotFound("no such outbox job".into()))?;
-    let state2 = state.clone();
-    let outcome = crate::telemetry::blocking(move || {
-        state2.market.outbox.retry(&state2.store, id, Utc::now())
-    })
-    .await??;
+    let licensing = state.licensing.clone();
+    let outcome = crate::telemetry::blocking(move || licensing.retry_job(id, Utc::now())).await??;
     match outcome {
         RetryOutcome::Scheduled(job) => {
             tracing::info!(job = id, actor = %caller.0.actor(), "outbox job retry scheduled");

@@ -7,16 +7,17 @@ use serde::Deserialize;
 
 use super::{Secret, Settings, SettingsError};
 
-/// Which reading of the scheme B signature to accept (spec §2.5, §10 item 1: UNRESOLVED).
+/// Which reading of the scheme B signature to accept (spec §2.5, §10 item 1: UNRESOLVED, so
+/// both by default; the setting narrows it once the seller-console debugger settled it).
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum SchemeBReadingSetting {
     /// Formula B1: `inner = hex(HMAC-SHA256(accessKey, body))` (License 2.0 请求认证说明).
-    #[default]
     KeyedInner,
     /// The fallback reading of formula B2: `inner = hex(SHA-256(body))`.
     PlainSha256Inner,
-    /// Accept either, until the seller-console debugger settles which one the platform uses.
+    /// Accept either (the default).
+    #[default]
     Either,
 }
 
@@ -113,6 +114,9 @@ impl PostEnv {
             }
             "KOOLICENSE_KOOMARKET_SCHEME_B_WINDOW_SECS" => {
                 settings.koomarket.scheme_b_window_secs = number(value)?;
+            }
+            "KOOLICENSE_KOOMARKET_STALE_EXPIRE_TOLERANCE_SECS" => {
+                settings.koomarket.stale_expire_tolerance_secs = number(value)?;
             }
             "KOOLICENSE_MARKETPLACE_AK" => market.access_key_id = Some(Secret::new(value.trim())),
             "KOOLICENSE_MARKETPLACE_SK" => {
@@ -229,10 +233,9 @@ mod tests {
             "https://mkt.myhuaweicloud.cn"
         );
         assert_eq!(s.koomarket.scheme_b_window_secs, 60);
-        assert_eq!(
-            s.koomarket.scheme_b_reading,
-            SchemeBReadingSetting::KeyedInner
-        );
+        // Both readings until the seller-console debugger confirms one (spec §10 item 1).
+        assert_eq!(s.koomarket.scheme_b_reading, SchemeBReadingSetting::Either);
+        assert_eq!(s.koomarket.stale_expire_tolerance_secs, 86_400);
         assert!(s.marketplace.access_key_id.is_none());
     }
 
@@ -241,7 +244,7 @@ mod tests {
         let e = env(&[
             ("KOOLICENSE_KOOMARKET_ACCESS_KEY", "ak-new"),
             ("KOOLICENSE_KOOMARKET_PREVIOUS_ACCESS_KEYS", "ak-old"),
-            ("KOOLICENSE_KOOMARKET_SCHEME_B_READING", "either"),
+            ("KOOLICENSE_KOOMARKET_SCHEME_B_READING", "keyed_inner"),
             ("KOOLICENSE_MARKETPLACE_AK", "AKID-not-shown"),
             ("KOOLICENSE_MARKETPLACE_SK", "very-secret-sk"),
             ("KOOLICENSE_MARKETPLACE_BASE_URL", "http://127.0.0.1:9"),
@@ -249,7 +252,10 @@ mod tests {
         let s = Settings::load(None, &e, &Overrides::default()).expect("load");
         let keys: Vec<&str> = s.koomarket.access_keys.iter().map(Secret::expose).collect();
         assert_eq!(keys, ["ak-new", "ak-old"]);
-        assert_eq!(s.koomarket.scheme_b_reading, SchemeBReadingSetting::Either);
+        assert_eq!(
+            s.koomarket.scheme_b_reading,
+            SchemeBReadingSetting::KeyedInner
+        );
         assert_eq!(
             s.marketplace.access_key_id.as_ref().map(Secret::expose),
             Some("AKID-not-shown")

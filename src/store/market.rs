@@ -1,34 +1,38 @@
-//! Storage of the POST interfaces and the marketplace client: online instances, authorization
-//! codes, the outbox, and the scheme B nonce cache, each in its own tree.
+//! Reads of the marketplace records: online instances, authorization codes (activated and
+//! pending), the outbox, the rejected calls, and the scheme B nonce cache, each in its own
+//! tree. Every change goes through the one write path (`WriteBatch`), so an answer never
+//! acknowledges a license without its instance, code or upload job, nor the reverse.
 //!
-//! [`Store::write_market`] applies a [`MarketBatch`] — the license changes of a [`WriteBatch`]
-//! plus instances, codes and outbox jobs — in ONE sled transaction over every tree involved,
-//! then waits for the group commit, exactly like [`Store::write`] (whose license, token-history,
-//! instance-index, idempotency and audit handling it mirrors), so an answer never acknowledges a
-//! license without its instance, code or upload job, nor the reverse.
+//! The one exception is the nonce cache: its compare-and-swap IS the replay check and is not
+//! synced on its own (see `koomarket::nonces` for why that is safe).
 
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
-use sled::{Transactional, Tree};
+use sled::Tree;
 
-use super::market_records::{CodeRecord, JobState, OnlineInstance, OutboxJob};
-use super::{decode, json, tx_error, Result, Store, WriteBatch, REVOCATION_SEQUENCE};
+use super::market_records::{
+    CodeRecord, JobState, OnlineInstance, OutboxJob, PendingCode, RejectedCall,
+};
+use super::{decode, Result, Store};
 
 const INSTANCES: &str = "km2-instances";
 const CODES: &str = "km2-codes";
+const PENDING_CODES: &str = "km2-pending-codes";
 const OUTBOX: &str = "km2-outbox";
 const OUTBOX_KEYS: &str = "km2-outbox-keys";
 const OUTBOX_PENDING: &str = "km2-outbox-pending";
 const NONCES: &str = "km2-nonces";
+const REJECTED_CALLS: &str = "km-rejected-calls";
 
 /// The trees of this module (opened with the store).
 #[derive(Clone)]
 pub(crate) struct MarketTrees {
-    instances: Tree,
-    codes: Tree,
-    outbox: Tree,
-    outbox_keys: Tree,
-    outbox_pending: Tree,
+    pub(super) instances: Tree,
+    pub(super) codes: Tree,
+    pub(super) pending_codes: Tree,
+    pub(super) outbox: Tree,
+    pub(super) outbox_keys: Tree,
+    pub(super) outbox_pending: Tree,
     nonces: Tree,
+    pub(super) rejected_calls: Tree,
 }
 
 impl MarketTrees {
@@ -37,6 +41,8 @@ impl MarketTrees {
         Ok(MarketTrees {
             instances: db.open_tree(INSTANCES)?,
             codes: db.open_tree(CODES)?,
+            pending_codes: db.open_tree(PENDING_CODES)?,
+            rejected_calls: db.open_tree(REJECTED_CALLS)?,
             outbox: db.open_tree(OUTBOX)?,
             outbox_keys: db.open_tree(OUTBOX_KEYS)?,
             outbox_pending: db.open_tree(OUTBOX_PENDING)?,
@@ -44,24 +50,6 @@ impl MarketTrees {
         })
     }
 }
-
-/// One logical change of the POST interfaces or the outbox, applied atomically.
-#[derive(Debug, Default)]
-pub(crate) struct MarketBatch {
-    /// License, idempotency and audit changes (as for [`Store::write`]).
-    pub(crate) base: WriteBatch,
-    /// Instances to put.
-    pub(crate) instances: Vec<OnlineInstance>,
-    /// Codes to put.
-    pub(crate) codes: Vec<CodeRecord>,
-    /// Jobs to put (new or updated); the key index and the pending index follow.
-    pub(crate) jobs: Vec<OutboxJob>,
-}
-
-type Tx = TransactionalTree;
-/// A license prepared for the transaction: id, record, token-history key, instance, token.
-type LicenseRow = (String, Vec<u8>, Vec<u8>, Option<String>, String);
-type TxResult = std::result::Result<(), ConflictableTransactionError<()>>;
 
 impl Store {
     /// An online instance.
@@ -80,6 +68,27 @@ impl Store {
             .get(code.as_bytes())?
             .map(|v| decode(CODES, &v))
             .transpose()
+    }
+
+    /// What callbacks said about a code not activated yet.
+    pub(crate) fn pending_code(&self, code: &str) -> Result<Option<PendingCode>> {
+        self.market
+            .pending_codes
+            .get(code.as_bytes())?
+            .map(|v| decode(PENDING_CODES, &v))
+            .transpose()
+    }
+
+    /// Rejected calls with an id above `after`, oldest first, at most `limit`.
+    pub(crate) fn rejected_calls(&self, after: u64, limit: usize) -> Result<Vec<RejectedCall>> {
+        let start = after.saturating_add(1).to_be_bytes();
+        self.market
+            .rejected_calls
+            .range(start..)
+            .values()
+            .take(limit)
+            .map(|v| decode(REJECTED_CALLS, &v?))
+            .collect()
     }
 
     /// An outbox job by id.
@@ -189,141 +198,10 @@ impl Store {
         }
         Ok(removed)
     }
-
-    /// Applies a batch atomically and returns once it is on disk.
-    pub(crate) fn write_market(&self, mut batch: MarketBatch) -> Result<()> {
-        for event in &mut batch.base.audit {
-            event.id = self.db.generate_id()?;
-        }
-        let base = &batch.base;
-        let licenses: Vec<LicenseRow> = base
-            .licenses
-            .iter()
-            .map(|l| {
-                let mut token_key = format!("{}/", l.license_id).into_bytes();
-                token_key.extend_from_slice(&l.revision.to_be_bytes());
-                let id = l.license_id.clone();
-                (
-                    id,
-                    json(l),
-                    token_key,
-                    l.instance_id.clone(),
-                    l.token.clone(),
-                )
-            })
-            .collect();
-        let audit: Vec<(u64, Vec<u8>, Option<String>)> = base
-            .audit
-            .iter()
-            .map(|e| (e.id, json(e), e.license_id.clone()))
-            .collect();
-        let instances: Vec<(String, Vec<u8>)> = batch
-            .instances
-            .iter()
-            .map(|i| (i.instance_id.clone(), json(i)))
-            .collect();
-        let codes: Vec<(String, Vec<u8>)> = batch
-            .codes
-            .iter()
-            .map(|c| (c.code.clone(), json(c)))
-            .collect();
-        let jobs: Vec<(u64, String, bool, Vec<u8>)> = batch
-            .jobs
-            .iter()
-            .map(|j| (j.id, j.key.clone(), j.state == JobState::Pending, json(j)))
-            .collect();
-        let m = &self.market;
-        let gate = self.gate.read();
-        (
-            &self.licenses,
-            &self.tokens,
-            &self.instances,
-            &self.idempotency,
-            &self.audit,
-            &self.audit_by_license,
-            &self.meta,
-            &m.instances,
-            &m.codes,
-            &m.outbox,
-            &m.outbox_keys,
-            &m.outbox_pending,
-        )
-            .transaction(
-                |(
-                    lic,
-                    tok,
-                    inst,
-                    idem,
-                    aud,
-                    aud_lic,
-                    meta,
-                    km_inst,
-                    km_codes,
-                    ob,
-                    ob_keys,
-                    ob_pend,
-                )| {
-                    if base.revocation_changed {
-                        bump_revocation_sequence(meta)?;
-                    }
-                    for (id, record, token_key, instance, token) in &licenses {
-                        lic.insert(id.as_bytes(), record.as_slice())?;
-                        tok.insert(token_key.as_slice(), token.as_bytes())?;
-                        if let Some(instance) = instance {
-                            inst.insert(instance.as_bytes(), id.as_bytes())?;
-                        }
-                    }
-                    for (key, value) in &base.idempotency {
-                        idem.insert(key.as_bytes(), value.as_slice())?;
-                    }
-                    for (id, event, license) in &audit {
-                        aud.insert(&id.to_be_bytes(), event.as_slice())?;
-                        if let Some(license) = license {
-                            let mut key = format!("{license}/").into_bytes();
-                            key.extend_from_slice(&id.to_be_bytes());
-                            aud_lic.insert(key, &[])?;
-                        }
-                    }
-                    for (id, record) in &instances {
-                        km_inst.insert(id.as_bytes(), record.as_slice())?;
-                    }
-                    for (code, record) in &codes {
-                        km_codes.insert(code.as_bytes(), record.as_slice())?;
-                    }
-                    put_jobs(&jobs, ob, ob_keys, ob_pend)
-                },
-            )
-            .map_err(tx_error)?;
-        drop(gate);
-        self.sync()
-    }
 }
 
 fn nonce_live(stored: &[u8], now_ms: i64, window_ms: u64) -> bool {
     <[u8; 8]>::try_from(stored)
         .map(i64::from_be_bytes)
         .is_ok_and(|ts| ts.abs_diff(now_ms) <= window_ms)
-}
-
-fn bump_revocation_sequence(meta: &Tx) -> TxResult {
-    let seq = meta
-        .get(REVOCATION_SEQUENCE)?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map_or(0, u64::from_be_bytes);
-    meta.insert(REVOCATION_SEQUENCE, &(seq + 1).to_be_bytes())?;
-    Ok(())
-}
-
-fn put_jobs(jobs: &[(u64, String, bool, Vec<u8>)], ob: &Tx, keys: &Tx, pending: &Tx) -> TxResult {
-    for (id, key, is_pending, record) in jobs {
-        let id = id.to_be_bytes();
-        ob.insert(&id, record.as_slice())?;
-        keys.insert(key.as_bytes(), &id)?;
-        if *is_pending {
-            pending.insert(&id, &[])?;
-        } else {
-            pending.remove(&id)?;
-        }
-    }
-    Ok(())
 }

@@ -63,6 +63,13 @@ pub(crate) struct OnlineInstance {
     pub(crate) order_fetched_at: Option<DateTime<Utc>>,
     /// Machines holding a license of this instance.
     pub(crate) devices: Vec<Device>,
+    /// getLicenseAsync requests answered `000004` while the order's details were unknown; the
+    /// order query's completion issues them.
+    #[serde(default)]
+    pub(crate) pending_deliveries: Vec<PendingDelivery>,
+    /// When the marketplace signed the last status change applied (an older one is stale).
+    #[serde(default)]
+    pub(crate) status_signed_at: Option<DateTime<Utc>>,
     /// Created.
     pub(crate) created_at: DateTime<Utc>,
     /// Last changed.
@@ -77,6 +84,21 @@ impl OnlineInstance {
             || self.period_type.is_some()
             || self.expires_at.is_some()
     }
+}
+
+/// A getLicenseAsync request waiting for its order's details.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PendingDelivery {
+    /// eventId.
+    pub(crate) event_id: String,
+    /// deviceFingerprint as sent (needed to bind the license once it can be issued).
+    pub(crate) fingerprint: Option<String>,
+    /// effectiveTime.
+    pub(crate) effective_at: DateTime<Utc>,
+    /// expireTime.
+    pub(crate) expires_at: Option<DateTime<Utc>>,
+    /// testFlag.
+    pub(crate) test: bool,
 }
 
 /// Status of an authorization code (授权码), as the marketplace reports it (ALIVE, EXPIRED,
@@ -144,6 +166,9 @@ pub(crate) struct CodeRecord {
     pub(crate) last_refresh_error: Option<String>,
     /// Machines holding a license of this code.
     pub(crate) machines: Vec<Device>,
+    /// When the marketplace signed the last status change applied (an older one is stale).
+    #[serde(default)]
+    pub(crate) status_signed_at: Option<DateTime<Utc>>,
     /// Created.
     pub(crate) created_at: DateTime<Utc>,
     /// Last changed.
@@ -232,4 +257,55 @@ pub(crate) struct OutboxJob {
     pub(crate) updated_at: DateTime<Utc>,
     /// When the marketplace acknowledged it.
     pub(crate) done_at: Option<DateTime<Utc>>,
+}
+
+/// What License 2.0 callbacks said about a code this service has not activated yet; the first
+/// activation applies it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PendingCode {
+    /// The code.
+    pub(crate) code: String,
+    /// The expiry the callbacks set.
+    pub(crate) expires_at: Option<DateTime<Utc>>,
+    /// The last expiry change shortened it (UNSUBSCRIBE_RENEWAL_PERIOD): it replaces the
+    /// marketplace's expiry instead of extending it.
+    pub(crate) shortened: bool,
+    /// The status the callbacks set (FREEZE, UNFREEZE, release).
+    pub(crate) status: Option<CodeStatus>,
+    /// When the marketplace signed the last status change applied.
+    pub(crate) status_signed_at: Option<DateTime<Utc>>,
+    /// Marketplace test traffic.
+    pub(crate) test: bool,
+    /// Created.
+    pub(crate) created_at: DateTime<Utc>,
+    /// Last changed.
+    pub(crate) updated_at: DateTime<Utc>,
+}
+
+/// A marketplace call answered with a failure (000001, 000002, 000003 or 000005): the list a
+/// merchant reconciles with the seller console's 生产接口消息.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RejectedCall {
+    /// Id (increasing; assigned when written).
+    pub(crate) id: u64,
+    /// When it was answered.
+    pub(crate) at: DateTime<Utc>,
+    /// `get` or `post`.
+    pub(crate) interface: String,
+    /// The activity, when it could be read.
+    pub(crate) activity: Option<String>,
+    /// The result code answered.
+    pub(crate) result_code: String,
+    /// Why.
+    pub(crate) reason: String,
+    /// orderId, when sent.
+    pub(crate) order_id: Option<String>,
+    /// instanceId (or the authorization code), when sent.
+    pub(crate) instance_id: Option<String>,
+    /// businessId, when sent.
+    pub(crate) business_id: Option<String>,
+    /// eventId, when sent.
+    pub(crate) event_id: Option<String>,
+    /// testFlag=1.
+    pub(crate) test: bool,
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::records::{AuditEvent, LicenseRecord, LicenseStatus, TokenRecord};
-use super::{decode, json, tree, Result, Store, REVOCATION_SEQUENCE};
+use super::{decode, json, tree, Result, Store, WriteBatch, REVOCATION_SEQUENCE};
 
 /// Which licenses a listing returns. Empty fields do not filter.
 #[derive(Clone, Debug, Default)]
@@ -171,11 +171,17 @@ impl Store {
 
     /// Stores an API token record durably.
     pub(crate) fn put_api_token(&self, token: &TokenRecord) -> Result<()> {
-        self.api_tokens.insert(token.id.as_bytes(), json(token))?;
-        self.sync()
+        self.write(WriteBatch {
+            api_tokens: vec![token.clone()],
+            ..WriteBatch::default()
+        })?;
+        Ok(())
     }
 
-    /// Stores an API token record without waiting for disk (last-used times).
+    /// Records a token's last-used time without waiting for disk: the one write outside
+    /// [`Store::write`], because it is advisory (never acknowledged to anyone) and happens on
+    /// the request path of authentication, which must not wait for a group commit. The next
+    /// durable write or the periodic flush persists it.
     pub(crate) fn touch_api_token(&self, token: &TokenRecord) -> Result<()> {
         self.api_tokens.insert(token.id.as_bytes(), json(token))?;
         Ok(())

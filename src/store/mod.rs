@@ -1,12 +1,18 @@
-//! Durable storage: the sled database, one named tree per index, multi-tree writes in one
-//! transaction, and acknowledgement only after the group committer has put them on disk.
+//! Durable storage: the sled database, one named tree per index, and ONE write path
+//! ([`WriteBatch`] → [`Store::write`]: the combiner groups concurrent batches into one
+//! transaction, the group commit makes it durable) used by every writer, so nothing is
+//! acknowledged before it is on disk. Typed keys ([`keys`]) and the per-key locks ([`locks`])
+//! that make read-check-write sequences race-free live here too.
 //!
-//! Every method blocks; async callers run them on the blocking pool (`actix_web::web::block`).
-//! The interface is deliberately narrow (records in, records out) so another backend can follow.
+//! Every method blocks; async callers run them on the blocking pool. The interface is
+//! deliberately narrow (records and batches in, records out) so another backend can follow.
 
 pub(crate) mod backup;
+mod batch;
 mod combine;
 pub(crate) mod commit;
+pub(crate) mod keys;
+pub(crate) mod locks;
 pub(crate) mod market;
 pub(crate) mod market_records;
 mod merchant;
@@ -14,16 +20,16 @@ pub(crate) mod records;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use batch::WriteBatch;
 pub(crate) use merchant::{AuditFilter, LicenseFilter};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::{Transactional, Tree};
+use sled::Tree;
 
-use self::combine::Combiner;
+use self::batch::WriteCombiner;
 use self::commit::{CommitError, GroupCommit, SledFlusher};
 use self::records::{AuditEvent, KeyRecord, LicenseRecord};
 use crate::metrics::storage::StorageMetrics;
@@ -43,7 +49,7 @@ pub(super) mod tree {
     pub(super) const API_TOKENS: &str = "api-tokens";
 }
 
-const ACTIVE_KID: &[u8] = b"active-kid";
+pub(super) const ACTIVE_KID: &[u8] = b"active-kid";
 pub(super) const REVOCATION_SEQUENCE: &[u8] = b"revocation-sequence";
 
 /// Storage failures.
@@ -75,20 +81,6 @@ pub(crate) enum StoreError {
 
 /// A `Result` over [`StoreError`].
 pub(crate) type Result<T> = std::result::Result<T, StoreError>;
-
-/// Everything one logical change writes, applied atomically.
-#[derive(Debug, Default)]
-pub(crate) struct WriteBatch {
-    /// Licenses to put; each also records its current token in the history and its instance
-    /// index.
-    pub(crate) licenses: Vec<LicenseRecord>,
-    /// Idempotency entries (key, value) to put.
-    pub(crate) idempotency: Vec<(String, Vec<u8>)>,
-    /// Audit events to append (their `id` is assigned here).
-    pub(crate) audit: Vec<AuditEvent>,
-    /// The change alters what the revocation list says: advance its sequence.
-    pub(crate) revocation_changed: bool,
-}
 
 /// The outcome of registering the configured signing key.
 #[derive(Debug, PartialEq, Eq)]
@@ -122,12 +114,12 @@ pub(crate) struct Store {
     audit_by_license: Tree,
     signing_keys: Tree,
     api_tokens: Tree,
-    /// Trees of the POST interfaces and the marketplace outbox (`market.rs`).
+    /// Trees of the POST interfaces, the outbox and the rejected calls (`market.rs`).
     market: market::MarketTrees,
     commit: GroupCommit,
-    combiner: Arc<Combiner<Prepared, GroupFailure>>,
+    combiner: Arc<WriteCombiner>,
     metrics: StorageMetrics,
-    /// Multi-tree transactions hold it shared; a backup snapshot holds it exclusively.
+    /// Write transactions hold it shared; a backup snapshot holds it exclusively.
     gate: Arc<RwLock<()>>,
 }
 
@@ -188,7 +180,7 @@ impl Store {
             market: market::MarketTrees::open(&db)?,
             db,
             commit,
-            combiner: Arc::new(Combiner::new(MAX_GROUP)),
+            combiner: Arc::new(batch::new_combiner()),
             metrics,
             gate: Arc::new(RwLock::new(())),
         })
@@ -200,6 +192,7 @@ impl Store {
     }
 
     /// Blocks until every write made before the call is on disk (shared with concurrent callers).
+    #[cfg(test)]
     pub(crate) fn sync(&self) -> Result<()> {
         Ok(self.commit.sync()?)
     }
@@ -251,19 +244,19 @@ impl Store {
             },
             None => key,
         };
-        let _gate = self.gate.read();
-        (&self.meta, &self.signing_keys)
-            .transaction(|(meta, keys)| {
-                if let Some(mut old) = previous.clone() {
-                    old.retired_at = Some(now);
-                    keys.insert(old.kid.as_bytes(), json(&old))?;
-                }
-                keys.insert(active.kid.as_bytes(), json(&active))?;
-                meta.insert(ACTIVE_KID, active.kid.as_bytes())?;
-                Ok::<_, ConflictableTransactionError<()>>(())
-            })
-            .map_err(tx_error)?;
-        self.sync()?;
+        let mut keys = Vec::new();
+        if let Some(mut old) = previous {
+            old.retired_at = Some(now);
+            keys.push(old);
+        }
+        self.write(WriteBatch {
+            active_kid: Some(active.kid.clone()),
+            signing_keys: {
+                keys.push(active);
+                keys
+            },
+            ..WriteBatch::default()
+        })?;
         Ok(outcome)
     }
 
@@ -331,162 +324,32 @@ impl Store {
         Ok(events)
     }
 
-    /// Number of licenses (a full scan).
+    /// Number of licenses.
     #[cfg(test)]
     pub(crate) fn license_count(&self) -> usize {
         self.licenses.len()
     }
 
-    /// Applies a batch atomically and returns once it is on disk.
-    ///
-    /// Concurrent writers share one sled transaction and one durable sync. In sled 0.34 every
-    /// transaction takes a process-wide write lock, which waits for any `Db::flush` in progress
-    /// (the flush holds the read side while the log goes out), blocks every other read and write
-    /// meanwhile, and writes the log out twice itself; one transaction per batch queued all
-    /// writers behind each group commit. Instead the first writer to find no group running
-    /// applies everything queued (at most [`MAX_GROUP`] batches), its own included, in one
-    /// transaction, syncs once for the whole group and hands the outcome to the others (see
-    /// [`combine`]); the next group forms meanwhile. Each batch stays atomic (the group is), and
-    /// the sync starts only after the group's transaction committed, so nothing returns `Ok`
-    /// before it is on disk.
-    pub(crate) fn write(&self, mut batch: WriteBatch) -> Result<Vec<AuditEvent>> {
-        for event in &mut batch.audit {
-            event.id = self.db.generate_id()?;
-        }
-        let prepared = Prepared {
-            licenses: batch
-                .licenses
-                .iter()
-                .map(|l| {
-                    let mut token_key = format!("{}/", l.license_id).into_bytes();
-                    token_key.extend_from_slice(&l.revision.to_be_bytes());
-                    (
-                        l.license_id.clone(),
-                        json(l),
-                        token_key,
-                        l.instance_id.clone(),
-                        l.token.clone(),
-                    )
-                })
-                .collect(),
-            idempotency: std::mem::take(&mut batch.idempotency),
-            audit: batch
-                .audit
-                .iter()
-                .map(|e| (e.id, json(e), e.license_id.clone()))
-                .collect(),
-            revocation_changed: batch.revocation_changed,
-        };
-        self.combiner.submit(
-            prepared,
-            |batches| {
-                self.metrics.group_size.observe(batches.len() as f64);
-                self.apply(batches)?;
-                self.commit.sync().map_err(GroupFailure::Commit)
-            },
-            || GroupFailure::Panicked,
-        )?;
-        Ok(batch.audit)
-    }
-
-    /// One transaction over every tree for `batches`.
-    fn apply(&self, batches: &[Prepared]) -> std::result::Result<(), GroupFailure> {
-        let _gate = self.gate.read();
-        (
+    /// The trees a batch writes, in the order of `batch::Tree`.
+    fn write_trees(&self) -> Vec<&Tree> {
+        let m = &self.market;
+        vec![
+            &self.meta,
             &self.licenses,
             &self.tokens,
             &self.instances,
             &self.idempotency,
             &self.audit,
             &self.audit_by_license,
-            &self.meta,
-        )
-            .transaction(|(lic, tok, inst, idem, aud, aud_lic, meta)| {
-                let revocation_changes = batches.iter().filter(|b| b.revocation_changed).count();
-                if revocation_changes > 0 {
-                    let seq = meta
-                        .get(REVOCATION_SEQUENCE)?
-                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                        .map_or(0, u64::from_be_bytes);
-                    let next = seq.saturating_add(revocation_changes as u64);
-                    meta.insert(REVOCATION_SEQUENCE, &next.to_be_bytes())?;
-                }
-                for batch in batches {
-                    for (id, record, token_key, instance, token) in &batch.licenses {
-                        lic.insert(id.as_bytes(), record.as_slice())?;
-                        tok.insert(token_key.as_slice(), token.as_bytes())?;
-                        if let Some(instance) = instance {
-                            inst.insert(instance.as_bytes(), id.as_bytes())?;
-                        }
-                    }
-                    for (key, value) in &batch.idempotency {
-                        idem.insert(key.as_bytes(), value.as_slice())?;
-                    }
-                    for (id, event, license) in &batch.audit {
-                        aud.insert(&id.to_be_bytes(), event.as_slice())?;
-                        if let Some(license) = license {
-                            let mut key = format!("{license}/").into_bytes();
-                            key.extend_from_slice(&id.to_be_bytes());
-                            aud_lic.insert(key, &[])?;
-                        }
-                    }
-                }
-                Ok::<_, ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e| match e {
-                TransactionError::Storage(e) => GroupFailure::Sled(e),
-                TransactionError::Abort(()) => GroupFailure::Aborted,
-            })
-    }
-}
-
-/// Most batches one transaction applies (a getLicense batch is about 3 KB, so a group stays well
-/// inside one 512 KiB sled segment).
-const MAX_GROUP: usize = 128;
-
-/// A license row: (license id, record, token-history key, instance id, token).
-type LicenseRow = (String, Vec<u8>, Vec<u8>, Option<String>, String);
-
-/// A batch encoded for the transaction: license rows, idempotency entries, audit events as
-/// (id, event, license id).
-struct Prepared {
-    licenses: Vec<LicenseRow>,
-    idempotency: Vec<(String, Vec<u8>)>,
-    audit: Vec<(u64, Vec<u8>, Option<String>)>,
-    /// Advance the revocation sequence for this writer.
-    revocation_changed: bool,
-}
-
-/// Why a group's write failed; every writer of the group gets it.
-#[derive(Clone, Debug)]
-enum GroupFailure {
-    Sled(sled::Error),
-    Aborted,
-    Panicked,
-    Commit(CommitError),
-}
-
-impl From<GroupFailure> for StoreError {
-    fn from(failure: GroupFailure) -> Self {
-        let corrupt = |message: &str| StoreError::Corrupt {
-            tree: "transaction",
-            message: message.into(),
-        };
-        match failure {
-            GroupFailure::Sled(e) => StoreError::Sled(e),
-            GroupFailure::Aborted => corrupt("aborted"),
-            GroupFailure::Panicked => corrupt("panicked"),
-            GroupFailure::Commit(e) => StoreError::Commit(e),
-        }
-    }
-}
-
-fn tx_error(e: TransactionError<()>) -> StoreError {
-    match e {
-        TransactionError::Storage(e) => StoreError::Sled(e),
-        TransactionError::Abort(()) => StoreError::Corrupt {
-            tree: "transaction",
-            message: "aborted".into(),
-        },
+            &self.signing_keys,
+            &self.api_tokens,
+            &m.instances,
+            &m.codes,
+            &m.pending_codes,
+            &m.outbox,
+            &m.outbox_keys,
+            &m.outbox_pending,
+            &m.rejected_calls,
+        ]
     }
 }

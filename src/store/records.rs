@@ -83,9 +83,13 @@ pub(crate) struct LicenseRecord {
     /// Why the status was last changed, if a reason was given.
     #[serde(default)]
     pub(crate) status_reason: Option<String>,
-    /// Tokens of this license with a lower revision are revoked (set by a reissue).
+    /// Tokens of this license with a lower revision are revoked (set by a reissue or by any
+    /// change that shortens the validity).
     #[serde(default)]
     pub(crate) revoked_below: u32,
+    /// When the marketplace signed the last status change applied (an older one is stale).
+    #[serde(default)]
+    pub(crate) status_signed_at: Option<DateTime<Utc>>,
     /// Origin.
     pub(crate) origin: Origin,
     /// KooMarket instance id.

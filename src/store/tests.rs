@@ -15,6 +15,7 @@ fn license(id: &str) -> LicenseRecord {
         status: LicenseStatus::Active,
         status_reason: None,
         revoked_below: 0,
+        status_signed_at: None,
         origin: Origin::KoomarketGet,
         instance_id: Some(format!("inst-{id}")),
         order_id: Some(format!("order-{id}")),
@@ -62,7 +63,7 @@ fn issued(record: &LicenseRecord) -> WriteBatch {
             detail: None,
         }],
         licenses: vec![record.clone()],
-        revocation_changed: false,
+        ..WriteBatch::default()
     }
 }
 

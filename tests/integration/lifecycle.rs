@@ -33,6 +33,18 @@ fn current(app: &TestApp, order: &Order) -> String {
     app.provision(order).license().to_owned()
 }
 
+/// Provisions an order whose validity ends now, so an expire for it is due (not stale).
+fn provisioned_due(app: &TestApp) -> (Order, String, String) {
+    let now = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
+    let order = Order::new().with("expireTime", &now);
+    let answer = app.provision(&order);
+    (
+        order,
+        answer.instance_id().to_owned(),
+        answer.license().to_owned(),
+    )
+}
+
 #[test]
 fn refresh_license_issues_a_new_revision_that_get_license_then_returns() {
     let app = spawn_app();
@@ -177,8 +189,8 @@ fn trial_to_formal_clears_the_trial_flag() {
 #[test]
 fn expiring_freezes_and_normal_unfreezes_idempotently() {
     let app = spawn_app();
-    let (_, by_license, _) = provisioned(&app, Order::new());
-    let (_, by_instance, _) = provisioned(&app, Order::new());
+    let (_, by_license, _) = provisioned_due(&app);
+    let (_, by_instance, _) = provisioned_due(&app);
     let (_, by_status, _) = provisioned(&app, Order::new());
     for _ in 0..2 {
         app.call(
@@ -220,7 +232,7 @@ fn expiring_freezes_and_normal_unfreezes_idempotently() {
 #[test]
 fn a_renewal_unfreezes_a_frozen_license() {
     let app = spawn_app();
-    let (order, instance, _) = provisioned(&app, Order::new());
+    let (order, instance, _) = provisioned_due(&app);
     app.call("expireLicense", &[("instanceId", &instance)])
         .expect("000000");
     renew(

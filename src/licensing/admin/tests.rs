@@ -5,36 +5,25 @@ use chrono::Utc;
 use super::*;
 use crate::licensing::policy::Policy;
 use crate::licensing::{create, NewLicense};
+use crate::signing::Signer;
 use crate::store::records::Origin;
+use crate::store::Store;
 
 struct Fixture {
     _dir: tempfile::TempDir,
     store: Store,
-    signer: Signer,
-    policies: Policies,
-    locks: KeyLocks,
+    licensing: Licensing,
 }
 
 impl Fixture {
     fn new() -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path(), 8).expect("store");
+        let signer = Signer::generate().expect("keygen");
         Fixture {
             _dir: dir,
+            licensing: Licensing::for_tests(store.clone(), signer),
             store,
-            signer: Signer::generate().expect("keygen"),
-            policies: Policies::default(),
-            locks: KeyLocks::default(),
-        }
-    }
-
-    fn ctx(&self) -> AdminCtx<'_> {
-        AdminCtx {
-            store: &self.store,
-            signer: &self.signer,
-            policies: &self.policies,
-            locks: &self.locks,
-            now: Utc::now(),
         }
     }
 
@@ -58,7 +47,7 @@ impl Fixture {
                 identifier: Some("SYS-1".into()),
             },
             &Policy::default(),
-            &self.signer,
+            &self.licensing.signer,
             Utc::now(),
         )
         .expect("create");
@@ -71,14 +60,9 @@ impl Fixture {
         record
     }
 
-    fn apply(&self, id: &str, action: Action) -> Result<LicenseRecord, AdminError> {
-        apply(
-            &self.ctx(),
-            id,
-            action,
-            Some("because".into()),
-            "token:test",
-        )
+    fn apply(&self, id: &str, action: Action) -> Result<LicenseRecord, LicensingError> {
+        self.licensing
+            .merchant_action(id, action, Some("because".into()), "token:test", Utc::now())
     }
 }
 
@@ -124,7 +108,7 @@ fn revoked_is_permanent() {
         assert!(
             matches!(
                 f.apply(&license.license_id, action.clone()),
-                Err(AdminError::Conflict { .. })
+                Err(LicensingError::Conflict { .. })
             ),
             "{action:?}"
         );
@@ -132,22 +116,37 @@ fn revoked_is_permanent() {
 }
 
 #[test]
-fn changing_the_expiry_signs_a_new_revision() {
+fn changing_the_expiry_signs_a_new_revision_and_a_shorter_one_supersedes_the_longer_tokens() {
     let f = Fixture::new();
     let license = f.license();
-    let later = Utc::now() + chrono::Duration::days(30);
-    let changed = f
-        .apply(&license.license_id, Action::SetExpiry(Some(later)))
-        .expect("expiry");
-    assert_eq!(changed.revision, license.revision + 1);
-    assert_eq!(changed.expires_at, Some(later));
-    assert_ne!(changed.token, license.token);
+    let day = chrono::Duration::days(1);
+    let set = |days: i32| {
+        let at = Utc::now() + day * days;
+        let changed = f
+            .apply(&license.license_id, Action::SetExpiry(Some(at)))
+            .expect("expiry");
+        assert_eq!(changed.expires_at, Some(at));
+        changed
+    };
+    let seq = || f.store.revocation_sequence().expect("sequence");
+    let seq0 = seq();
+    // Perpetual → dated is a shortening: the perpetual token must stop verifying offline.
+    let dated = set(60);
+    assert_eq!(dated.revision, license.revision + 1);
+    assert_ne!(dated.token, license.token);
+    assert_eq!(dated.revoked_below, dated.revision);
+    assert_eq!(seq(), seq0 + 1);
+    let longer = set(90);
     assert_eq!(
-        changed.revoked_below, 0,
-        "an expiry change does not revoke the old token"
+        longer.revoked_below, dated.revoked_below,
+        "an extension does not revoke the shorter token"
     );
+    assert_eq!(seq(), seq0 + 1);
+    let shorter = set(30);
+    assert_eq!(shorter.revoked_below, shorter.revision);
+    assert_eq!(seq(), seq0 + 2);
     let history = f.store.token_history(&license.license_id).expect("history");
-    assert_eq!(history.len(), 2);
+    assert_eq!(history.len(), 4);
 }
 
 #[test]
@@ -168,7 +167,7 @@ fn reissue_rebinds_and_revokes_the_earlier_tokens() {
         &license.license_id,
         Action::Reissue(NewBinding::Hardware("a|b|c|d|e".into())),
     );
-    assert!(matches!(bad, Err(AdminError::Invalid(_))));
+    assert!(matches!(bad, Err(LicensingError::Invalid(_))));
 }
 
 #[test]
@@ -196,7 +195,7 @@ fn an_unknown_license_is_not_found() {
     let f = Fixture::new();
     assert!(matches!(
         f.apply("01890000-0000-7000-8000-000000000000", Action::Suspend),
-        Err(AdminError::NotFound(_))
+        Err(LicensingError::NotFound(_))
     ));
 }
 

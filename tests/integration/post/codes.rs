@@ -149,15 +149,15 @@ fn code_callbacks_are_carried_over_to_the_licenses() {
     let env = start(CODE_POLICY);
     let port = env.app.port;
     add_code(&env, "PL-CB", FakeCode::alive("P-CODE", 1));
-    for body in [
-        json!({"activity": "refreshLicenseCode", "scene": "RENEWAL", "orderId": "O", "orderLineId": "O-1",
-               "license": "PL-CB", "expireTime": "20400101000000"}),
-        json!({"activity": "updateLicenseCodeStatus", "license": "PL-CB", "status": "FREEZE"}),
-        json!({"activity": "releaseLicenseCode", "license": "PL-CB"}),
-    ] {
-        assert_eq!(code_of(port, &body), "000003", "not activated yet: {body}");
-    }
+    // A renewal before the first activation is kept and applied by it.
+    let early = json!({"activity": "refreshLicenseCode", "scene": "RENEWAL", "orderId": "O",
+        "orderLineId": "O-1", "license": "PL-CB", "expireTime": "20390101000000"});
+    assert_eq!(code_of(port, &early), "000000", "not activated yet");
     let (_, first) = activate(&env, "PL-CB", MACHINE_A);
+    assert!(first["expires_at"]
+        .as_str()
+        .expect("expiry")
+        .starts_with("2039-01-01"));
     let id = first["license_id"].as_str().expect("id").to_string();
     let refresh = |scene: &str, order: &str, expiry: &str| {
         code_of(
@@ -216,7 +216,11 @@ fn code_callbacks_are_carried_over_to_the_licenses() {
     assert_eq!(code_of(port, &release), "000000");
     assert_eq!(activate(&env, "PL-CB", MACHINE_A).0, 403);
     assert_eq!(state_of(&env, &id), "released");
-    assert_eq!(refresh("RENEWAL", "CS-R3", "20410101000000"), "000003");
+    // A test renewal of the released code succeeds (dial tests); a production one is 000003.
+    assert_eq!(refresh("RENEWAL", "CS-R3", "20410101000000"), "000000");
+    let production = json!({"activity": "refreshLicenseCode", "scene": "RENEWAL", "orderId": "CS-R4",
+        "orderLineId": "CS-R4-1", "license": "PL-CB", "expireTime": "20410101000000"});
+    assert_eq!(code_of(port, &production), "000003");
 }
 
 #[test]

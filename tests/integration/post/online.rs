@@ -171,10 +171,15 @@ fn refresh_freeze_and_release_follow_the_instance_and_its_licenses() {
         refresh("TRIAL_TO_FORMAL", "CS-FORMAL-1", "20390101000000"),
         "000000"
     );
+    // RENEWAL_CHANGE (SaaS V2 续费变更) is a renewal: accepted, never moves the expiry back.
     assert_eq!(
-        refresh("RENEWAL_CHANGE", "CS-X", "20390101000000"),
-        "000002"
+        refresh("RENEWAL_CHANGE", "CS-X", "20380101000000"),
+        "000000"
     );
+    assert!(license_of(&env, &instance)["expires_at"]
+        .as_str()
+        .expect("expiry")
+        .starts_with("2039-01-01"));
     assert_eq!(refresh("RENEWAL", "CS-X", "not a time"), "000002");
 
     let status = |s: &str| {
@@ -203,7 +208,13 @@ fn refresh_freeze_and_release_follow_the_instance_and_its_licenses() {
         "releasing twice succeeds"
     );
     assert_eq!(license_of(&env, &instance)["status"], "released");
-    assert_eq!(refresh("RENEWAL", "CS-REN-2", "20410101000000"), "000003");
+    // A test renewal of a released instance (a dial test replaying its case) succeeds and
+    // changes nothing; a production one is 000003.
+    assert_eq!(refresh("RENEWAL", "CS-REN-2", "20410101000000"), "000000");
+    assert_eq!(license_of(&env, &instance)["status"], "released");
+    let production = json!({"activity": "refreshInstance", "scene": "RENEWAL", "orderId": "CS-REN-3",
+        "orderLineId": "CS-REN-3-000001", "instanceId": instance, "expireTime": "20410101000000"});
+    assert_eq!(code_of(port, &production), "000003");
     assert_eq!(
         get_license(port, &instance, "EV-LIFE-3", Some(MACHINE_A)),
         "000003"

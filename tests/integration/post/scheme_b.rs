@@ -88,7 +88,8 @@ fn authentication_failures_answer_000001_and_replays_stay_rejected_after_a_resta
     // A timestamp in seconds inside the window is accepted.
     let secs = (now_ms() / 1000).to_string();
     assert_eq!(post_raw(port, &fresh(&secs), &body).code(), "000000");
-    // The fallback reading is refused unless the switch allows it.
+    // The spec's fallback reading (plain SHA-256 inner digest) is accepted by default: which
+    // reading the platform uses is UNCONFIRMED (§10 item 1), so both are, until narrowed.
     let n = nonce();
     let plain = sign_b_plain(ACCESS_KEY, &n, &ts, body.as_bytes());
     assert_eq!(
@@ -98,7 +99,7 @@ fn authentication_failures_answer_000001_and_replays_stay_rejected_after_a_resta
             &body
         )
         .code(),
-        "000001"
+        "000000"
     );
     // Wrong key, tampered body, missing or malformed parameters.
     let n = nonce();
@@ -153,13 +154,13 @@ fn authentication_failures_answer_000001_and_replays_stay_rejected_after_a_resta
     app.stop();
 
     // After a restart inside the window the captured call is still a replay. The restarted
-    // service rotates to a new access key (the old one stays accepted) and accepts either
-    // reading of the signature.
+    // service rotates to a new access key (the old one stays accepted) and is narrowed to
+    // formula B1 (`scheme_b_reading = "keyed_inner"`): the fallback reading is refused.
     let extra = "";
     let rotated = config(dir.path(), market, extra).replace(
         &format!("access_keys = [\"{ACCESS_KEY}\"]"),
         &format!(
-            "access_keys = [\"new-access-key\", \"{ACCESS_KEY}\"]\nscheme_b_reading = \"either\""
+            "access_keys = [\"new-access-key\", \"{ACCESS_KEY}\"]\nscheme_b_reading = \"keyed_inner\""
         ),
     );
     let app = App::start(dir.path(), &rotated);
@@ -185,7 +186,7 @@ fn authentication_failures_answer_000001_and_replays_stay_rejected_after_a_resta
             &body
         )
         .code(),
-        "000000"
+        "000001"
     );
     app.stop();
 }

@@ -15,8 +15,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::auth::{parse_time_stamp, SecretKey};
-use super::percent;
+use crate::koomarket::auth::{parse_time_stamp, SecretKey};
+use crate::koomarket::percent;
 
 #[cfg(test)]
 mod tests;

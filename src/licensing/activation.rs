@@ -1,0 +1,444 @@
+//! Activation of a License 2.0 authorization code by the delivered software: the first time,
+//! the code is activated at the marketplace (§5.3.1; "already active" means another attempt got
+//! there first, so the code is queried instead) and what callbacks said about it meanwhile (the
+//! pending record) is applied; then each machine gets one license bound to its hardware
+//! identifier (K-of-N), up to the purchased quantity. Repeating the call from the same machine
+//! returns the same license.
+//!
+//! The code's status is read again from the marketplace (§5.3.2) at most once per
+//! `Rules::code_refresh_interval` (or at its known expiry), when an activation call comes in;
+//! FREEZE/EXPIRED/RELEASED then refuse activation and are carried over to the licenses.
+//!
+//! The marketplace is reached through the [`CodeDirectory`] port, so this core never depends on
+//! the HTTP client.
+
+use chrono::{DateTime, Utc};
+use koolicense_verify::HardwareId;
+
+use super::codes::{self, license_status};
+use super::machines::{apply_status, fingerprint_digest, machine_limit};
+use super::renewal::{ExpiryChange, Renewal};
+use super::{create, Licensing, LicensingError, NewLicense};
+use crate::store::keys::LockKey;
+use crate::store::market_records::{CodeRecord, CodeStatus, Device};
+use crate::store::records::{LicenseStatus, Origin};
+use crate::store::WriteBatch;
+
+/// Audit actor of activation calls.
+const ACTOR: &str = "activation";
+/// After a failed status query, try again after at most this long.
+const RETRY_FAILED_REFRESH_SECS: i64 = 3600;
+
+/// An authorization code as the marketplace describes it (every field optional: the answers'
+/// later fields are UNCONFIRMED).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CodeInfo {
+    pub(crate) status: Option<CodeStatus>,
+    pub(crate) expires_at: Option<DateTime<Utc>>,
+    pub(crate) product_id: Option<String>,
+    pub(crate) order_id: Option<String>,
+    /// The purchased quantity.
+    pub(crate) amount: Option<u32>,
+}
+
+/// Why the marketplace could not answer about a code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum CodeLookupError {
+    /// No such code.
+    Unknown,
+    /// The buyer has not claimed (领取) it.
+    NotClaimed,
+    /// It is already active (activate only).
+    AlreadyActive,
+    /// The marketplace refused the request itself.
+    Refused(String),
+    /// The marketplace could not be reached or failed.
+    Unavailable(String),
+}
+
+/// The marketplace's authorization-code directory (activate and query, §5.3).
+pub(crate) trait CodeDirectory: Send + Sync {
+    /// Activates `code`; `Ok(None)` when the answer carries no details.
+    fn activate(&self, code: &str) -> Result<Option<CodeInfo>, CodeLookupError>;
+    /// Queries `code`'s status and validity.
+    fn query(&self, code: &str) -> Result<CodeInfo, CodeLookupError>;
+}
+
+/// A license handed to the software.
+#[derive(Debug, Clone)]
+pub(crate) struct Activated {
+    pub(crate) license: String,
+    pub(crate) license_id: String,
+    pub(crate) expires_at: Option<DateTime<Utc>>,
+    /// The same machine had it already.
+    pub(crate) repeated: bool,
+}
+
+fn lookup_error(code: &str, e: CodeLookupError) -> LicensingError {
+    match e {
+        CodeLookupError::Unknown => LicensingError::CodeUnknown(format!(
+            "the marketplace does not know authorization code {code}"
+        )),
+        CodeLookupError::NotClaimed => LicensingError::CodeNotClaimed(
+            "the buyer has not claimed (领取) this authorization code yet in the marketplace"
+                .into(),
+        ),
+        CodeLookupError::Refused(m) => {
+            tracing::warn!(error = %m, "the marketplace refused an authorization code");
+            LicensingError::Invalid("the marketplace refused this authorization code".into())
+        }
+        CodeLookupError::AlreadyActive => {
+            LicensingError::MarketplaceUnavailable("the code is active but cannot be read".into())
+        }
+        CodeLookupError::Unavailable(m) => {
+            // The caller is anonymous: the upstream detail (URLs, transport errors) is logged only.
+            tracing::warn!(error = %m, "marketplace call for an authorization code failed");
+            LicensingError::MarketplaceUnavailable(
+                "the marketplace cannot be reached right now; try again later".into(),
+            )
+        }
+    }
+}
+
+/// When to query a code next: after the interval, or at its known expiry if that comes first.
+fn next_refresh(
+    now: DateTime<Utc>,
+    interval: chrono::Duration,
+    expires_at: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    let regular = now + interval;
+    match expires_at {
+        Some(expiry) if expiry > now => regular.min(expiry),
+        _ => regular,
+    }
+}
+
+fn validate(code: &str, hardware_identifier: &str) -> Result<HardwareId, LicensingError> {
+    let bad_code = code.is_empty()
+        || code.chars().count() > 64
+        || code
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/');
+    if bad_code {
+        return Err(LicensingError::Invalid(
+            "authorization_code must be 1 to 64 characters without spaces or '/'".into(),
+        ));
+    }
+    if hardware_identifier.len() > 5 * 1024 {
+        return Err(LicensingError::Invalid(
+            "hardware_identifier is longer than 5 KiB".into(),
+        ));
+    }
+    HardwareId::parse(hardware_identifier)
+        .map_err(|e| LicensingError::Invalid(format!("hardware_identifier: {e}")))
+}
+
+impl Licensing {
+    /// Activates the code at the marketplace (or, if already active, queries it) and applies
+    /// what the callbacks said meanwhile.
+    fn first_activation(
+        &self,
+        code: &str,
+        now: DateTime<Utc>,
+        batch: &mut WriteBatch,
+    ) -> Result<CodeRecord, LicensingError> {
+        let info = match self.codes.activate(code) {
+            Ok(Some(info)) if info.product_id.is_some() => info,
+            Ok(_) | Err(CodeLookupError::AlreadyActive) => {
+                self.codes.query(code).map_err(|e| lookup_error(code, e))?
+            }
+            Err(e) => return Err(lookup_error(code, e)),
+        };
+        let product_id = info.product_id.clone().ok_or_else(|| {
+            LicensingError::MarketplaceUnavailable(
+                "the marketplace did not report the code's product_id".into(),
+            )
+        })?;
+        let interval = self.rules.code_refresh_interval;
+        let mut record = CodeRecord {
+            code: code.to_string(),
+            status: info.status.unwrap_or(CodeStatus::Alive),
+            expires_at: info.expires_at,
+            product_id,
+            order_id: info.order_id,
+            amount: info.amount,
+            test: false,
+            activated_at: now,
+            last_refreshed_at: Some(now),
+            refresh_due_at: next_refresh(now, interval, info.expires_at),
+            last_refresh_error: None,
+            machines: Vec::new(),
+            status_signed_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        if let Some(pending) = self.store.pending_code(code)? {
+            if let Some(expiry) = pending.expires_at {
+                let change = ExpiryChange::of(!pending.shortened, expiry);
+                record.expires_at = change.apply_to_order(record.expires_at);
+            }
+            match (pending.status, record.status) {
+                (Some(CodeStatus::Released), _) => record.status = CodeStatus::Released,
+                (Some(status), CodeStatus::Alive | CodeStatus::Frozen) => record.status = status,
+                _ => {}
+            }
+            record.status_signed_at = pending.status_signed_at;
+            record.test = pending.test;
+            batch.pending_codes_done.push(code.to_string());
+        }
+        let mut event = codes::audit(
+            now,
+            ACTOR,
+            "activateLicenseCode",
+            "activated",
+            code,
+            record.test,
+        );
+        event.order_id = record.order_id.clone();
+        event.detail = Some(format!(
+            "status {} expires {:?}",
+            record.status.as_str(),
+            record.expires_at
+        ));
+        batch.audit.push(event);
+        Ok(record)
+    }
+
+    /// Queries the code if its refresh is due; the licenses that change with it go in `batch`.
+    fn refresh_if_due(
+        &self,
+        code: &mut CodeRecord,
+        now: DateTime<Utc>,
+        batch: &mut WriteBatch,
+    ) -> Result<(), LicensingError> {
+        if now < code.refresh_due_at || code.status == CodeStatus::Released {
+            return Ok(());
+        }
+        let interval = self.rules.code_refresh_interval;
+        match self.codes.query(&code.code) {
+            Ok(info) => {
+                let before = (code.status, code.expires_at);
+                let expiry_changed =
+                    info.expires_at.is_some() && info.expires_at != code.expires_at;
+                if expiry_changed {
+                    code.expires_at = info.expires_at;
+                }
+                let status_changed = info.status.is_some_and(|s| s != code.status);
+                if let Some(status) = info.status {
+                    code.status = status;
+                }
+                if let Some(product) = info.product_id {
+                    code.product_id = product;
+                }
+                if info.amount.is_some() {
+                    code.amount = info.amount;
+                }
+                code.last_refreshed_at = Some(now);
+                code.last_refresh_error = None;
+                code.refresh_due_at = next_refresh(now, interval, code.expires_at);
+                let mut event = codes::audit(
+                    now,
+                    ACTOR,
+                    "queryLicenseCode",
+                    "refreshed",
+                    &code.code,
+                    code.test,
+                );
+                event.detail = Some(format!(
+                    "{before:?} -> {} {:?}",
+                    code.status.as_str(),
+                    code.expires_at
+                ));
+                batch.audit.push(event);
+                let mut changed = Vec::new();
+                if expiry_changed {
+                    // The marketplace's own report is authoritative: it sets the expiry.
+                    let renewal = Renewal::expiry(ExpiryChange::Set(code.expires_at));
+                    let (licenses, superseded) =
+                        self.renew_devices(&code.machines, &renewal, now)?;
+                    changed = licenses;
+                    batch.revocation_changed |= superseded;
+                }
+                if status_changed || expiry_changed {
+                    // The re-signed records are newer than the stored ones: apply the status to
+                    // them in memory, and to the others from storage.
+                    let target = license_status(code.status);
+                    let reason = format!("authorization code {}", code.status.as_str());
+                    let mut released = false;
+                    for record in &mut changed {
+                        released |= apply_status(record, target, &reason, now)
+                            && target == LicenseStatus::Released;
+                    }
+                    let (stored, stored_released) = self.follow_code_status(code, now)?;
+                    for record in stored {
+                        if !changed.iter().any(|c| c.license_id == record.license_id) {
+                            changed.push(record);
+                        }
+                    }
+                    batch.revocation_changed |= released || stored_released;
+                }
+                batch.licenses.extend(changed);
+            }
+            Err(e) => {
+                let message = match e {
+                    CodeLookupError::Unavailable(m) | CodeLookupError::Refused(m) => m,
+                    other => format!("{other:?}"),
+                };
+                tracing::warn!(error = %message, "authorization code status query failed; using the last known status");
+                code.last_refresh_error = Some(message);
+                let retry = chrono::Duration::seconds(RETRY_FAILED_REFRESH_SECS);
+                code.refresh_due_at = now + retry.min(interval);
+            }
+        }
+        code.updated_at = now;
+        Ok(())
+    }
+
+    /// `POST /v1/activate`.
+    pub(crate) fn activate(
+        &self,
+        code: &str,
+        hardware_identifier: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Activated, LicensingError> {
+        validate(code, hardware_identifier)?;
+        let _guard = self.lock(LockKey::Instance(code));
+        let mut batch = WriteBatch::default();
+        let mut record = match self.store.license_code(code)? {
+            Some(mut record) => {
+                self.refresh_if_due(&mut record, now, &mut batch)?;
+                record
+            }
+            None => self.first_activation(code, now, &mut batch)?,
+        };
+        let expired = record.expires_at.is_some_and(|e| e <= now);
+        let refused = if record.status != CodeStatus::Alive || expired {
+            let status = if expired {
+                "EXPIRED"
+            } else {
+                record.status.as_str()
+            };
+            Some(LicensingError::CodeInactive(format!(
+                "authorization code is {status}; renew it in the marketplace (云商店)"
+            )))
+        } else {
+            None
+        };
+        let answer = match refused {
+            Some(e) => Err(e),
+            None => self.issue_for_code(&mut record, hardware_identifier, now, &mut batch),
+        };
+        batch.codes.push(record);
+        self.store.write(batch)?;
+        answer
+    }
+
+    /// Finds or issues the machine's license; its records go into `batch`.
+    fn issue_for_code(
+        &self,
+        record: &mut CodeRecord,
+        hardware_identifier: &str,
+        now: DateTime<Utc>,
+        batch: &mut WriteBatch,
+    ) -> Result<Activated, LicensingError> {
+        let policy = self.policy(&record.product_id, None);
+        let found =
+            self.find_machine(&record.machines, Some(hardware_identifier), &batch.licenses)?;
+        if let Some(current) = found {
+            if current.status != LicenseStatus::Active {
+                return Err(LicensingError::CodeInactive(format!(
+                    "this machine's license is {}",
+                    current.status.as_str()
+                )));
+            }
+            return Ok(Activated {
+                license: current.token,
+                license_id: current.license_id,
+                expires_at: current.expires_at,
+                repeated: true,
+            });
+        }
+        if let Some(max) = machine_limit(policy, record.amount) {
+            if self.machines_in_use(&record.machines, &batch.licenses)? >= max {
+                return Err(LicensingError::QuantityExhausted(format!(
+                    "all {max} machine(s) of this authorization code hold a license; release one \
+                     (merchant API) or buy more"
+                )));
+            }
+        }
+        let license = create(
+            NewLicense {
+                origin: Origin::AuthorizationCode,
+                instance_id: Some(record.code.clone()),
+                order_id: record.order_id.clone(),
+                product_id: record.product_id.clone(),
+                sku_code: None,
+                customer_id: None,
+                customer_name: None,
+                trial: false,
+                test: record.test,
+                charging_mode: None,
+                period_type: None,
+                period_number: None,
+                amount: record.amount,
+                expires_at: record.expires_at,
+                identifier: Some(hardware_identifier.to_string()),
+            },
+            policy,
+            &self.signer,
+            now,
+        )
+        .map_err(|e| LicensingError::Invalid(e.to_string()))?;
+        record.machines.push(Device {
+            license_id: license.license_id.clone(),
+            fingerprint_sha256: fingerprint_digest(Some(hardware_identifier)),
+        });
+        record.updated_at = now;
+        let mut event = codes::audit(now, ACTOR, "activate", "issued", &record.code, record.test);
+        event.order_id = record.order_id.clone();
+        event.license_id = Some(license.license_id.clone());
+        event.detail = Some(format!(
+            "machine {} of {:?}",
+            record.machines.len(),
+            machine_limit(policy, record.amount)
+        ));
+        batch.audit.push(event);
+        let answer = Activated {
+            license: license.token.clone(),
+            license_id: license.license_id.clone(),
+            expires_at: license.expires_at,
+            repeated: false,
+        };
+        batch.licenses.push(license);
+        Ok(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_query_is_at_the_interval_or_the_known_expiry_whichever_comes_first() {
+        let now = Utc::now();
+        let day = chrono::Duration::days(1);
+        let soon = now + chrono::Duration::hours(2);
+        assert_eq!(next_refresh(now, day, None), now + day);
+        assert_eq!(next_refresh(now, day, Some(soon)), soon);
+        assert_eq!(next_refresh(now, day, Some(now + day * 30)), now + day);
+        assert_eq!(
+            next_refresh(now, day, Some(now - day)),
+            now + day,
+            "already expired"
+        );
+    }
+
+    #[test]
+    fn codes_and_identifiers_are_validated() {
+        assert!(validate("PL-1", "00:1A:2B:3C:4D:5E|S1|B1|C1").is_ok());
+        for code in ["", "a b", "x/y", &"P".repeat(65)] {
+            assert!(validate(code, "00:1A:2B:3C:4D:5E").is_err(), "{code:?}");
+        }
+        assert!(validate("PL-1", "a|b|c|d|e").is_err());
+    }
+}

@@ -1,0 +1,247 @@
+//! The one durable write path: every change, of any record, is a [`WriteBatch`] handed to
+//! [`Store::write`], applied atomically together with the batches of concurrent writers in one
+//! sled transaction, then made durable by one group commit before any of them returns.
+//!
+//! In sled 0.34 every transaction takes a process-wide write lock, which waits for any
+//! `Db::flush` in progress (the flush holds the read side while the log goes out), blocks every
+//! other read and write meanwhile, and writes the log out twice itself; one transaction per batch
+//! queued all writers behind each group commit. Instead the first writer to find no group running
+//! applies everything queued (at most [`MAX_GROUP`] batches), its own included, in one
+//! transaction, syncs once for the whole group and hands the outcome to the others (see
+//! `combine`); the next group forms meanwhile. Each batch stays atomic (the group is), and the
+//! sync starts only after the group's transaction committed, so nothing returns `Ok` before it is
+//! on disk.
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+
+use super::commit::CommitError;
+use super::market_records::{
+    CodeRecord, JobState, OnlineInstance, OutboxJob, PendingCode, RejectedCall,
+};
+use super::records::{AuditEvent, KeyRecord, LicenseRecord, TokenRecord};
+use super::{json, Result, Store, StoreError, ACTIVE_KID, REVOCATION_SEQUENCE};
+
+/// Most batches one transaction applies (a getLicense batch is about 3 KB, so a group stays well
+/// inside one 512 KiB sled segment).
+const MAX_GROUP: usize = 128;
+
+/// Everything one logical change writes, applied atomically.
+#[derive(Debug, Default)]
+pub(crate) struct WriteBatch {
+    /// Licenses to put; each also records its current token in the history and its instance
+    /// index.
+    pub(crate) licenses: Vec<LicenseRecord>,
+    /// Idempotency entries (key, value) to put.
+    pub(crate) idempotency: Vec<(String, Vec<u8>)>,
+    /// Audit events to append (their `id` is assigned here).
+    pub(crate) audit: Vec<AuditEvent>,
+    /// The change alters what the revocation list says: advance its sequence.
+    pub(crate) revocation_changed: bool,
+    /// Online instances to put.
+    pub(crate) instances: Vec<OnlineInstance>,
+    /// Authorization codes to put.
+    pub(crate) codes: Vec<CodeRecord>,
+    /// Callbacks about codes not activated yet, to put.
+    pub(crate) pending_codes: Vec<PendingCode>,
+    /// Pending records of codes to remove (the activation applied them).
+    pub(crate) pending_codes_done: Vec<String>,
+    /// Outbox jobs to put (new or updated); the key index and the pending index follow.
+    pub(crate) jobs: Vec<OutboxJob>,
+    /// Rejected marketplace calls to append (their `id` is assigned here).
+    pub(crate) rejected_calls: Vec<RejectedCall>,
+    /// API tokens to put.
+    pub(crate) api_tokens: Vec<TokenRecord>,
+    /// Signing keys to put.
+    pub(crate) signing_keys: Vec<KeyRecord>,
+    /// The kid to record as the active signing key.
+    pub(crate) active_kid: Option<String>,
+}
+
+/// A batch encoded for the transaction, as (tree, key, value) puts in order; `None` removes.
+pub(super) struct Prepared {
+    puts: Vec<(Tree, Vec<u8>, Option<Vec<u8>>)>,
+    /// Advance the revocation sequence for this writer.
+    revocation_changed: bool,
+}
+
+/// The trees a batch writes, by position in [`Store::write_trees`].
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Tree {
+    Meta,
+    Licenses,
+    Tokens,
+    Instances,
+    Idempotency,
+    Audit,
+    AuditByLicense,
+    SigningKeys,
+    ApiTokens,
+    OnlineInstances,
+    Codes,
+    PendingCodes,
+    Outbox,
+    OutboxKeys,
+    OutboxPending,
+    RejectedCalls,
+}
+
+/// Why a group's write failed; every writer of the group gets it.
+#[derive(Clone, Debug)]
+pub(super) enum GroupFailure {
+    Sled(sled::Error),
+    Aborted,
+    Panicked,
+    Commit(CommitError),
+}
+
+impl From<GroupFailure> for StoreError {
+    fn from(failure: GroupFailure) -> Self {
+        let corrupt = |message: &str| StoreError::Corrupt {
+            tree: "transaction",
+            message: message.into(),
+        };
+        match failure {
+            GroupFailure::Sled(e) => StoreError::Sled(e),
+            GroupFailure::Aborted => corrupt("aborted"),
+            GroupFailure::Panicked => corrupt("panicked"),
+            GroupFailure::Commit(e) => StoreError::Commit(e),
+        }
+    }
+}
+
+fn id_key(id: u64) -> Vec<u8> {
+    id.to_be_bytes().to_vec()
+}
+
+impl Store {
+    /// Applies a batch atomically and returns once it is on disk, with the audit events as
+    /// written (ids assigned).
+    pub(crate) fn write(&self, mut batch: WriteBatch) -> Result<Vec<AuditEvent>> {
+        for event in &mut batch.audit {
+            event.id = self.db.generate_id()?;
+        }
+        for call in &mut batch.rejected_calls {
+            // sled ids start at 0; keep 0 out of the visible ids (cursors start after 0).
+            call.id = self.db.generate_id()? + 1;
+        }
+        let mut puts = Vec::new();
+        let mut put =
+            |tree: Tree, key: Vec<u8>, value: Vec<u8>| puts.push((tree, key, Some(value)));
+        for l in &batch.licenses {
+            let mut token_key = format!("{}/", l.license_id).into_bytes();
+            token_key.extend_from_slice(&l.revision.to_be_bytes());
+            put(Tree::Licenses, l.license_id.clone().into_bytes(), json(l));
+            put(Tree::Tokens, token_key, l.token.clone().into_bytes());
+            if let Some(instance) = &l.instance_id {
+                put(
+                    Tree::Instances,
+                    instance.clone().into_bytes(),
+                    l.license_id.clone().into_bytes(),
+                );
+            }
+        }
+        for (key, value) in std::mem::take(&mut batch.idempotency) {
+            put(Tree::Idempotency, key.into_bytes(), value);
+        }
+        for e in &batch.audit {
+            put(Tree::Audit, id_key(e.id), json(e));
+            if let Some(license) = &e.license_id {
+                let mut key = format!("{license}/").into_bytes();
+                key.extend_from_slice(&e.id.to_be_bytes());
+                put(Tree::AuditByLicense, key, Vec::new());
+            }
+        }
+        for i in &batch.instances {
+            put(
+                Tree::OnlineInstances,
+                i.instance_id.clone().into_bytes(),
+                json(i),
+            );
+        }
+        for c in &batch.codes {
+            put(Tree::Codes, c.code.clone().into_bytes(), json(c));
+        }
+        for p in &batch.pending_codes {
+            put(Tree::PendingCodes, p.code.clone().into_bytes(), json(p));
+        }
+        for j in &batch.jobs {
+            put(Tree::Outbox, id_key(j.id), json(j));
+            put(Tree::OutboxKeys, j.key.clone().into_bytes(), id_key(j.id));
+        }
+        for c in &batch.rejected_calls {
+            put(Tree::RejectedCalls, id_key(c.id), json(c));
+        }
+        for t in &batch.api_tokens {
+            put(Tree::ApiTokens, t.id.clone().into_bytes(), json(t));
+        }
+        for k in &batch.signing_keys {
+            put(Tree::SigningKeys, k.kid.clone().into_bytes(), json(k));
+        }
+        if let Some(kid) = &batch.active_kid {
+            put(Tree::Meta, ACTIVE_KID.to_vec(), kid.clone().into_bytes());
+        }
+        for j in &batch.jobs {
+            let pending = (j.state == JobState::Pending).then(Vec::new);
+            puts.push((Tree::OutboxPending, id_key(j.id), pending));
+        }
+        for code in &batch.pending_codes_done {
+            puts.push((Tree::PendingCodes, code.clone().into_bytes(), None));
+        }
+        let prepared = Prepared {
+            puts,
+            revocation_changed: batch.revocation_changed,
+        };
+        self.combiner.submit(
+            prepared,
+            |batches| {
+                self.metrics.group_size.observe(batches.len() as f64);
+                self.apply(batches)?;
+                self.commit.sync().map_err(GroupFailure::Commit)
+            },
+            || GroupFailure::Panicked,
+        )?;
+        Ok(batch.audit)
+    }
+
+    /// One transaction over every tree for `batches`.
+    fn apply(&self, batches: &[Prepared]) -> std::result::Result<(), GroupFailure> {
+        // A backup snapshot waits for this transaction, and this one for a running snapshot.
+        let _gate = self.gate.read();
+        let trees = self.write_trees();
+        trees
+            .as_slice()
+            .transaction(|view: &Vec<TransactionalTree>| {
+                let tree = |t: Tree| &view[t as usize];
+                let revocation_changes = batches.iter().filter(|b| b.revocation_changed).count();
+                if revocation_changes > 0 {
+                    let meta = tree(Tree::Meta);
+                    let seq = meta
+                        .get(REVOCATION_SEQUENCE)?
+                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                        .map_or(0, u64::from_be_bytes);
+                    let next = seq.saturating_add(revocation_changes as u64);
+                    meta.insert(REVOCATION_SEQUENCE, &next.to_be_bytes())?;
+                }
+                for batch in batches {
+                    for (t, key, value) in &batch.puts {
+                        match value {
+                            Some(value) => tree(*t).insert(key.as_slice(), value.as_slice())?,
+                            None => tree(*t).remove(key.as_slice())?,
+                        };
+                    }
+                }
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => GroupFailure::Sled(e),
+                TransactionError::Abort(()) => GroupFailure::Aborted,
+            })
+    }
+}
+
+pub(super) fn new_combiner() -> super::combine::Combiner<Prepared, GroupFailure> {
+    super::combine::Combiner::new(MAX_GROUP)
+}
+
+pub(super) type WriteCombiner = super::combine::Combiner<Prepared, GroupFailure>;
