@@ -10,7 +10,9 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
 use chrono::Utc;
+use futures_util::future::{select, Either};
 
+mod fail_stop;
 mod private_dir;
 
 use crate::access::TokenRegistry;
@@ -20,6 +22,7 @@ use crate::koomarket::post::PostAuth;
 use crate::licensing::{Licensing, Rules};
 use crate::marketplace::client::MarketClient;
 use crate::marketplace::outbox::{OutboxWorker, RetryPolicy};
+use crate::marketplace::pool::CallPool;
 use crate::metrics::census::Censor;
 use crate::routes;
 use crate::settings::{Secret, Settings};
@@ -34,6 +37,11 @@ pub const DEV_SIGNING_KEY: &str = "dev-signing";
 pub const DEV_MARKET_KEY_FILE: &str = "koomarket-dev.key";
 /// File name of the generated development access key (POST interfaces) under `<data_dir>/`.
 pub const DEV_ACCESS_KEY_FILE: &str = "koomarket-access-dev.key";
+
+/// Threads making marketplace calls for inbound requests (activation), and how many different
+/// calls may wait for them; beyond that an activation is answered 503 at once.
+const OUTBOUND_THREADS: usize = 8;
+const OUTBOUND_QUEUE: usize = 256;
 
 /// Start-up options that are not configuration.
 #[derive(Clone, Copy, Debug, Default)]
@@ -131,32 +139,63 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT (or the server handle stops it), then flushes storage.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let metrics = self.metrics_server.map(|server| {
+        let Application {
+            server,
+            metrics_server,
+            state,
+            outbox,
+            census,
+            ..
+        } = self;
+        let metrics = metrics_server.map(|server| {
             let handle = server.handle();
             (actix_web::rt::spawn(server), handle)
         });
-        let result = self.server.await;
-        self.state.set_not_ready();
+        let handle = server.handle();
+        let failed = Box::pin(fail_stop::failed(state.store.clone()));
+        let (result, failure) = match select(server, failed).await {
+            Either::Left((result, _)) => (result, None),
+            Either::Right((reason, server)) => {
+                state.set_not_ready();
+                actix_web::rt::time::sleep(fail_stop::GRACE).await;
+                handle.stop(false).await;
+                (server.await, Some(reason))
+            }
+        };
+        state.set_not_ready();
         if let Some((task, handle)) = metrics {
             handle.stop(true).await;
             let _ = task.await;
         }
-        let mut census = self.census;
+        if let Some(reason) = failure {
+            // The outbox may wait on the network and the census on the failed disk; the
+            // process is about to exit, so they are left to it rather than joined.
+            std::mem::forget(outbox);
+            std::mem::forget(census);
+            anyhow::bail!("storage failed, stopped so that the service is restarted: {reason}");
+        }
+        let mut census = census;
         crate::telemetry::blocking(move || census.stop())
             .await
             .context("while stopping the metrics census")?;
-        let mut outbox = self.outbox;
+        let mut outbox = outbox;
         web::block(move || outbox.stop())
             .await
             .context("while stopping the outbox worker")?;
-        let store = self.state.store.clone();
+        let store = state.store.clone();
         web::block(move || store.close())
             .await
             .context("while flushing storage at shutdown")?
             .context("while flushing storage at shutdown")?;
-        let (flushes, waiters) = self.state.store.commit_stats();
+        let (flushes, waiters) = state.store.commit_stats();
         tracing::info!(flushes, waiters, "storage flushed; stopped");
         result.context("while serving HTTP")
+    }
+
+    /// Ends the process shortly after a storage failure should the orderly stop hang (the
+    /// binary calls it; tests do not).
+    pub fn arm_fail_stop_watchdog(&self) {
+        fail_stop::arm_watchdog(self.state.store.clone());
     }
 
     /// The storage handle (for its group-commit counters).
@@ -257,6 +296,10 @@ pub(crate) fn prepare_state(
         market_keys,
         tokens,
         post_auth,
+    )
+    .with_outbound(
+        CallPool::start("koolicense-outbound", OUTBOUND_THREADS, OUTBOUND_QUEUE)
+            .context("while starting the outbound pool")?,
     );
     Ok((state, client))
 }

@@ -10,7 +10,8 @@ use crate::access::ratelimit::{Limit, RateLimiter};
 use crate::access::TokenRegistry;
 use crate::koomarket::auth::KeyRing;
 use crate::koomarket::post::PostAuth;
-use crate::licensing::Licensing;
+use crate::licensing::{Licensing, LookupResult};
+use crate::marketplace::pool::CallPool;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::signing::Signer;
@@ -39,6 +40,8 @@ pub(crate) struct AppState {
     pub(crate) post_auth: Arc<PostAuth>,
     /// Prometheus metrics.
     pub(crate) metrics: Arc<Metrics>,
+    /// Marketplace calls made for inbound requests (activation).
+    pub(crate) outbound: Arc<CallPool<LookupResult>>,
     ready: Arc<AtomicBool>,
 }
 
@@ -64,6 +67,7 @@ impl AppState {
             TrustedProxies::new(api.effective_trusted_proxies()),
         );
         AppState {
+            outbound: Arc::new(CallPool::idle()),
             metrics: Arc::new(Metrics::new(store.metrics())),
             tokens: Arc::new(tokens),
             limiter: Arc::new(limiter),
@@ -76,6 +80,12 @@ impl AppState {
             post_auth: Arc::new(post_auth),
             ready: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// Uses `pool` for the marketplace calls of inbound requests.
+    pub(crate) fn with_outbound(mut self, pool: CallPool<LookupResult>) -> AppState {
+        self.outbound = Arc::new(pool);
+        self
     }
 
     /// Whether the service accepts traffic.

@@ -178,6 +178,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     };
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings, options)?;
+        app.arm_fail_stop_watchdog();
         tracing::info!(port = app.port(), "koolicense listening");
         app.run_until_stopped().await
     })?;

@@ -24,7 +24,7 @@ mod online;
 pub(crate) mod policy;
 mod renewal;
 
-pub(crate) use self::activation::{CodeDirectory, CodeInfo, CodeLookupError};
+pub(crate) use self::activation::{CodeDirectory, CodeInfo, CodeLookupError, LookupResult, Step};
 pub(crate) use self::delivery::Delivery;
 pub(crate) use self::handle::{Licensing, Rules};
 pub(crate) use self::jobs::{Attempt, OrderDetails, RetryOutcome};

@@ -12,8 +12,11 @@ pub(crate) async fn get_health() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the service is not shutting down.
+/// `GET /readyz`: storage has not failed and the service is not shutting down.
 pub(crate) async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if let Some(reason) = state.store.failure().reason() {
+        return Err(ApiError::StorageFailed(reason.to_string()));
+    }
     if !state.is_ready() {
         return Err(ApiError::NotReady);
     }

@@ -26,7 +26,7 @@ fn a_restarted_app_returns_the_same_license_signed_by_the_same_key() {
     app.verify(again.license());
 }
 
-fn client() -> ureq::Agent {
+pub(crate) fn client() -> ureq::Agent {
     ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(2))
         .timeout(Duration::from_secs(10))
@@ -35,7 +35,11 @@ fn client() -> ureq::Agent {
 
 /// getLicense for `order` against `url`: `Ok((instanceId, license))` on a complete 000000
 /// answer, `Err` on anything else (including a connection cut by the kill).
-fn get_license(agent: &ureq::Agent, url: &str, order: &Order) -> Result<(String, String), String> {
+pub(crate) fn get_license(
+    agent: &ureq::Agent,
+    url: &str,
+    order: &Order,
+) -> Result<(String, String), String> {
     let query = signed_query(KEY, &order.params());
     let response = agent
         .get(&format!("{url}?{query}"))

@@ -18,5 +18,6 @@ mod lifecycle;
 mod market;
 mod ops_access;
 mod ops_backup;
+mod ops_fail_stop;
 mod ops_observe;
 mod post;

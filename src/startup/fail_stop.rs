@@ -1,0 +1,48 @@
+//! The restart contract: when storage fails (see `store::failure`) the service answers
+//! `/readyz` with 503 and the reason for [`GRACE`], stops serving, and exits non-zero, so that
+//! its supervisor (systemd `Restart=on-failure`) starts it again on a healthy disk. A watchdog
+//! ends the process after [`HARD_DEADLINE`] should anything hang on the way out.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::store::Store;
+
+/// How long `/readyz` reports the failure before the server stops.
+pub(crate) const GRACE: Duration = Duration::from_secs(2);
+/// When the watchdog ends the process whatever still runs.
+pub(crate) const HARD_DEADLINE: Duration = Duration::from_secs(15);
+/// Exit status of the watchdog (EX_SOFTWARE).
+const WATCHDOG_EXIT: i32 = 70;
+
+/// Resolves with the reason once the store failed.
+pub(crate) async fn failed(store: Store) -> String {
+    let mut seen: watch::Receiver<bool> = store.failure().subscribe();
+    loop {
+        if let Some(reason) = store.failure().reason() {
+            return reason.to_string();
+        }
+        if seen.changed().await.is_err() {
+            // The sender lives as long as the store; without it there is nothing to wait for.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Starts the watchdog thread (the binary only: it ends the whole process).
+pub(crate) fn arm_watchdog(store: Store) {
+    let spawned = std::thread::Builder::new()
+        .name("koolicense-fail-stop".into())
+        .spawn(move || {
+            store.failure().wait();
+            std::thread::sleep(HARD_DEADLINE);
+            eprintln!(
+                "storage failed and the service did not stop within {HARD_DEADLINE:?}: exiting"
+            );
+            std::process::exit(WATCHDOG_EXIT);
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the fail-stop watchdog");
+    }
+}
