@@ -64,6 +64,10 @@ pub(crate) struct FakeState {
     pub(crate) hang_next: u32,
     /// Delay every answer.
     pub(crate) delay_ms: u64,
+    /// Hold every call (answer nothing) while set: a marketplace that does not answer.
+    pub(crate) hold: bool,
+    /// Calls being held right now.
+    pub(crate) held: u32,
     /// Calls whose signature did not verify (must stay 0).
     pub(crate) bad_signatures: u32,
     /// Acknowledged uploads: (event_id, characters).
@@ -257,6 +261,15 @@ async fn handle(
         if !verify(&req, &body) {
             s.bad_signatures += 1;
             return HttpResponse::Unauthorized().json(json!({"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information"}));
+        }
+        if s.hold {
+            s.held += 1;
+            drop(s);
+            while state.lock().hold {
+                actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+            }
+            s = state.lock();
+            s.held -= 1;
         }
         let hang = s.hang_next > 0;
         if hang {

@@ -6,4 +6,5 @@ mod fake_market;
 mod online;
 mod outbox;
 mod scheme_b;
+mod silent_market;
 mod support;
