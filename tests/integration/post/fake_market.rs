@@ -256,20 +256,23 @@ async fn handle(
     body: web::Bytes,
     state: web::Data<Arc<Mutex<FakeState>>>,
 ) -> HttpResponse {
+    let held = {
+        let mut s = state.lock();
+        let held = s.hold && verify(&req, &body);
+        s.held += u32::from(held);
+        held
+    };
+    if held {
+        while state.lock().hold {
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        state.lock().held -= 1;
+    }
     let (hang, delay) = {
         let mut s = state.lock();
         if !verify(&req, &body) {
             s.bad_signatures += 1;
             return HttpResponse::Unauthorized().json(json!({"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information"}));
-        }
-        if s.hold {
-            s.held += 1;
-            drop(s);
-            while state.lock().hold {
-                actix_web::rt::time::sleep(Duration::from_millis(10)).await;
-            }
-            s = state.lock();
-            s.held -= 1;
         }
         let hang = s.hang_next > 0;
         if hang {
