@@ -15,6 +15,7 @@ macro_rules! out {
 
 mod backup;
 mod call;
+mod marketplace;
 mod offline;
 mod token;
 
@@ -68,6 +69,9 @@ enum Command {
     /// KooMarket tools.
     #[command(subcommand)]
     Koomarket(KoomarketCommand),
+    /// The marketplace as it sees this service.
+    #[command(subcommand)]
+    Marketplace(MarketplaceCommand),
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -78,6 +82,13 @@ enum KoomarketCommand {
     /// Send a correctly signed production-interface call to a running service (like the seller
     /// console's debugger) and check the Body-Sign of the answer; or print the signed URL.
     Call(call::CallArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum MarketplaceCommand {
+    /// The delisting guard: failed answers per day and activity for the last 30 days and this
+    /// month's failed orders (KooMarket delists above five), from a running service.
+    Health(marketplace::HealthArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +166,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Inspect(args)) => offline::inspect(&args),
         Some(Command::Fingerprint(args)) => offline::fingerprint(&args),
         Some(Command::Koomarket(KoomarketCommand::Call(args))) => call::call(&args),
+        Some(Command::Marketplace(MarketplaceCommand::Health(args))) => marketplace::health(&args),
         Some(Command::Backup(args)) => backup::backup(&args),
         Some(Command::Restore(args)) => backup::restore(&args),
         Some(Command::Token(command)) => token::run(&command, cli.serve.config.clone()),

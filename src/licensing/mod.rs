@@ -17,6 +17,7 @@ mod codes;
 pub(crate) mod commands;
 mod delivery;
 mod handle;
+pub(crate) mod health;
 mod jobs;
 mod lifecycle;
 mod machines;

@@ -1,5 +1,5 @@
 //! Counts that would need a scan — licenses by state, outbox jobs by state, the oldest pending
-//! job — computed by one background thread, at start, every [`PERIOD`] and (at most once per
+//! job, this month's failed orders — computed by one background thread, at start, every [`PERIOD`] and (at most once per
 //! [`MIN_GAP`]) when a scrape asks for it. A scrape reads the last result and never scans.
 
 use std::collections::BTreeMap;
@@ -30,6 +30,8 @@ pub(crate) struct Census {
     pub(crate) oldest_pending: Option<DateTime<Utc>>,
     /// Pending jobs whose last attempt failed.
     pub(crate) retrying: i64,
+    /// Distinct production orders with a failed answer this month (delisting guard).
+    pub(crate) failed_orders_month: i64,
 }
 
 #[derive(Default)]
@@ -130,6 +132,11 @@ fn take(store: &Store) -> crate::store::Result<Census> {
         *census.licenses.entry(license.status.as_str()).or_default() += 1;
         true
     })?;
+    let now = Utc::now();
+    let (calls, truncated) =
+        store.rejected_calls_since(crate::licensing::health::window_start(now), 200_000)?;
+    let health = crate::licensing::health::summarize(&calls, now, truncated);
+    census.failed_orders_month = i64::try_from(health.month.failed_orders).unwrap_or(i64::MAX);
     let mut after = None;
     loop {
         let page = store.list_jobs(None, after, PAGE)?;

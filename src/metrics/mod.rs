@@ -4,7 +4,8 @@
 //! Counted as it happens: KooMarket answers per interface × activity × resultCode, HTTP latency
 //! per route, group-commit sizes and flush latency ([`storage`]). Read at scrape time in constant
 //! time: the revocation sequence. Counted by the background [`census`] (never by a scrape):
-//! licenses by state, outbox jobs by state and the age of the oldest pending job.
+//! licenses by state, outbox jobs by state, the age of the oldest pending job, and the delisting
+//! guard's failed orders this month.
 
 pub(crate) mod census;
 pub(crate) mod storage;
@@ -90,6 +91,7 @@ pub(crate) struct Metrics {
     jobs: Family<StateLabels, Gauge>,
     jobs_retrying: Gauge,
     oldest_pending_secs: Gauge,
+    failed_orders_month: Gauge,
     census: CensusReader,
 }
 
@@ -154,8 +156,16 @@ impl Metrics {
             "Age of the oldest pending outbox job, 0 when none (last census)",
             oldest_pending_secs.clone(),
         );
+        let failed_orders_month = Gauge::default();
+        registry.register(
+            "marketplace_failed_orders_month",
+            "Distinct production orders answered with a failure this month (China Standard Time); \
+             KooMarket delists a product above 5: alert at 3 (last census)",
+            failed_orders_month.clone(),
+        );
         Metrics {
             registry,
+            failed_orders_month,
             answers,
             http,
             revocation_sequence,
@@ -230,6 +240,7 @@ impl Metrics {
             .oldest_pending
             .map_or(0, |t| (Utc::now() - t).num_seconds().max(0));
         self.oldest_pending_secs.set(age);
+        self.failed_orders_month.set(census.failed_orders_month);
     }
 }
 

@@ -52,6 +52,7 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/outbox"),
     ("post", "/v1/outbox/{id}/retry"),
     ("get", "/v1/marketplace/calls"),
+    ("get", "/v1/marketplace/health"),
     ("get", "/v1/backup"),
 ];
 
@@ -120,6 +121,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 "/marketplace/calls",
                 get().to(calls::list_marketplace_calls),
             )
+            .route("/marketplace/health", get().to(calls::marketplace_health))
             .route("/backup", get().to(backup::get_backup))
             .default_service(web::to(not_found)),
     )

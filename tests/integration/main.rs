@@ -18,6 +18,7 @@ mod lifecycle;
 mod market;
 mod ops_access;
 mod ops_backup;
+mod ops_delisting;
 mod ops_fail_stop;
 mod ops_observe;
 mod post;

@@ -189,6 +189,11 @@ fn every_log_line_of_a_request_carries_its_id_also_from_the_blocking_pool() {
         .call()
         .expect("getLicense");
     let market_id = answer.header("X-Request-Id").expect("id").to_owned();
+    let forged = signed_query("not-the-key", &Order::new().params());
+    let failed = ureq::get(&format!("{}?{forged}", server.market_url()))
+        .call()
+        .expect("a rejected getLicense");
+    let failed_id = failed.header("X-Request-Id").expect("id").to_owned();
     server.kill();
 
     let text = std::fs::read_to_string(&log).expect("log");
@@ -219,6 +224,15 @@ fn every_log_line_of_a_request_carries_its_id_also_from_the_blocking_pool() {
     assert!(
         market.iter().any(|l| l["fields"]["message"] == "answered"),
         "{market:#?}"
+    );
+    assert!(
+        of(&failed_id).iter().any(|l| l["level"] == "WARN"
+            && l["fields"]["result_code"] == "000001"
+            && l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("toward delisting"))),
+        "every failed answer is logged at WARN: {:#?}",
+        of(&failed_id)
     );
     assert!(
         !text.contains("authToken"),
