@@ -18,7 +18,7 @@ mod private_dir;
 use crate::access::TokenRegistry;
 use crate::error::ApiError;
 use crate::koomarket::auth::{KeyRing, SecretKey};
-use crate::koomarket::post::PostAuth;
+use crate::koomarket::interface::Interface;
 use crate::licensing::{Licensing, Rules};
 use crate::marketplace::client::MarketClient;
 use crate::marketplace::outbox::{OutboxWorker, RetryPolicy};
@@ -61,9 +61,18 @@ pub struct Application {
     census: Censor,
 }
 
+/// What the app factory registers: the application state and the production interface's.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    state: AppState,
+    interface: web::Data<Interface>,
+}
+
 /// Registers the shared state and every route on an actix app: the one app factory.
-pub(crate) fn configure_app(cfg: &mut web::ServiceConfig, state: &AppState) {
+pub(crate) fn configure_app(cfg: &mut web::ServiceConfig, shared: &Shared) {
+    let state = &shared.state;
     cfg.app_data(web::Data::new(state.clone()))
+        .app_data(shared.interface.clone())
         .app_data(web::QueryConfig::default().error_handler(|e, _| {
             ApiError::InvalidRequest(format!("invalid query string: {e}")).into()
         }))
@@ -91,7 +100,8 @@ impl Application {
         options: StartOptions,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
-        let (state, client) = prepare_state(settings, options)?;
+        let (shared, client) = prepare_state(settings, options)?;
+        let state = shared.state.clone();
         let outbox = OutboxWorker::start(
             state.licensing.clone(),
             client,
@@ -108,7 +118,7 @@ impl Application {
             Some(addr) => Some(metrics_server(&state, addr)?),
             None => None,
         };
-        let factory_state = state.clone();
+        let factory_state = shared;
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(routes::observe::observe))
@@ -234,7 +244,7 @@ pub(crate) fn prepare_private_dir(dir: &Path) -> anyhow::Result<()> {
 pub(crate) fn prepare_state(
     settings: Settings,
     options: StartOptions,
-) -> anyhow::Result<(AppState, Arc<MarketClient>)> {
+) -> anyhow::Result<(Shared, Arc<MarketClient>)> {
     let data_dir = settings.storage.data_dir.clone();
     private_dir::prepare(&data_dir)?;
     if settings.api.trust_forwarded_for {
@@ -271,7 +281,6 @@ pub(crate) fn prepare_state(
     let market_keys = load_market_keys(&settings, &data_dir)?;
     let tokens = TokenRegistry::load(&store).context("while loading API tokens")?;
     let access_keys = load_access_keys(&settings, &data_dir)?;
-    let post_auth = PostAuth::new(&settings, access_keys);
     let client = Arc::new(MarketClient::new(&settings.marketplace)?);
     if !client.configured() {
         tracing::warn!(
@@ -288,20 +297,20 @@ pub(crate) fn prepare_state(
         rules(&settings),
         client.clone(),
     );
-    let state = AppState::new(
-        store,
-        signer,
-        settings,
+    let state = AppState::new(store, signer, settings.clone(), licensing.clone(), tokens)
+        .with_outbound(
+            CallPool::start("koolicense-outbound", OUTBOUND_THREADS, OUTBOUND_QUEUE)
+                .context("while starting the outbound pool")?,
+        );
+    let interface = Interface::new(
+        &settings,
         licensing,
         market_keys,
-        tokens,
-        post_auth,
-    )
-    .with_outbound(
-        CallPool::start("koolicense-outbound", OUTBOUND_THREADS, OUTBOUND_QUEUE)
-            .context("while starting the outbound pool")?,
+        access_keys,
+        state.metrics.clone(),
     );
-    Ok((state, client))
+    let interface = web::Data::new(interface);
+    Ok((Shared { state, interface }, client))
 }
 
 /// The core's tunable rules from the configuration.

@@ -8,8 +8,6 @@ use parking_lot::Mutex;
 use crate::access::client_addr::TrustedProxies;
 use crate::access::ratelimit::{Limit, RateLimiter};
 use crate::access::TokenRegistry;
-use crate::koomarket::auth::KeyRing;
-use crate::koomarket::post::PostAuth;
 use crate::licensing::{Licensing, LookupResult};
 use crate::marketplace::pool::CallPool;
 use crate::metrics::Metrics;
@@ -28,16 +26,12 @@ pub(crate) struct AppState {
     pub(crate) settings: Arc<Settings>,
     /// The licensing core: every rule.
     pub(crate) licensing: Licensing,
-    /// KooMarket keys (Key值), current first.
-    pub(crate) market_keys: Arc<KeyRing>,
     /// Merchant API tokens.
     pub(crate) tokens: Arc<TokenRegistry>,
     /// `/v1` rate limits.
     pub(crate) limiter: Arc<RateLimiter>,
     /// The last signed revocation list: (sequence, text).
     pub(crate) revocations: Arc<Mutex<Option<(u64, String)>>>,
-    /// The POST interfaces' access keys, readings and replay cache.
-    pub(crate) post_auth: Arc<PostAuth>,
     /// Prometheus metrics.
     pub(crate) metrics: Arc<Metrics>,
     /// Marketplace calls made for inbound requests (activation).
@@ -52,9 +46,7 @@ impl AppState {
         signer: Arc<Signer>,
         settings: Settings,
         licensing: Licensing,
-        market_keys: KeyRing,
         tokens: TokenRegistry,
-        post_auth: PostAuth,
     ) -> AppState {
         let api = &settings.api;
         let limit = |rate: u32, burst: u32| Limit {
@@ -67,8 +59,8 @@ impl AppState {
             TrustedProxies::new(api.effective_trusted_proxies()),
         );
         AppState {
-            outbound: Arc::new(CallPool::idle()),
             metrics: Arc::new(Metrics::new(store.metrics())),
+            outbound: Arc::new(CallPool::idle()),
             tokens: Arc::new(tokens),
             limiter: Arc::new(limiter),
             revocations: Arc::new(Mutex::new(None)),
@@ -76,8 +68,6 @@ impl AppState {
             signer,
             settings: Arc::new(settings),
             licensing,
-            market_keys: Arc::new(market_keys),
-            post_auth: Arc::new(post_auth),
             ready: Arc::new(AtomicBool::new(true)),
         }
     }

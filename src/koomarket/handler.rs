@@ -9,10 +9,9 @@ use chrono::{DateTime, Utc};
 
 use super::answer::{Answer, ResultCode};
 use super::auth::{self, QueryParams};
+use super::interface::Interface;
 use super::params::{self, FieldError};
-use super::rejected;
 use crate::licensing::Licensing;
-use crate::state::AppState;
 
 /// `GET <koomarket.path>`.
 #[tracing::instrument(
@@ -20,7 +19,7 @@ use crate::state::AppState;
     skip_all,
     fields(activity, order_id, instance_id, result)
 )]
-pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<Interface>) -> HttpResponse {
     let started = Instant::now();
     let params = auth::parse_query(req.query_string());
     let span = tracing::Span::current();
@@ -33,18 +32,20 @@ pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<AppState>) -> 
         Ok(index) | Err((index, _)) => *index,
     };
     let activity = params.get("activity").unwrap_or("").to_owned();
-    let licensing = state.licensing.clone();
+    let interface = state.clone();
     let answer = crate::telemetry::blocking(move || {
         let answer = match authenticated {
-            Ok(_) => answer(&licensing, &params, Utc::now()),
+            Ok(_) => answer(&interface.licensing, &params, Utc::now()),
             Err((_, why)) => {
                 tracing::warn!(reason = %why, "KooMarket call rejected");
                 Answer::failure(ResultCode::AuthFailed, "authentication failed").with_detail(why)
             }
         };
-        rejected::record(&licensing, "get", &answer, |name| {
-            params.get(name).map(str::to_string)
-        });
+        interface
+            .rejected
+            .record(&interface.licensing, "get", &answer, |name| {
+                params.get(name).map(str::to_string)
+            });
         answer
     })
     .await
@@ -61,19 +62,19 @@ pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<AppState>) -> 
     // still use the previous one), also when only its timeStamp was refused; calls no key
     // authenticated are answered with the current key.
     let key = state
-        .market_keys
+        .keys
         .iter()
         .nth(key_index)
-        .unwrap_or_else(|| state.market_keys.current());
+        .unwrap_or_else(|| state.keys.current());
     answer.into_response(key)
 }
 
 /// The index of the key that authenticated the call; on failure, the index of the key to
 /// answer with and why.
-fn authenticate(state: &AppState, params: &QueryParams) -> Result<usize, (usize, String)> {
+fn authenticate(state: &Interface, params: &QueryParams) -> Result<usize, (usize, String)> {
     let failed = |why: &dyn std::fmt::Display| why.to_string();
-    let index = auth::verify_auth_token(&state.market_keys, params).map_err(|e| (0, failed(&e)))?;
-    let window = state.settings.koomarket.timestamp_window_secs;
+    let index = auth::verify_auth_token(&state.keys, params).map_err(|e| (0, failed(&e)))?;
+    let window = state.timestamp_window_secs;
     if window > 0 {
         let ts = params.get("timeStamp").unwrap_or("");
         auth::check_timestamp_freshness(ts, Utc::now(), std::time::Duration::from_secs(window))

@@ -12,6 +12,7 @@ pub(crate) mod answer;
 pub(crate) mod auth;
 pub(crate) mod extend;
 pub(crate) mod handler;
+pub(crate) mod interface;
 pub(crate) mod nonces;
 pub(crate) mod observed;
 pub(crate) mod params;

@@ -12,7 +12,7 @@
 //! compare-and-swap, so two workers receiving the same nonce concurrently accept only one.
 //!
 //! Durability: the insert itself is not synced. Every call that is answered `000000` ends with a
-//! group commit (`Store::write_market`), which flushes the whole log, the nonce included, before
+//! group commit (`Store::write`), which flushes the whole log, the nonce included, before
 //! the answer; a call that changed nothing may lose its nonce in a power cut, and replaying it
 //! changes nothing either (every activity is idempotent). Entries leave the tree once their
 //! timestamp is out of the window (pruned at most once per window, inline).

@@ -19,12 +19,11 @@ use futures_util::StreamExt as _;
 
 use super::answer::{Answer, ResultCode};
 use super::auth::{self, check_scheme_b_window, parse_unix_timestamp, KeyRing, SchemeBReading};
+use super::interface::Interface;
 use super::nonces::{NonceCache, MAX_NONCE_LEN};
 use super::post_params::{self as body, Body};
-use super::rejected;
 use crate::licensing::{Delivery, Licensing, LicensingError};
 use crate::settings::{SchemeBReadingSetting, Settings};
-use crate::state::AppState;
 
 /// Largest accepted body.
 const MAX_BODY: usize = 64 * 1024;
@@ -119,17 +118,17 @@ fn authenticate(auth: &PostAuth, query: &str, body: &[u8]) -> Result<Authenticat
 pub(crate) async fn handle_post(
     req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<Interface>,
 ) -> HttpResponse {
     let started = Instant::now();
     let span = tracing::Span::current();
     let body = read_body(payload).await;
     let authenticated = match &body {
         Err(_) => Err(String::new()),
-        Ok(body) => authenticate(&state.post_auth, req.query_string(), body),
+        Ok(body) => authenticate(&state.post, req.query_string(), body),
     };
     let key_index = authenticated.as_ref().map_or(0, |a| a.key_index);
-    let (licensing, post_auth) = (state.licensing.clone(), state.post_auth.clone());
+    let interface = state.clone();
     let (answer, activity) = crate::telemetry::blocking(move || {
         let answer = match (&body, authenticated) {
             (Err(e), _) => Answer::failure(ResultCode::InvalidParams, e.clone()),
@@ -137,7 +136,7 @@ pub(crate) async fn handle_post(
                 tracing::warn!(reason = %why, "KooMarket POST call rejected");
                 Answer::failure(ResultCode::AuthFailed, "authentication failed").with_detail(why)
             }
-            (Ok(raw), Ok(auth)) => answer(&licensing, &post_auth, auth, raw),
+            (Ok(raw), Ok(auth)) => answer(&interface.licensing, &interface.post, auth, raw),
         };
         let parsed = body.as_ref().ok().and_then(|raw| Body::parse(raw).ok());
         let field = |name| {
@@ -145,7 +144,9 @@ pub(crate) async fn handle_post(
                 .as_ref()
                 .and_then(|b| b.optional(name, 1024).ok().flatten())
         };
-        rejected::record(&licensing, "post", &answer, field);
+        interface
+            .rejected
+            .record(&interface.licensing, "post", &answer, field);
         (answer, field("activity").unwrap_or_default())
     })
     .await
@@ -159,7 +160,7 @@ pub(crate) async fn handle_post(
         elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
         "answered"
     );
-    let keys = &state.post_auth.access_keys;
+    let keys = &state.post.access_keys;
     let key = keys.iter().nth(key_index).unwrap_or_else(|| keys.current());
     answer.into_response(key)
 }

@@ -9,13 +9,14 @@
 //! `Rules::code_refresh_interval` (or at its known expiry), when an activation call comes in;
 //! FREEZE/EXPIRED/RELEASED then refuse activation and are carried over to the licenses.
 //!
-//! The marketplace is reached through the [`CodeDirectory`] port, so this core never depends on
+//! The marketplace is reached through the `CodeDirectory` port, so this core never depends on
 //! the HTTP client.
 
 use chrono::{DateTime, Utc};
 use koolicense_verify::HardwareId;
 
 use super::codes::{self, license_status};
+use super::directory::{lookup_error, CodeInfo, CodeLookupError};
 use super::machines::{apply_status, fingerprint_digest, machine_limit};
 use super::renewal::{ExpiryChange, Renewal};
 use super::{create, Licensing, LicensingError, NewLicense};
@@ -28,41 +29,6 @@ use crate::store::WriteBatch;
 const ACTOR: &str = "activation";
 /// After a failed status query, try again after at most this long.
 const RETRY_FAILED_REFRESH_SECS: i64 = 3600;
-
-/// An authorization code as the marketplace describes it (every field optional: the answers'
-/// later fields are UNCONFIRMED).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct CodeInfo {
-    pub(crate) status: Option<CodeStatus>,
-    pub(crate) expires_at: Option<DateTime<Utc>>,
-    pub(crate) product_id: Option<String>,
-    pub(crate) order_id: Option<String>,
-    /// The purchased quantity.
-    pub(crate) amount: Option<u32>,
-}
-
-/// Why the marketplace could not answer about a code.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum CodeLookupError {
-    /// No such code.
-    Unknown,
-    /// The buyer has not claimed (领取) it.
-    NotClaimed,
-    /// It is already active (activate only).
-    AlreadyActive,
-    /// The marketplace refused the request itself.
-    Refused(String),
-    /// The marketplace could not be reached or failed.
-    Unavailable(String),
-}
-
-/// The marketplace's authorization-code directory (activate and query, §5.3).
-pub(crate) trait CodeDirectory: Send + Sync {
-    /// Activates `code`; `Ok(None)` when the answer carries no details.
-    fn activate(&self, code: &str) -> Result<Option<CodeInfo>, CodeLookupError>;
-    /// Queries `code`'s status and validity.
-    fn query(&self, code: &str) -> Result<CodeInfo, CodeLookupError>;
-}
 
 /// What activation asks the marketplace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -98,32 +64,6 @@ pub(crate) struct Activated {
     pub(crate) expires_at: Option<DateTime<Utc>>,
     /// The same machine had it already.
     pub(crate) repeated: bool,
-}
-
-fn lookup_error(code: &str, e: CodeLookupError) -> LicensingError {
-    match e {
-        CodeLookupError::Unknown => LicensingError::CodeUnknown(format!(
-            "the marketplace does not know authorization code {code}"
-        )),
-        CodeLookupError::NotClaimed => LicensingError::CodeNotClaimed(
-            "the buyer has not claimed (领取) this authorization code yet in the marketplace"
-                .into(),
-        ),
-        CodeLookupError::Refused(m) => {
-            tracing::warn!(error = %m, "the marketplace refused an authorization code");
-            LicensingError::Invalid("the marketplace refused this authorization code".into())
-        }
-        CodeLookupError::AlreadyActive => {
-            LicensingError::MarketplaceUnavailable("the code is active but cannot be read".into())
-        }
-        CodeLookupError::Unavailable(m) => {
-            // The caller is anonymous: the upstream detail (URLs, transport errors) is logged only.
-            tracing::warn!(error = %m, "marketplace call for an authorization code failed");
-            LicensingError::MarketplaceUnavailable(
-                "the marketplace cannot be reached right now; try again later".into(),
-            )
-        }
-    }
 }
 
 /// When to query a code next: after the interval, or at its known expiry if that comes first.

@@ -143,10 +143,7 @@ impl Licensing {
                 }
                 code.test |= call.test;
                 code.updated_at = now;
-                let expiry = match (req.scene.extends(), code.expires_at) {
-                    (true, Some(end)) => ExpiryChange::Extend(end),
-                    (_, end) => ExpiryChange::Set(end),
-                };
+                let expiry = ExpiryChange::for_licenses(req.scene.extends(), code.expires_at);
                 let renewal = Renewal {
                     product_id: req.product_id.as_deref(),
                     unfreeze,

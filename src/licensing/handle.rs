@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::activation::CodeDirectory;
+use super::directory::CodeDirectory;
 use super::jobs::Jobs;
 use super::policy::{Policies, Policy};
 use crate::signing::Signer;

@@ -155,9 +155,6 @@ impl Licensing {
         let Some(mut record) = self.instance_license(&req.target, call, now)? else {
             return Ok(());
         };
-        if record.status == LicenseStatus::Released {
-            return self.test_replay(call, &req.target, "released instance", now);
-        }
         let idem_key = IdemKey::Renewal {
             instance: &req.target,
             order: &req.order_id,
@@ -165,9 +162,13 @@ impl Licensing {
         .to_string();
         let mut audit = audit(call, now, "renewed", &record);
         audit.order_id = Some(req.order_id.clone());
+        // A replay answers as the first call did, also after a release.
         if self.store.idempotency(&idem_key)?.is_some() {
             audit.outcome = "replayed".into();
             return self.audit_only(audit);
+        }
+        if record.status == LicenseStatus::Released {
+            return self.test_replay(call, &req.target, "released instance", now);
         }
         let before = format!(
             "expires {:?}, product {}, trial {}, status {}",
@@ -321,9 +322,6 @@ impl Licensing {
         let Some(mut record) = self.instance_license(&req.instance_id, call, now)? else {
             return Ok(());
         };
-        if record.status == LicenseStatus::Released {
-            return self.test_replay(call, &req.instance_id, "released instance", now);
-        }
         let idem_key = IdemKey::Upgrade {
             instance: &req.instance_id,
             order: &req.order_id,
@@ -334,6 +332,9 @@ impl Licensing {
         if self.store.idempotency(&idem_key)?.is_some() {
             audit.outcome = "replayed".into();
             return self.audit_only(audit);
+        }
+        if record.status == LicenseStatus::Released {
+            return self.test_replay(call, &req.instance_id, "released instance", now);
         }
         let renewal = Renewal {
             product_id: Some(&req.product_id),

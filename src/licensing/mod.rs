@@ -16,6 +16,7 @@ mod calls;
 mod codes;
 pub(crate) mod commands;
 mod delivery;
+mod directory;
 mod handle;
 pub(crate) mod health;
 mod jobs;
@@ -25,8 +26,9 @@ mod online;
 pub(crate) mod policy;
 mod renewal;
 
-pub(crate) use self::activation::{CodeDirectory, CodeInfo, CodeLookupError, LookupResult, Step};
+pub(crate) use self::activation::{LookupResult, Step};
 pub(crate) use self::delivery::Delivery;
+pub(crate) use self::directory::{CodeDirectory, CodeInfo, CodeLookupError};
 pub(crate) use self::handle::{Licensing, Rules};
 pub(crate) use self::jobs::{Attempt, OrderDetails, RetryOutcome};
 

@@ -31,25 +31,6 @@ pub(super) fn audit(
 }
 
 impl Licensing {
-    /// An online instance; a test call about an unknown or released one is answered as done
-    /// (`None`), a production call gets `000003`.
-    pub(super) fn live_instance(
-        &self,
-        instance_id: &str,
-        call: &Call,
-        now: DateTime<Utc>,
-    ) -> Result<Option<OnlineInstance>, LicensingError> {
-        match self.store.online_instance(instance_id)? {
-            None => self
-                .test_replay(call, instance_id, "unknown instance", now)
-                .map(|()| None),
-            Some(i) if i.status == InstanceStatus::Released => self
-                .test_replay(call, instance_id, "released instance", now)
-                .map(|()| None),
-            Some(instance) => Ok(Some(instance)),
-        }
-    }
-
     /// newInstance: one instance per (orderId, orderLineId), answered at once; the order's
     /// details are fetched afterwards by the outbox (order query), never while the marketplace
     /// waits.
@@ -136,8 +117,8 @@ impl Licensing {
         now: DateTime<Utc>,
     ) -> Result<(), LicensingError> {
         let _guard = self.lock(LockKey::Instance(&req.target));
-        let Some(mut instance) = self.live_instance(&req.target, call, now)? else {
-            return Ok(());
+        let Some(mut instance) = self.store.online_instance(&req.target)? else {
+            return self.test_replay(call, &req.target, "unknown instance", now);
         };
         let key = IdemKey::InstanceRefresh {
             instance: &req.target,
@@ -148,9 +129,13 @@ impl Licensing {
         .to_string();
         let mut event = audit(now, call, "renewed", &instance);
         event.order_id = Some(req.order_id.clone());
+        // A replay answers as the first call did, also after a release.
         if self.store.idempotency(&key)?.is_some() {
             event.outcome = "replayed".into();
             return self.audit_only(event);
+        }
+        if instance.status == InstanceStatus::Released {
+            return self.test_replay(call, &req.target, "released instance", now);
         }
         let before = instance.expires_at;
         let change = ExpiryChange::of(req.scene.extends(), req.expires_at);
@@ -169,10 +154,7 @@ impl Licensing {
         }
         instance.updated_at = now;
         // The licenses follow the instance's validity, by the same rule.
-        let expiry = match (req.scene.extends(), instance.expires_at) {
-            (true, Some(end)) => ExpiryChange::Extend(end),
-            (_, end) => ExpiryChange::Set(end),
-        };
+        let expiry = ExpiryChange::for_licenses(req.scene.extends(), instance.expires_at);
         let renewal = Renewal {
             product_id: req.product_id.as_deref(),
             formal,
@@ -198,8 +180,8 @@ impl Licensing {
         Ok(())
     }
 
-    /// updateInstanceStatus FREEZE / UNFREEZE (idempotent; one signed before the last status
-    /// change applied is stale).
+    /// updateInstanceStatus FREEZE / UNFREEZE (idempotent; a released instance stays released;
+    /// one signed before the last status change applied is stale).
     pub(crate) fn set_instance_status(
         &self,
         req: SetStatus,
@@ -207,10 +189,14 @@ impl Licensing {
         now: DateTime<Utc>,
     ) -> Result<(), LicensingError> {
         let _guard = self.lock(LockKey::Instance(&req.target));
-        let Some(mut instance) = self.live_instance(&req.target, call, now)? else {
-            return Ok(());
+        let Some(mut instance) = self.store.online_instance(&req.target)? else {
+            return self.test_replay(call, &req.target, "unknown instance", now);
         };
         let mut event = audit(now, call, "unchanged", &instance);
+        if instance.status == InstanceStatus::Released {
+            event.detail = Some("the instance is released".into());
+            return self.audit_only(event);
+        }
         if renewal::status_is_stale(instance.status_signed_at, call.signed_at) {
             event.outcome = "ignored".into();
             event.detail = Some("stale status change: signed before the last one".into());

@@ -36,6 +36,15 @@ impl ExpiryChange {
         }
     }
 
+    /// How the licenses of an order (an online instance, a code) follow its new expiry `end`:
+    /// a renewal extends them to it, anything else sets them to it.
+    pub(crate) fn for_licenses(extends: bool, end: Option<DateTime<Utc>>) -> ExpiryChange {
+        match (extends, end) {
+            (true, Some(end)) => ExpiryChange::Extend(end),
+            (_, end) => ExpiryChange::Set(end),
+        }
+    }
+
     /// The expiry of an ORDER after the change (an unknown expiry takes the requested one).
     pub(crate) fn apply_to_order(self, current: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
         match self {

@@ -11,10 +11,10 @@ use super::online::{start, Env, MACHINE_A, MACHINE_A2, MACHINE_B};
 use super::support::{api, code_of, nonce};
 
 const MACHINE_C: &str = "11:22:33:44:55:66|DISK-C-1|BOARD-C|CPU-C-1";
-const CODE_POLICY: &str =
+pub(crate) const CODE_POLICY: &str =
     "[[product]]\nproduct_id = \"P-CODE\"\nbinding = \"hardware\"\nmin_matching_components = 2\n";
 
-fn activate(env: &Env, code: &str, machine: &str) -> (u16, Value) {
+pub(crate) fn activate(env: &Env, code: &str, machine: &str) -> (u16, Value) {
     let body = json!({"authorization_code": code, "hardware_identifier": machine});
     api(env.app.port, "POST", "/v1/activate", None, Some(&body))
 }
@@ -26,7 +26,7 @@ fn state_of(env: &Env, license_id: &str) -> String {
     answer["state"].as_str().unwrap_or("").to_string()
 }
 
-fn add_code(env: &Env, code: &str, fake: FakeCode) {
+pub(crate) fn add_code(env: &Env, code: &str, fake: FakeCode) {
     env.market.state.lock().codes.insert(code.to_string(), fake);
 }
 

@@ -5,6 +5,7 @@ mod codes;
 mod fake_market;
 mod online;
 mod outbox;
+mod replays;
 mod scheme_b;
 mod silent_market;
 mod support;
