@@ -120,8 +120,15 @@ fn id_key(id: u64) -> Vec<u8> {
 impl Store {
     /// Applies a batch atomically and returns once it is on disk, with the audit events as
     /// written (ids assigned).
-    pub(crate) fn write(&self, mut batch: WriteBatch) -> Result<Vec<AuditEvent>> {
+    ///
+    /// Any failure on the way (sled, the transaction, the sync) fails the store for good; see
+    /// `store::failure`.
+    pub(crate) fn write(&self, batch: WriteBatch) -> Result<Vec<AuditEvent>> {
         self.refuse_if_failed()?;
+        self.write_unchecked(batch).inspect_err(|e| self.fail_on(e))
+    }
+
+    fn write_unchecked(&self, mut batch: WriteBatch) -> Result<Vec<AuditEvent>> {
         for event in &mut batch.audit {
             event.id = self.db.generate_id()?;
         }
@@ -212,11 +219,7 @@ impl Store {
             },
             || GroupFailure::Panicked,
         );
-        if let Err(failure) = outcome {
-            let error = StoreError::from(failure);
-            self.fail_on(&error);
-            return Err(error);
-        }
+        outcome.map_err(StoreError::from)?;
         Ok(batch.audit)
     }
 
