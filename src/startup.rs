@@ -10,7 +10,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
 use chrono::Utc;
-use futures_util::future::{select, Either};
+use futures_util::future::{join, select, Either};
 
 mod fail_stop;
 mod private_dir;
@@ -167,9 +167,15 @@ impl Application {
             Either::Left((result, _)) => (result, None),
             Either::Right((reason, server)) => {
                 state.set_not_ready();
+                tracing::error!(
+                    grace = ?fail_stop::GRACE,
+                    "storage failed: /readyz reports it; stopping the server after the grace period"
+                );
                 actix_web::rt::time::sleep(fail_stop::GRACE).await;
-                handle.stop(false).await;
-                (server.await, Some(reason))
+                // The server future itself carries out the stop, so it is polled meanwhile.
+                let (result, ()) = join(server, handle.stop(false)).await;
+                tracing::error!("server stopped after the storage failure");
+                (result, Some(reason))
             }
         };
         state.set_not_ready();

@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use crate::store::Store;
 
 /// How long `/readyz` reports the failure before the server stops.
@@ -16,17 +14,16 @@ pub(crate) const HARD_DEADLINE: Duration = Duration::from_secs(15);
 /// Exit status of the watchdog (EX_SOFTWARE).
 const WATCHDOG_EXIT: i32 = 70;
 
+/// How often the server task looks at the store's failure record.
+const POLL: Duration = Duration::from_millis(100);
+
 /// Resolves with the reason once the store failed.
 pub(crate) async fn failed(store: Store) -> String {
-    let mut seen: watch::Receiver<bool> = store.failure().subscribe();
     loop {
         if let Some(reason) = store.failure().reason() {
             return reason.to_string();
         }
-        if seen.changed().await.is_err() {
-            // The sender lives as long as the store; without it there is nothing to wait for.
-            std::future::pending::<()>().await;
-        }
+        actix_web::rt::time::sleep(POLL).await;
     }
 }
 

@@ -6,14 +6,12 @@
 use std::sync::OnceLock;
 
 use parking_lot::{Condvar, Mutex};
-use tokio::sync::watch;
 
 /// The failure record shared by every clone of a store.
 pub(crate) struct Failure {
     reason: OnceLock<String>,
     woken: Mutex<bool>,
     wake: Condvar,
-    watch: watch::Sender<bool>,
 }
 
 impl Default for Failure {
@@ -22,7 +20,6 @@ impl Default for Failure {
             reason: OnceLock::new(),
             woken: Mutex::new(false),
             wake: Condvar::new(),
-            watch: watch::Sender::new(false),
         }
     }
 }
@@ -40,7 +37,6 @@ impl Failure {
         );
         *self.woken.lock() = true;
         self.wake.notify_all();
-        self.watch.send_replace(true);
     }
 
     /// The reason, once failed.
@@ -54,10 +50,5 @@ impl Failure {
         while !*woken {
             self.wake.wait(&mut woken);
         }
-    }
-
-    /// A receiver that sees `true` once the store failed.
-    pub(crate) fn subscribe(&self) -> watch::Receiver<bool> {
-        self.watch.subscribe()
     }
 }
