@@ -10,10 +10,10 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
 use chrono::Utc;
-use futures_util::future::{join, select, Either};
 
 mod fail_stop;
-mod private_dir;
+mod internal;
+pub(crate) mod private_dir;
 
 use crate::access::TokenRegistry;
 use crate::error::ApiError;
@@ -115,7 +115,7 @@ impl Application {
         let census = Censor::start(state.store.clone(), state.metrics.census())
             .context("while starting the metrics census")?;
         let metrics_server = match state.settings.server.metrics_listen {
-            Some(addr) => Some(metrics_server(&state, addr)?),
+            Some(addr) => Some(internal::metrics_server(&state, addr)?),
             None => None,
         };
         let factory_state = shared;
@@ -161,23 +161,7 @@ impl Application {
             let handle = server.handle();
             (actix_web::rt::spawn(server), handle)
         });
-        let handle = server.handle();
-        let failed = Box::pin(fail_stop::failed(state.store.clone()));
-        let (result, failure) = match select(server, failed).await {
-            Either::Left((result, _)) => (result, None),
-            Either::Right((reason, server)) => {
-                state.set_not_ready();
-                tracing::error!(
-                    grace = ?fail_stop::GRACE,
-                    "storage failed: /readyz reports it; stopping the server after the grace period"
-                );
-                actix_web::rt::time::sleep(fail_stop::GRACE).await;
-                // The server future itself carries out the stop, so it is polled meanwhile.
-                let (result, ()) = join(server, handle.stop(false)).await;
-                tracing::error!("server stopped after the storage failure");
-                (result, Some(reason))
-            }
-        };
+        let (result, failure) = fail_stop::serve(server, &state).await;
         state.set_not_ready();
         if let Some((task, handle)) = metrics {
             handle.stop(true).await;
@@ -223,26 +207,6 @@ impl Application {
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
-}
-
-/// The internal metrics server on `addr`: `GET /metrics` without a token, one worker.
-fn metrics_server(state: &AppState, addr: std::net::SocketAddr) -> anyhow::Result<Server> {
-    let state = state.clone();
-    Ok(HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(state.clone()))
-            .configure(routes::configure_internal)
-    })
-    .workers(1)
-    .disable_signals()
-    .bind(addr)
-    .with_context(|| format!("while binding the metrics address {addr}"))?
-    .run())
-}
-
-/// Creates (or checks and tightens) a data directory as the service does at start.
-pub(crate) fn prepare_private_dir(dir: &Path) -> anyhow::Result<()> {
-    private_dir::prepare(dir)
 }
 
 /// Opens storage, loads the signing key and the marketplace keys, builds the licensing core and

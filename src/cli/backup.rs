@@ -125,7 +125,7 @@ pub(crate) fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
             args.data_dir.display()
         );
     }
-    crate::startup::prepare_private_dir(&args.data_dir)?;
+    crate::startup::private_dir::prepare(&args.data_dir)?;
     let summary = backup::restore(&args.from, &args.data_dir).with_context(|| {
         format!(
             "while restoring {} into {}",

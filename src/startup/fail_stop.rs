@@ -5,6 +5,10 @@
 
 use std::time::Duration;
 
+use actix_web::dev::Server;
+use futures_util::future::{join, select, Either};
+
+use crate::state::AppState;
 use crate::store::Store;
 
 /// How long `/readyz` reports the failure before the server stops.
@@ -24,6 +28,31 @@ pub(crate) async fn failed(store: Store) -> String {
             return reason.to_string();
         }
         actix_web::rt::time::sleep(POLL).await;
+    }
+}
+
+/// Serves until the server stops (`None`) or storage fails: then, after [`GRACE`], stops the
+/// server and returns the reason.
+pub(crate) async fn serve(
+    server: Server,
+    state: &AppState,
+) -> (std::io::Result<()>, Option<String>) {
+    let handle = server.handle();
+    let failed = Box::pin(failed(state.store.clone()));
+    match select(server, failed).await {
+        Either::Left((result, _)) => (result, None),
+        Either::Right((reason, server)) => {
+            state.set_not_ready();
+            tracing::error!(
+                grace = ?GRACE,
+                "storage failed: /readyz reports it; stopping the server after the grace period"
+            );
+            actix_web::rt::time::sleep(GRACE).await;
+            // The server future itself carries out the stop, so it is polled meanwhile.
+            let (result, ()) = join(server, handle.stop(false)).await;
+            tracing::error!("server stopped after the storage failure");
+            (result, Some(reason))
+        }
     }
 }
 
