@@ -198,8 +198,15 @@ impl Metrics {
             .inc();
     }
 
-    /// Times an HTTP request (`route` is the matched pattern, never the raw path).
+    /// Times an HTTP request (`route` is the matched pattern, never the raw path; a method
+    /// outside the standard ones is counted as `other`, so callers cannot grow the label set).
     pub(crate) fn http_request(&self, method: &str, route: &str, elapsed: Duration) {
+        const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+        let method = METHODS
+            .iter()
+            .find(|m| **m == method)
+            .copied()
+            .unwrap_or("other");
         self.http
             .get_or_create(&RouteLabels {
                 method: method.to_owned(),
@@ -255,13 +262,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unknown_activities_share_one_label() {
+    fn unknown_activities_and_methods_share_one_label() {
         assert_eq!(activity_label("getLicense"), "getLicense");
         assert_eq!(activity_label("x".repeat(100).as_str()), "other");
         let metrics = Metrics::new(&StorageMetrics::default());
         metrics.koomarket_answer("get", "made-up", "000002");
         metrics.koomarket_answer("get", "getLicense", "000000");
+        metrics.http_request("BREW", "/healthz", Duration::from_millis(1));
         let text = metrics.render(7);
+        assert!(
+            text.contains(r#"method="other",route="/healthz""#),
+            "{text}"
+        );
         assert!(text.contains(
             r#"koolicense_koomarket_answers_total{interface="get",activity="other",result_code="000002"} 1"#
         ), "{text}");
