@@ -38,6 +38,9 @@ pub const DEV_MARKET_KEY_FILE: &str = "koomarket-dev.key";
 /// File name of the generated development access key (POST interfaces) under `<data_dir>/`.
 pub const DEV_ACCESS_KEY_FILE: &str = "koomarket-access-dev.key";
 
+/// Connections the kernel queues for accepting (actix's own default).
+const LISTEN_BACKLOG: i32 = 1024;
+
 /// Threads making marketplace calls for inbound requests (activation), and how many different
 /// calls may wait for them; beyond that an activation is answered 503 at once.
 const OUTBOUND_THREADS: usize = 8;
@@ -112,6 +115,11 @@ impl Application {
             .local_addr()
             .context("while reading the bound port")?
             .port();
+        // A listener from `TcpListener::bind` queues 128 connections; a burst beyond that (many
+        // activations at once) had the kernel drop and later reset connections. Listening again
+        // on the bound socket raises the queue (the kernel caps it at net.core.somaxconn).
+        rustix::net::listen(&listener, LISTEN_BACKLOG)
+            .context("while raising the listen backlog")?;
         let census = Censor::start(state.store.clone(), state.metrics.census())
             .context("while starting the metrics census")?;
         let metrics_server = match state.settings.server.metrics_listen {
