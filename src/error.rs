@@ -45,6 +45,10 @@ pub(crate) enum ApiError {
     /// The service is not ready (starting or shutting down).
     #[error("service is not ready")]
     NotReady,
+    /// Storage failed (the reason is the store's own, never a caller's or an upstream's); the
+    /// process stops to be restarted.
+    #[error("storage failed: {0}; the service stops to be restarted")]
+    StorageFailed(String),
     /// An unexpected failure; details are logged, not returned.
     #[error("internal error")]
     Internal(String),
@@ -79,6 +83,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
             ApiError::Storage(_) => ("storage_unavailable", StatusCode::SERVICE_UNAVAILABLE),
             ApiError::NotReady => ("not_ready", StatusCode::SERVICE_UNAVAILABLE),
+            ApiError::StorageFailed(_) => ("storage_failed", StatusCode::SERVICE_UNAVAILABLE),
             ApiError::Internal(_) => ("internal_error", StatusCode::INTERNAL_SERVER_ERROR),
             ApiError::QuantityExhausted(_) => ("quantity_exhausted", StatusCode::CONFLICT),
             ApiError::LicenseCodeInactive(_) => ("license_code_inactive", StatusCode::FORBIDDEN),

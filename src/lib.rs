@@ -12,6 +12,7 @@ pub(crate) mod error;
 pub(crate) mod koomarket;
 pub(crate) mod licensing;
 pub(crate) mod marketplace;
+pub(crate) mod metrics;
 pub(crate) mod routes;
 pub mod settings;
 pub mod signing;

@@ -21,6 +21,11 @@ pub(crate) const ENV_VARS: &[(&str, &str)] = &[
     ("KOOLICENSE_CONFIG", "path of the TOML configuration file"),
     ("KOOLICENSE_LISTEN", "server.listen"),
     ("KOOLICENSE_WORKERS", "server.workers"),
+    ("KOOLICENSE_METRICS_LISTEN", "server.metrics_listen"),
+    (
+        "KOOLICENSE_TRUSTED_PROXIES",
+        "api.trusted_proxies (comma-separated CIDRs)",
+    ),
     ("KOOLICENSE_DATA_DIR", "storage.data_dir"),
     ("KOOLICENSE_CACHE_CAPACITY_MB", "storage.cache_capacity_mb"),
     ("KOOLICENSE_SIGNING_KEY_FILE", "signing.key_file"),
@@ -145,6 +150,9 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds given to in-flight requests at shutdown.
     pub shutdown_timeout_secs: u64,
+    /// An internal address serving only `GET /metrics`, without a token (unset: metrics only at
+    /// `GET /metrics` on `listen`, for a read-scoped token).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerSettings {
@@ -153,6 +161,7 @@ impl Default for ServerSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workers: 0,
             shutdown_timeout_secs: 30,
+            metrics_listen: None,
         }
     }
 }
@@ -236,9 +245,27 @@ pub struct ApiSettings {
     pub address_rate_per_second: u32,
     /// Burst per client address.
     pub address_burst: u32,
-    /// Take the client address from `X-Forwarded-For` / `Forwarded` (only behind a proxy that
-    /// sets them).
+    /// Reverse proxies (CIDRs) whose `X-Forwarded-For` is believed: for a request from one of
+    /// them, the client is the rightmost hop that is not itself a trusted proxy.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Deprecated: `true` now means `trusted_proxies = ["127.0.0.0/8", "::1/128"]` (a proxy on
+    /// this host), with a warning at start. It used to believe any client's own header.
     pub trust_forwarded_for: bool,
+}
+
+impl ApiSettings {
+    /// The effective trusted proxies (including the deprecated switch's loopback ranges).
+    pub(crate) fn effective_trusted_proxies(&self) -> Vec<ipnet::IpNet> {
+        let mut nets = self.trusted_proxies.clone();
+        if self.trust_forwarded_for {
+            nets.extend(
+                ["127.0.0.0/8", "::1/128"]
+                    .iter()
+                    .filter_map(|n| n.parse::<ipnet::IpNet>().ok()),
+            );
+        }
+        nets
+    }
 }
 
 impl Default for ApiSettings {
@@ -248,6 +275,7 @@ impl Default for ApiSettings {
             token_burst: 40,
             address_rate_per_second: 50,
             address_burst: 100,
+            trusted_proxies: Vec::new(),
             trust_forwarded_for: false,
         }
     }
@@ -389,6 +417,18 @@ impl Settings {
                 }
                 "KOOLICENSE_WORKERS" => {
                     self.server.workers = value.parse().map_err(|e| bad(format!("{e}")))?;
+                }
+                "KOOLICENSE_METRICS_LISTEN" => {
+                    self.server.metrics_listen =
+                        Some(value.parse().map_err(|e| bad(format!("{e}")))?);
+                }
+                "KOOLICENSE_TRUSTED_PROXIES" => {
+                    self.api.trusted_proxies = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|n| !n.is_empty())
+                        .map(|n| n.parse().map_err(|e| bad(format!("{n:?}: {e}"))))
+                        .collect::<Result<_, _>>()?;
                 }
                 "KOOLICENSE_DATA_DIR" => self.storage.data_dir = PathBuf::from(value),
                 "KOOLICENSE_CACHE_CAPACITY_MB" => {

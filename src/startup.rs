@@ -6,9 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
 use chrono::Utc;
+
+mod fail_stop;
+mod internal;
+pub(crate) mod private_dir;
 
 use crate::access::TokenRegistry;
 use crate::error::ApiError;
@@ -17,6 +22,8 @@ use crate::koomarket::interface::Interface;
 use crate::licensing::{Licensing, Rules};
 use crate::marketplace::client::MarketClient;
 use crate::marketplace::outbox::{OutboxWorker, RetryPolicy};
+use crate::marketplace::pool::CallPool;
+use crate::metrics::census::Censor;
 use crate::routes;
 use crate::settings::{Secret, Settings};
 use crate::signing::Signer;
@@ -31,6 +38,14 @@ pub const DEV_MARKET_KEY_FILE: &str = "koomarket-dev.key";
 /// File name of the generated development access key (POST interfaces) under `<data_dir>/`.
 pub const DEV_ACCESS_KEY_FILE: &str = "koomarket-access-dev.key";
 
+/// Connections the kernel queues for accepting (actix's own default).
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Threads making marketplace calls for inbound requests (activation), and how many different
+/// calls may wait for them; beyond that an activation is answered 503 at once.
+const OUTBOUND_THREADS: usize = 8;
+const OUTBOUND_QUEUE: usize = 256;
+
 /// Start-up options that are not configuration.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StartOptions {
@@ -42,8 +57,11 @@ pub struct StartOptions {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The internal metrics server (`server.metrics_listen`), if configured.
+    metrics_server: Option<Server>,
     state: AppState,
     outbox: OutboxWorker,
+    census: Censor,
 }
 
 /// What the app factory registers: the application state and the production interface's.
@@ -97,14 +115,21 @@ impl Application {
             .local_addr()
             .context("while reading the bound port")?
             .port();
+        // A listener from `TcpListener::bind` queues 128 connections; a burst beyond that (many
+        // activations at once) had the kernel drop and later reset connections. Listening again
+        // on the bound socket raises the queue (the kernel caps it at net.core.somaxconn).
+        rustix::net::listen(&listener, LISTEN_BACKLOG)
+            .context("while raising the listen backlog")?;
+        let census = Censor::start(state.store.clone(), state.metrics.census())
+            .context("while starting the metrics census")?;
+        let metrics_server = match state.settings.server.metrics_listen {
+            Some(addr) => Some(internal::metrics_server(&state, addr)?),
+            None => None,
+        };
         let factory_state = shared;
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(
-                    actix_web::middleware::Logger::new("%a %{METHOD}xi %U %s %b %Dms")
-                        .custom_request_replace("METHOD", |req| req.method().to_string())
-                        .log_target("koolicense::http"),
-                )
+                .wrap(from_fn(routes::observe::observe))
                 .configure(|cfg| configure_app(cfg, &factory_state))
         })
         .shutdown_timeout(state.settings.server.shutdown_timeout_secs);
@@ -118,8 +143,10 @@ impl Application {
         Ok(Application {
             port,
             server,
+            metrics_server,
             state,
             outbox,
+            census,
         })
     }
 
@@ -130,20 +157,53 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT (or the server handle stops it), then flushes storage.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let result = self.server.await;
-        self.state.set_not_ready();
-        let mut outbox = self.outbox;
+        let Application {
+            server,
+            metrics_server,
+            state,
+            outbox,
+            census,
+            ..
+        } = self;
+        let metrics = metrics_server.map(|server| {
+            let handle = server.handle();
+            (actix_web::rt::spawn(server), handle)
+        });
+        let (result, failure) = fail_stop::serve(server, &state).await;
+        state.set_not_ready();
+        if let Some((task, handle)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
+        if let Some(reason) = failure {
+            // The outbox may wait on the network and the census on the failed disk; the
+            // process is about to exit, so they are left to it rather than joined.
+            std::mem::forget(outbox);
+            std::mem::forget(census);
+            anyhow::bail!("storage failed, stopped so that the service is restarted: {reason}");
+        }
+        let mut census = census;
+        crate::telemetry::blocking(move || census.stop())
+            .await
+            .context("while stopping the metrics census")?;
+        let mut outbox = outbox;
         web::block(move || outbox.stop())
             .await
             .context("while stopping the outbox worker")?;
-        let store = self.state.store.clone();
+        let store = state.store.clone();
         web::block(move || store.close())
             .await
             .context("while flushing storage at shutdown")?
             .context("while flushing storage at shutdown")?;
-        let (flushes, waiters) = self.state.store.commit_stats();
+        let (flushes, waiters) = state.store.commit_stats();
         tracing::info!(flushes, waiters, "storage flushed; stopped");
         result.context("while serving HTTP")
+    }
+
+    /// Ends the process shortly after a storage failure should the orderly stop hang (the
+    /// binary calls it; tests do not).
+    pub fn arm_fail_stop_watchdog(&self) {
+        fail_stop::arm_watchdog(self.state.store.clone());
     }
 
     /// The storage handle (for its group-commit counters).
@@ -164,8 +224,13 @@ pub(crate) fn prepare_state(
     options: StartOptions,
 ) -> anyhow::Result<(Shared, Arc<MarketClient>)> {
     let data_dir = settings.storage.data_dir.clone();
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("while creating the data directory {}", data_dir.display()))?;
+    private_dir::prepare(&data_dir)?;
+    if settings.api.trust_forwarded_for {
+        tracing::warn!(
+            "api.trust_forwarded_for is deprecated: it now trusts X-Forwarded-For only from this \
+             host (127.0.0.0/8, ::1); list your proxies in api.trusted_proxies instead"
+        );
+    }
     let store = Store::open(&data_dir, settings.storage.cache_capacity_mb)
         .with_context(|| format!("while opening the database under {}", data_dir.display()))?;
     let signer = load_signer(&settings, &data_dir)?;
@@ -210,8 +275,18 @@ pub(crate) fn prepare_state(
         rules(&settings),
         client.clone(),
     );
-    let interface = Interface::new(&settings, licensing.clone(), market_keys, access_keys);
-    let state = AppState::new(store, signer, settings, licensing, tokens);
+    let state = AppState::new(store, signer, settings.clone(), licensing.clone(), tokens)
+        .with_outbound(
+            CallPool::start("koolicense-outbound", OUTBOUND_THREADS, OUTBOUND_QUEUE)
+                .context("while starting the outbound pool")?,
+        );
+    let interface = Interface::new(
+        &settings,
+        licensing,
+        market_keys,
+        access_keys,
+        state.metrics.clone(),
+    );
     let interface = web::Data::new(interface);
     Ok((Shared { state, interface }, client))
 }

@@ -3,11 +3,14 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::access::client_addr::TrustedProxies;
 use crate::access::ratelimit::{Limit, RateLimiter};
 use crate::access::session::SessionStore;
 use crate::access::TokenRegistry;
 use crate::licensing::revocations::ListCache;
-use crate::licensing::Licensing;
+use crate::licensing::{Licensing, LookupResult};
+use crate::marketplace::pool::CallPool;
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::signing::Signer;
 use crate::store::Store;
@@ -31,6 +34,10 @@ pub(crate) struct AppState {
     pub(crate) limiter: Arc<RateLimiter>,
     /// The last signed revocation list.
     pub(crate) revocations: Arc<ListCache>,
+    /// Prometheus metrics.
+    pub(crate) metrics: Arc<Metrics>,
+    /// Marketplace calls made for inbound requests (activation).
+    pub(crate) outbound: Arc<CallPool<LookupResult>>,
     ready: Arc<AtomicBool>,
 }
 
@@ -51,9 +58,11 @@ impl AppState {
         let limiter = RateLimiter::new(
             limit(api.token_rate_per_second, api.token_burst),
             limit(api.address_rate_per_second, api.address_burst),
-            api.trust_forwarded_for,
+            TrustedProxies::new(api.effective_trusted_proxies()),
         );
         AppState {
+            metrics: Arc::new(Metrics::new(store.metrics())),
+            outbound: Arc::new(CallPool::idle()),
             tokens: Arc::new(tokens),
             sessions: Arc::new(SessionStore::default()),
             limiter: Arc::new(limiter),
@@ -64,6 +73,12 @@ impl AppState {
             licensing,
             ready: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// Uses `pool` for the marketplace calls of inbound requests.
+    pub(crate) fn with_outbound(mut self, pool: CallPool<LookupResult>) -> AppState {
+        self.outbound = Arc::new(pool);
+        self
     }
 
     /// Whether the service accepts traffic.

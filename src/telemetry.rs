@@ -1,4 +1,5 @@
-//! Structured logging with tracing: text for people, JSON for collectors.
+//! Structured logging with tracing: text for people, JSON for collectors; and [`blocking`],
+//! which keeps a request's span (its request id) on work moved to the blocking pool.
 
 use tracing_subscriber::EnvFilter;
 
@@ -14,4 +15,15 @@ pub fn init(log: &LogSettings) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Runs blocking work on actix's blocking pool inside the caller's span, so its log lines carry
+/// the request id like every other line of the request. Use it instead of `web::block`.
+pub(crate) async fn blocking<F, R>(work: F) -> Result<R, actix_web::error::BlockingError>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let span = tracing::Span::current();
+    actix_web::web::block(move || span.in_scope(work)).await
 }

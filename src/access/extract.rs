@@ -2,6 +2,7 @@
 //! `Read` or `Write` cannot run for a caller without it (401 without a valid token, 403 with a
 //! token lacking the scope). A caller is a bearer token, or else a console session cookie; a
 //! session's unsafe requests (POST, DELETE, ...) must also carry its CSRF token in a header.
+//! A token's rate bucket is charged here, after the caller authenticated.
 
 use std::future::{ready, Ready};
 
@@ -70,6 +71,7 @@ fn authorize(req: &HttpRequest, scope: Scope) -> Result<Caller, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
     let caller = authenticate(req, state)?;
+    state.limiter.charge_token(&caller.token_id)?;
     if caller.has(scope) {
         Ok(caller)
     } else {

@@ -2,6 +2,7 @@
 //! compared in constant time), console sessions signed in with such a token, the request
 //! extractors that enforce them, and per-token and per-address rate limits.
 
+pub(crate) mod client_addr;
 pub(crate) mod extract;
 pub(crate) mod ratelimit;
 pub(crate) mod session;
@@ -111,11 +112,6 @@ fn parse(token: &str) -> Option<(&str, &str)> {
     let rest = token.strip_prefix(PREFIX)?;
     let (id, secret) = rest.split_once('_')?;
     (id.len() == 16 && !secret.is_empty() && secret.len() <= 64).then_some((id, secret))
-}
-
-/// The id part of a bearer token, without checking it (for rate-limit keys).
-pub(crate) fn token_id_hint(token: &str) -> Option<&str> {
-    parse(token).map(|(id, _)| id)
 }
 
 /// All API tokens, cached in memory (this process is the only writer of the database).

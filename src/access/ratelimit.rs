@@ -1,15 +1,19 @@
-//! Token-bucket rate limits on every `/v1` request: one bucket per API token (when the request
-//! names one) and one per client address. Over the limit the answer is 429 with `Retry-After`.
+//! Token-bucket rate limits: one bucket per client address for every `/v1` request and one for
+//! the probes (`/healthz`, `/readyz`, `/metrics`), charged by the middleware before anything
+//! else runs; and one per API token, charged only once the token has authenticated (a forged
+//! token naming a real token's id cannot drain that token's bucket). Over the limit the answer is
+//! 429 with `Retry-After`. The client address comes from [`super::client_addr`].
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
 use parking_lot::Mutex;
 
+use super::client_addr::TrustedProxies;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -34,16 +38,16 @@ const PRUNE_ABOVE: usize = 10_000;
 pub(crate) struct RateLimiter {
     per_token: Limit,
     per_address: Limit,
-    trust_forwarded_for: bool,
+    proxies: TrustedProxies,
     buckets: Mutex<HashMap<String, Bucket>>,
 }
 
 impl RateLimiter {
-    pub(crate) fn new(per_token: Limit, per_address: Limit, trust_forwarded_for: bool) -> Self {
+    pub(crate) fn new(per_token: Limit, per_address: Limit, proxies: TrustedProxies) -> Self {
         RateLimiter {
             per_token,
             per_address,
-            trust_forwarded_for,
+            proxies,
             buckets: Mutex::new(HashMap::new()),
         }
     }
@@ -73,43 +77,47 @@ impl RateLimiter {
         }
     }
 
-    fn check(&self, address: &str, token_id: Option<&str>) -> Result<(), Duration> {
-        let now = Instant::now();
-        self.take(&format!("addr:{address}"), self.per_address, now)?;
-        if let Some(id) = token_id {
-            self.take(&format!("token:{id}"), self.per_token, now)?;
-        }
-        Ok(())
+    /// Charges an authenticated token's bucket.
+    pub(crate) fn charge_token(&self, token_id: &str) -> Result<(), ApiError> {
+        self.take(&format!("token:{token_id}"), self.per_token, Instant::now())
+            .map_err(too_many)
+    }
+
+    /// The client address a request is attributed to.
+    pub(crate) fn client_of(&self, req: &actix_web::HttpRequest) -> String {
+        self.proxies
+            .client_of(req)
+            .map_or_else(|| "unknown".to_string(), |ip| ip.to_string())
     }
 }
 
-/// Middleware for the `/v1` scope.
+fn too_many(wait: Duration) -> ApiError {
+    ApiError::RateLimited {
+        retry_after_secs: wait.as_secs().max(1),
+    }
+}
+
+/// Middleware for the `/v1` scope and the probes: the per-address bucket (probes have their
+/// own, so a busy load balancer does not starve the API of the same address, nor the reverse).
 pub(crate) async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if let Some(state) = req.app_data::<web::Data<AppState>>() {
         let limiter = &state.limiter;
-        let address = if limiter.trust_forwarded_for {
-            req.connection_info()
-                .realip_remote_addr()
-                .unwrap_or("unknown")
-                .to_string()
+        let address = limiter.client_of(req.request());
+        let kind = if req.path().starts_with("/v1") {
+            "addr"
         } else {
-            req.peer_addr()
-                .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
+            "probe"
         };
-        let token_id = super::extract::bearer(req.request())
-            .and_then(super::token_id_hint)
-            .map(str::to_string);
-        if let Err(wait) = limiter.check(&address, token_id.as_deref()) {
-            return Err(ApiError::RateLimited {
-                retry_after_secs: wait.as_secs().max(1),
-            }
-            .into());
+        let key = format!("{kind}:{address}");
+        if let Err(wait) = limiter.take(&key, limiter.per_address, Instant::now()) {
+            // Answered here (not as an `Err`), so the outer layers see an ordinary response.
+            return Ok(req.error_response(too_many(wait)));
         }
     }
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 #[cfg(test)]
@@ -123,7 +131,7 @@ mod tests {
 
     #[test]
     fn a_burst_is_allowed_then_requests_wait_for_refill() {
-        let limiter = RateLimiter::new(LIMIT, LIMIT, false);
+        let limiter = RateLimiter::new(LIMIT, LIMIT, TrustedProxies::default());
         let start = Instant::now();
         for _ in 0..3 {
             assert!(limiter.take("k", LIMIT, start).is_ok());

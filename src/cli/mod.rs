@@ -1,5 +1,6 @@
 //! The `koolicense` command line: `serve` (default), key generation, offline issuance,
-//! verification, inspection, this machine's fingerprint, and a signed KooMarket test call.
+//! verification, inspection, this machine's fingerprint, a signed KooMarket test call, and
+//! online backup / offline restore.
 
 /// `println!` for command output: a closed pipe (`| head`) ends the program quietly instead of
 /// panicking.
@@ -12,7 +13,9 @@ macro_rules! out {
     ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!($($arg)*), false) };
 }
 
+mod backup;
 mod call;
+mod marketplace;
 mod offline;
 mod token;
 
@@ -58,9 +61,17 @@ enum Command {
     /// Merchant API tokens (the database must not be held by a running service, or use --url).
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Download a consistent snapshot of a running service's database (write-scoped token),
+    /// checked against its SHA-256.
+    Backup(backup::BackupArgs),
+    /// Restore a snapshot into a new, empty data directory (the service stopped).
+    Restore(backup::RestoreArgs),
     /// KooMarket tools.
     #[command(subcommand)]
     Koomarket(KoomarketCommand),
+    /// The marketplace as it sees this service.
+    #[command(subcommand)]
+    Marketplace(MarketplaceCommand),
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -71,6 +82,13 @@ enum KoomarketCommand {
     /// Send a correctly signed production-interface call to a running service (like the seller
     /// console's debugger) and check the Body-Sign of the answer; or print the signed URL.
     Call(call::CallArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum MarketplaceCommand {
+    /// The delisting guard: failed answers per day and activity for the last 30 days and this
+    /// month's failed orders (KooMarket delists above five), from a running service.
+    Health(marketplace::HealthArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +166,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Inspect(args)) => offline::inspect(&args),
         Some(Command::Fingerprint(args)) => offline::fingerprint(&args),
         Some(Command::Koomarket(KoomarketCommand::Call(args))) => call::call(&args),
+        Some(Command::Marketplace(MarketplaceCommand::Health(args))) => marketplace::health(&args),
+        Some(Command::Backup(args)) => backup::backup(&args),
+        Some(Command::Restore(args)) => backup::restore(&args),
         Some(Command::Token(command)) => token::run(&command, cli.serve.config.clone()),
         Some(Command::Config(ConfigCommand::Example)) => {
             out!("{EXAMPLE_CONFIG}");
@@ -169,6 +190,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     };
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings, options)?;
+        app.arm_fail_stop_watchdog();
         tracing::info!(port = app.port(), "koolicense listening");
         app.run_until_stopped().await
     })?;

@@ -31,31 +31,29 @@ pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<Interface>) ->
     let key_index = match &authenticated {
         Ok(index) | Err((index, _)) => *index,
     };
+    let activity = params.get("activity").unwrap_or("").to_owned();
     let interface = state.clone();
-    let inner = span.clone();
-    let answer = web::block(move || {
-        inner.in_scope(|| {
-            let answer = match authenticated {
-                Ok(_) => answer(&interface.licensing, &params, Utc::now()),
-                Err((_, why)) => {
-                    tracing::warn!(reason = %why, "KooMarket call rejected");
-                    Answer::failure(ResultCode::AuthFailed, "authentication failed")
-                        .with_detail(why)
-                }
-            };
-            interface
-                .rejected
-                .record(&interface.licensing, "get", &answer, |name| {
-                    params.get(name).map(str::to_string)
-                });
-            answer
-        })
+    let answer = crate::telemetry::blocking(move || {
+        let answer = match authenticated {
+            Ok(_) => answer(&interface.licensing, &params, Utc::now()),
+            Err((_, why)) => {
+                tracing::warn!(reason = %why, "KooMarket call rejected");
+                Answer::failure(ResultCode::AuthFailed, "authentication failed").with_detail(why)
+            }
+        };
+        interface
+            .rejected
+            .record(&interface.licensing, "get", &answer, |name| {
+                params.get(name).map(str::to_string)
+            });
+        answer
     })
     .await
     .unwrap_or_else(|e| {
         Answer::from_error(&crate::licensing::LicensingError::Internal(e.to_string()))
     });
     span.record("result", answer.result_code());
+    super::observed::observe(&state.metrics, "get", &activity, &answer);
     tracing::info!(
         elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
         "answered"

@@ -2,10 +2,13 @@
 //! schemes, and the record of rejected calls. Registered as its own application data, so this
 //! module depends on the core and not on the application state.
 
+use std::sync::Arc;
+
 use super::auth::KeyRing;
 use super::post::PostAuth;
 use super::rejected::Recorder;
 use crate::licensing::Licensing;
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 
 /// The production interface's state (one per service).
@@ -21,6 +24,8 @@ pub(crate) struct Interface {
     pub(crate) post: PostAuth,
     /// The record of rejected calls.
     pub(crate) rejected: Recorder,
+    /// Where every answer is counted.
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Interface {
@@ -30,6 +35,7 @@ impl Interface {
         licensing: Licensing,
         keys: KeyRing,
         access_keys: KeyRing,
+        metrics: Arc<Metrics>,
     ) -> Interface {
         Interface {
             licensing,
@@ -37,6 +43,7 @@ impl Interface {
             timestamp_window_secs: settings.koomarket.timestamp_window_secs,
             post: PostAuth::new(settings, access_keys),
             rejected: Recorder::default(),
+            metrics,
         }
     }
 }

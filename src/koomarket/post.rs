@@ -129,32 +129,33 @@ pub(crate) async fn handle_post(
     };
     let key_index = authenticated.as_ref().map_or(0, |a| a.key_index);
     let interface = state.clone();
-    let inner = span.clone();
-    let answer = web::block(move || {
-        inner.in_scope(|| {
-            let answer = match (&body, authenticated) {
-                (Err(e), _) => Answer::failure(ResultCode::InvalidParams, e.clone()),
-                (Ok(_), Err(why)) => {
-                    tracing::warn!(reason = %why, "KooMarket POST call rejected");
-                    Answer::failure(ResultCode::AuthFailed, "authentication failed")
-                        .with_detail(why)
-                }
-                (Ok(raw), Ok(auth)) => answer(&interface.licensing, &interface.post, auth, raw),
-            };
-            let parsed = body.as_ref().ok().and_then(|raw| Body::parse(raw).ok());
-            interface
-                .rejected
-                .record(&interface.licensing, "post", &answer, |name| {
-                    parsed
-                        .as_ref()
-                        .and_then(|b| b.optional(name, 1024).ok().flatten())
-                });
-            answer
-        })
+    let (answer, activity) = crate::telemetry::blocking(move || {
+        let answer = match (&body, authenticated) {
+            (Err(e), _) => Answer::failure(ResultCode::InvalidParams, e.clone()),
+            (Ok(_), Err(why)) => {
+                tracing::warn!(reason = %why, "KooMarket POST call rejected");
+                Answer::failure(ResultCode::AuthFailed, "authentication failed").with_detail(why)
+            }
+            (Ok(raw), Ok(auth)) => answer(&interface.licensing, &interface.post, auth, raw),
+        };
+        let parsed = body.as_ref().ok().and_then(|raw| Body::parse(raw).ok());
+        let field = |name| {
+            parsed
+                .as_ref()
+                .and_then(|b| b.optional(name, 1024).ok().flatten())
+        };
+        interface
+            .rejected
+            .record(&interface.licensing, "post", &answer, field);
+        (answer, field("activity").unwrap_or_default())
     })
     .await
-    .unwrap_or_else(|e| Answer::from_error(&LicensingError::Internal(e.to_string())));
+    .unwrap_or_else(|e| {
+        let answer = Answer::from_error(&LicensingError::Internal(e.to_string()));
+        (answer, String::new())
+    });
     span.record("result", answer.result_code());
+    super::observed::observe(&state.metrics, "post", &activity, &answer);
     tracing::info!(
         elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
         "answered"

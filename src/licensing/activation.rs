@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use koolicense_verify::HardwareId;
 
 use super::codes::{self, license_status};
-use super::directory::{lookup_error, CodeLookupError};
+use super::directory::{lookup_error, CodeInfo, CodeLookupError};
 use super::machines::{apply_status, fingerprint_digest, machine_limit};
 use super::renewal::{ExpiryChange, Renewal};
 use super::{create, Licensing, LicensingError, NewLicense};
@@ -29,6 +29,32 @@ use crate::store::WriteBatch;
 const ACTOR: &str = "activation";
 /// After a failed status query, try again after at most this long.
 const RETRY_FAILED_REFRESH_SECS: i64 = 3600;
+
+/// What activation asks the marketplace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Lookup {
+    /// The code is not known here: activate it (or query it if it is already active).
+    First,
+    /// Its status query is due.
+    Refresh,
+}
+
+/// The marketplace's answer about a code.
+pub(crate) type LookupResult = Result<CodeInfo, CodeLookupError>;
+
+/// How far activation got without the marketplace.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Activated (or refused) from what is stored here.
+    Done(Activated),
+    /// The marketplace must be asked first.
+    Needs(Lookup),
+}
+
+/// Whether a code's status query is due.
+fn refresh_due(record: &CodeRecord, now: DateTime<Utc>) -> bool {
+    now >= record.refresh_due_at && record.status != CodeStatus::Released
+}
 
 /// A license handed to the software.
 #[derive(Debug, Clone)]
@@ -74,21 +100,30 @@ fn validate(code: &str, hardware_identifier: &str) -> Result<HardwareId, Licensi
 }
 
 impl Licensing {
-    /// Activates the code at the marketplace (or, if already active, queries it) and applies
-    /// what the callbacks said meanwhile.
+    /// Asks the marketplace about `code`: activates it the first time (or, if it is already
+    /// active, queries it); queries it for a refresh. This is the network call; it runs without
+    /// any lock, on the outbound pool (see `marketplace::pool`).
+    pub(crate) fn lookup_code(&self, lookup: Lookup, code: &str) -> LookupResult {
+        match lookup {
+            Lookup::First => match self.codes.activate(code) {
+                Ok(Some(info)) if info.product_id.is_some() => Ok(info),
+                Ok(_) | Err(CodeLookupError::AlreadyActive) => self.codes.query(code),
+                Err(e) => Err(e),
+            },
+            Lookup::Refresh => self.codes.query(code),
+        }
+    }
+
+    /// The first activation's record from the marketplace's answer, with what the callbacks
+    /// said meanwhile applied.
     fn first_activation(
         &self,
         code: &str,
+        found: LookupResult,
         now: DateTime<Utc>,
         batch: &mut WriteBatch,
     ) -> Result<CodeRecord, LicensingError> {
-        let info = match self.codes.activate(code) {
-            Ok(Some(info)) if info.product_id.is_some() => info,
-            Ok(_) | Err(CodeLookupError::AlreadyActive) => {
-                self.codes.query(code).map_err(|e| lookup_error(code, e))?
-            }
-            Err(e) => return Err(lookup_error(code, e)),
-        };
+        let info = found.map_err(|e| lookup_error(code, e))?;
         let product_id = info.product_id.clone().ok_or_else(|| {
             LicensingError::MarketplaceUnavailable(
                 "the marketplace did not report the code's product_id".into(),
@@ -144,18 +179,16 @@ impl Licensing {
         Ok(record)
     }
 
-    /// Queries the code if its refresh is due; the licenses that change with it go in `batch`.
-    fn refresh_if_due(
+    /// Applies a status query's answer; the licenses that change with it go in `batch`.
+    fn refresh(
         &self,
         code: &mut CodeRecord,
+        found: LookupResult,
         now: DateTime<Utc>,
         batch: &mut WriteBatch,
     ) -> Result<(), LicensingError> {
-        if now < code.refresh_due_at || code.status == CodeStatus::Released {
-            return Ok(());
-        }
         let interval = self.rules.code_refresh_interval;
-        match self.codes.query(&code.code) {
+        match found {
             Ok(info) => {
                 let before = (code.status, code.expires_at);
                 let expiry_changed =
@@ -234,23 +267,64 @@ impl Licensing {
         Ok(())
     }
 
-    /// `POST /v1/activate`.
-    pub(crate) fn activate(
+    /// Activation as far as it goes without the marketplace: done when the code is known here
+    /// and no status query is due, else what to ask the marketplace. Holds the code's lock only
+    /// for local reads and the write.
+    pub(crate) fn activate_local(
         &self,
         code: &str,
         hardware_identifier: &str,
         now: DateTime<Utc>,
+    ) -> Result<Step, LicensingError> {
+        validate(code, hardware_identifier)?;
+        let _guard = self.lock(LockKey::Instance(code));
+        let record = match self.store.license_code(code)? {
+            None => return Ok(Step::Needs(Lookup::First)),
+            Some(record) if refresh_due(&record, now) => return Ok(Step::Needs(Lookup::Refresh)),
+            Some(record) => record,
+        };
+        self.finish(record, hardware_identifier, now, WriteBatch::default())
+            .map(Step::Done)
+    }
+
+    /// Completes an activation with the marketplace's answer `found` to `lookup`. The record is
+    /// read again under the lock: another activation may have completed meanwhile, in which case
+    /// its record stands and `found` only refreshes it if a refresh is still due.
+    pub(crate) fn activate_with(
+        &self,
+        code: &str,
+        hardware_identifier: &str,
+        now: DateTime<Utc>,
+        lookup: Lookup,
+        found: LookupResult,
     ) -> Result<Activated, LicensingError> {
         validate(code, hardware_identifier)?;
         let _guard = self.lock(LockKey::Instance(code));
         let mut batch = WriteBatch::default();
-        let mut record = match self.store.license_code(code)? {
+        let record = match self.store.license_code(code)? {
+            None if lookup == Lookup::First => {
+                self.first_activation(code, found, now, &mut batch)?
+            }
+            // The record was gone or appeared meanwhile: ask again next time.
+            None => return Err(lookup_error(code, CodeLookupError::Unknown)),
             Some(mut record) => {
-                self.refresh_if_due(&mut record, now, &mut batch)?;
+                if refresh_due(&record, now) {
+                    self.refresh(&mut record, found, now, &mut batch)?;
+                }
                 record
             }
-            None => self.first_activation(code, now, &mut batch)?,
         };
+        self.finish(record, hardware_identifier, now, batch)
+    }
+
+    /// Refuses an inactive code or issues (finds) the machine's license, and writes.
+    fn finish(
+        &self,
+        mut record: CodeRecord,
+        hardware_identifier: &str,
+        now: DateTime<Utc>,
+        mut batch: WriteBatch,
+    ) -> Result<Activated, LicensingError> {
         let expired = record.expires_at.is_some_and(|e| e <= now);
         let refused = if record.status != CodeStatus::Alive || expired {
             let status = if expired {

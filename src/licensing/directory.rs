@@ -53,16 +53,18 @@ pub(super) fn lookup_error(code: &str, e: CodeLookupError) -> LicensingError {
                 .into(),
         ),
         CodeLookupError::Refused(m) => {
-            LicensingError::Invalid(format!("the marketplace refused the code: {m}"))
+            tracing::warn!(error = %m, "the marketplace refused an authorization code");
+            LicensingError::Invalid("the marketplace refused this authorization code".into())
         }
         CodeLookupError::AlreadyActive => {
             LicensingError::MarketplaceUnavailable("the code is active but cannot be read".into())
         }
         CodeLookupError::Unavailable(m) => {
+            // The caller is anonymous: the upstream detail (URLs, transport errors) is logged only.
             tracing::warn!(error = %m, "marketplace call for an authorization code failed");
-            LicensingError::MarketplaceUnavailable(format!(
-                "the marketplace cannot be used right now: {m}"
-            ))
+            LicensingError::MarketplaceUnavailable(
+                "the marketplace cannot be reached right now; try again later".into(),
+            )
         }
     }
 }

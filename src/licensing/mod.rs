@@ -18,6 +18,7 @@ pub(crate) mod commands;
 mod delivery;
 mod directory;
 mod handle;
+pub(crate) mod health;
 mod jobs;
 mod lifecycle;
 mod machines;
@@ -26,6 +27,7 @@ pub(crate) mod policy;
 mod renewal;
 pub(crate) mod revocations;
 
+pub(crate) use self::activation::{LookupResult, Step};
 pub(crate) use self::delivery::Delivery;
 pub(crate) use self::directory::{CodeDirectory, CodeInfo, CodeLookupError};
 pub(crate) use self::handle::{Licensing, Rules};

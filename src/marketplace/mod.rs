@@ -11,6 +11,7 @@
 pub(crate) mod apig;
 pub(crate) mod client;
 pub(crate) mod outbox;
+pub(crate) mod pool;
 
 use serde_json::Value;
 

@@ -8,6 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::licensing::Step;
+use crate::marketplace::pool::Busy;
 use crate::state::AppState;
 
 /// Body of `POST /v1/activate`.
@@ -20,24 +22,65 @@ pub(crate) struct ActivateRequest {
     hardware_identifier: String,
 }
 
-/// `POST /v1/activate`
+/// `POST /v1/activate`: what can be done locally runs on the blocking pool; the marketplace
+/// call, when one is needed, runs on the outbound pool (shared with concurrent activations of
+/// the same code) while this request waits without holding a thread or a lock.
 pub(crate) async fn activate(
     state: web::Data<AppState>,
     body: web::Json<ActivateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let req = body.into_inner();
-    let activated = web::block(move || {
-        state.licensing.activate(
-            req.authorization_code.trim(),
-            &req.hardware_identifier,
-            Utc::now(),
-        )
-    })
-    .await??;
+    let req = web::Data::new(body.into_inner());
+    let now = Utc::now();
+    let local = {
+        let (state, req) = (state.clone(), req.clone());
+        crate::telemetry::blocking(move || {
+            state
+                .licensing
+                .activate_local(req.code(), &req.hardware_identifier, now)
+        })
+        .await??
+    };
+    let activated = match local {
+        Step::Done(activated) => activated,
+        Step::Needs(lookup) => {
+            let code = req.code().to_string();
+            let licensing = state.licensing.clone();
+            let pending = state
+                .outbound
+                .call(format!("{lookup:?}/{code}"), move || {
+                    licensing.lookup_code(lookup, &code)
+                })
+                .map_err(|Busy| {
+                    tracing::warn!("outbound pool full; activation refused for now");
+                    ApiError::MarketplaceUnavailable(
+                        "the marketplace cannot be reached right now; try again later".into(),
+                    )
+                })?;
+            let found = pending
+                .await
+                .map_err(|_| ApiError::Internal("the outbound call was dropped".into()))?;
+            crate::telemetry::blocking(move || {
+                state.licensing.activate_with(
+                    req.code(),
+                    &req.hardware_identifier,
+                    Utc::now(),
+                    lookup,
+                    found,
+                )
+            })
+            .await??
+        }
+    };
     Ok(HttpResponse::Ok().json(json!({
         "license": activated.license,
         "license_id": activated.license_id,
         "expires_at": activated.expires_at,
         "repeated": activated.repeated,
     })))
+}
+
+impl ActivateRequest {
+    fn code(&self) -> &str {
+        self.authorization_code.trim()
+    }
 }

@@ -43,7 +43,8 @@ pub(crate) async fn list_audit_events(
     };
     let store = state.store.clone();
     let after = q.cursor.unwrap_or(0);
-    let events = web::block(move || store.query_audit(&filter, after, limit)).await??;
+    let events =
+        crate::telemetry::blocking(move || store.query_audit(&filter, after, limit)).await??;
     let next_cursor = (events.len() == limit)
         .then(|| events.last().map(|e| e.id))
         .flatten();

@@ -1,6 +1,7 @@
 //! `GET /v1/marketplace/calls?result=failed`: the marketplace calls this service rejected
 //! (000001, 000002, 000003, 000005), oldest first, so a merchant can reconcile them with the
-//! seller console's 生产接口消息 before KooMarket's count of failed orders bites.
+//! seller console's 生产接口消息 before KooMarket's count of failed orders bites; and
+//! `GET /v1/marketplace/health`, their summary (see `licensing::health`).
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -44,9 +45,23 @@ pub(crate) async fn list_marketplace_calls(
     }
     let licensing = state.licensing.clone();
     let after = q.cursor.unwrap_or(0);
-    let calls = web::block(move || licensing.rejected_calls(after, limit)).await??;
+    let calls =
+        crate::telemetry::blocking(move || licensing.rejected_calls(after, limit)).await??;
     let next_cursor = (calls.len() == limit)
         .then(|| calls.last().map(|c| c.id))
         .flatten();
     Ok(HttpResponse::Ok().json(json!({ "calls": calls, "next_cursor": next_cursor })))
+}
+
+/// `GET /v1/marketplace/health`: the delisting guard — failed answers per day and activity for
+/// the last 30 days and this month's failed orders against KooMarket's limit.
+pub(crate) async fn marketplace_health(
+    _caller: Read,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let licensing = state.licensing.clone();
+    let health =
+        crate::telemetry::blocking(move || licensing.marketplace_health(chrono::Utc::now()))
+            .await??;
+    Ok(HttpResponse::Ok().json(health))
 }

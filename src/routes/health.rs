@@ -1,4 +1,5 @@
-//! Liveness and readiness probes.
+//! Liveness and readiness probes: constant time, no data in the answer (they are public), and
+//! rate-limited per client address like every public route.
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -11,12 +12,13 @@ pub(crate) async fn get_health() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: storage answers and the service is not shutting down.
+/// `GET /readyz`: storage has not failed and the service is not shutting down.
 pub(crate) async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if let Some(reason) = state.store.failure().reason() {
+        return Err(ApiError::StorageFailed(reason.to_string()));
+    }
     if !state.is_ready() {
         return Err(ApiError::NotReady);
     }
-    let store = state.store.clone();
-    let licenses = web::block(move || store.license_count()).await?;
-    Ok(HttpResponse::Ok().json(json!({"status": "ready", "licenses": licenses})))
+    Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
 }

@@ -19,7 +19,7 @@ struct PublishedKey {
 /// Lists the public keys, the active one marked.
 pub(crate) async fn list_keys(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
-    let keys = web::block(move || store.signing_keys()).await??;
+    let keys = crate::telemetry::blocking(move || store.signing_keys()).await??;
     let active = state.signer.kid().to_string();
     let keys: Vec<PublishedKey> = keys
         .into_iter()

@@ -64,7 +64,9 @@ pub(crate) async fn list_licenses(
     };
     let store = state.store.clone();
     let cursor = q.cursor;
-    let page = web::block(move || store.list_licenses(&filter, cursor.as_deref(), limit)).await??;
+    let page =
+        crate::telemetry::blocking(move || store.list_licenses(&filter, cursor.as_deref(), limit))
+            .await??;
     Ok(HttpResponse::Ok().json(json!({
         "licenses": page.items,
         "next_cursor": page.next_cursor,
@@ -79,7 +81,7 @@ pub(crate) async fn get_license(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let store = state.store.clone();
-    let found = web::block(move || -> Result<_, crate::store::StoreError> {
+    let found = crate::telemetry::blocking(move || -> Result<_, crate::store::StoreError> {
         let Some(license) = store.license(&id)? else {
             return Ok(None);
         };
@@ -142,7 +144,7 @@ async fn act(
             "reason is longer than 500 characters".into(),
         ));
     }
-    let record = web::block(move || {
+    let record = crate::telemetry::blocking(move || {
         state
             .licensing
             .merchant_action(&id, action, reason, &actor, Utc::now())

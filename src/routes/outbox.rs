@@ -46,7 +46,8 @@ pub(crate) async fn list_jobs(
         )));
     }
     let store = state.store.clone();
-    let jobs = web::block(move || store.list_jobs(job_state, q.after, limit)).await??;
+    let jobs =
+        crate::telemetry::blocking(move || store.list_jobs(job_state, q.after, limit)).await??;
     let next_after = (jobs.len() == limit)
         .then(|| jobs.last().map(|j| j.id))
         .flatten();
@@ -64,7 +65,7 @@ pub(crate) async fn retry_job(
         .parse()
         .map_err(|_| ApiError::NotFound("no such outbox job".into()))?;
     let licensing = state.licensing.clone();
-    let outcome = web::block(move || licensing.retry_job(id, Utc::now())).await??;
+    let outcome = crate::telemetry::blocking(move || licensing.retry_job(id, Utc::now())).await??;
     match outcome {
         RetryOutcome::Scheduled(job) => {
             tracing::info!(job = id, actor = %caller.0.actor(), "outbox job retry scheduled");

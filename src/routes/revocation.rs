@@ -35,7 +35,7 @@ pub(crate) async fn get_revocations(
     query: web::Query<RevocationsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let state2 = state.clone();
-    let list = web::block(move || {
+    let list = crate::telemetry::blocking(move || {
         revocations::current(
             &state2.store,
             &state2.signer,
@@ -99,7 +99,8 @@ pub(crate) async fn check_status(
         return Err(ApiError::InvalidRequest("version must be 1 or 2".into()));
     }
     let state2 = state.clone();
-    let (state_now, answer) = web::block(move || status_answer(&state2, req)).await??;
+    let (state_now, answer) =
+        crate::telemetry::blocking(move || status_answer(&state2, req)).await??;
     Ok(HttpResponse::Ok().json(json!({ "state": state_now.as_str(), "answer": answer })))
 }
 

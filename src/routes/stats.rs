@@ -162,7 +162,7 @@ pub(crate) async fn get_stats(
         )));
     }
     let store = state.store.clone();
-    let stats = web::block(move || collect(&store, Utc::now(), &query)).await??;
+    let stats = crate::telemetry::blocking(move || collect(&store, Utc::now(), &query)).await??;
     Ok(HttpResponse::Ok().json(stats))
 }
 

@@ -66,7 +66,7 @@ pub(crate) async fn create_token(
     let record = new.record.clone();
     let registry = state.tokens.clone();
     let store = state.store.clone();
-    web::block(move || registry.insert(&store, record)).await??;
+    crate::telemetry::blocking(move || registry.insert(&store, record)).await??;
     tracing::info!(token = %new.record.id, by = %caller.0.actor(), "API token created");
     Ok(HttpResponse::Created().json(json!({
         "token": new.token,
@@ -93,7 +93,8 @@ pub(crate) async fn revoke_token(
     let id = path.into_inner();
     let registry = state.tokens.clone();
     let store = state.store.clone();
-    let revoked = web::block(move || registry.revoke(&store, &id, Utc::now())).await??;
+    let revoked =
+        crate::telemetry::blocking(move || registry.revoke(&store, &id, Utc::now())).await??;
     let revoked = revoked.ok_or_else(|| ApiError::NotFound("no such token".into()))?;
     tracing::info!(token = %revoked.id, by = %caller.0.actor(), "API token revoked");
     Ok(HttpResponse::Ok().json(json!({ "token": TokenView::from(revoked) })))

@@ -116,3 +116,39 @@ fn product_policies_are_validated() {
     let err = Settings::load(Some(&path), &[], &Overrides::default()).expect_err("must fail");
     assert!(err.to_string().contains("min_matching_components"), "{err}");
 }
+
+#[test]
+fn trusted_proxies_and_the_metrics_address_come_from_file_or_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        &dir,
+        "[server]\nmetrics_listen = \"127.0.0.1:9464\"\n[api]\ntrusted_proxies = [\"10.0.0.0/8\"]\n",
+    );
+    let s = Settings::load(Some(&path), &[], &Overrides::default()).expect("load");
+    assert_eq!(
+        s.server.metrics_listen,
+        Some("127.0.0.1:9464".parse().expect("addr"))
+    );
+    assert_eq!(s.api.effective_trusted_proxies().len(), 1);
+    let e = env(&[
+        ("KOOLICENSE_TRUSTED_PROXIES", "192.168.0.0/16, ::1/128"),
+        ("KOOLICENSE_METRICS_LISTEN", "127.0.0.1:9999"),
+    ]);
+    let s = Settings::load(Some(&path), &e, &Overrides::default()).expect("load");
+    assert_eq!(s.api.trusted_proxies.len(), 2);
+    assert_eq!(s.server.metrics_listen.map(|a| a.port()), Some(9999));
+    let bad = env(&[("KOOLICENSE_TRUSTED_PROXIES", "10.0.0.0/33")]);
+    assert!(Settings::load(None, &bad, &Overrides::default()).is_err());
+    let bad = write(&dir, "[api]\ntrusted_proxies = [\"not-a-cidr\"]\n");
+    assert!(Settings::load(Some(&bad), &[], &Overrides::default()).is_err());
+}
+
+#[test]
+fn the_deprecated_forwarded_for_switch_trusts_only_this_host() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(&dir, "[api]\ntrust_forwarded_for = true\n");
+    let s = Settings::load(Some(&path), &[], &Overrides::default()).expect("still accepted");
+    let nets = s.api.effective_trusted_proxies();
+    assert!(nets.iter().all(|n| n.addr().is_loopback()), "{nets:?}");
+    assert_eq!(nets.len(), 2);
+}

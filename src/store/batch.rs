@@ -14,6 +14,7 @@
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
+use std::sync::atomic::Ordering;
 
 use super::commit::CommitError;
 use super::market_records::{
@@ -93,6 +94,7 @@ pub(super) enum GroupFailure {
     Aborted,
     Panicked,
     Commit(CommitError),
+    Failed(String),
 }
 
 impl From<GroupFailure> for StoreError {
@@ -106,6 +108,7 @@ impl From<GroupFailure> for StoreError {
             GroupFailure::Aborted => corrupt("aborted"),
             GroupFailure::Panicked => corrupt("panicked"),
             GroupFailure::Commit(e) => StoreError::Commit(e),
+            GroupFailure::Failed(reason) => StoreError::Failed(reason),
         }
     }
 }
@@ -117,7 +120,15 @@ fn id_key(id: u64) -> Vec<u8> {
 impl Store {
     /// Applies a batch atomically and returns once it is on disk, with the audit events as
     /// written (ids assigned).
-    pub(crate) fn write(&self, mut batch: WriteBatch) -> Result<Vec<AuditEvent>> {
+    ///
+    /// Any failure on the way (sled, the transaction, the sync) fails the store for good; see
+    /// `store::failure`.
+    pub(crate) fn write(&self, batch: WriteBatch) -> Result<Vec<AuditEvent>> {
+        self.refuse_if_failed()?;
+        self.write_unchecked(batch).inspect_err(|e| self.fail_on(e))
+    }
+
+    fn write_unchecked(&self, mut batch: WriteBatch) -> Result<Vec<AuditEvent>> {
         for event in &mut batch.audit {
             event.id = self.db.generate_id()?;
         }
@@ -192,19 +203,30 @@ impl Store {
             puts,
             revocation_changed: batch.revocation_changed,
         };
-        self.combiner.submit(
+        let outcome = self.combiner.submit(
             prepared,
             |batches| {
+                self.metrics.group_size.observe(batches.len() as f64);
+                // Counted before the transaction: its effects are readable from then on.
+                let mark = self.applied.fetch_add(1, Ordering::SeqCst) + 1;
+                if let Err(reason) = self.refuse_if_failed() {
+                    return Err(GroupFailure::Failed(reason.to_string()));
+                }
                 self.apply(batches)?;
-                self.commit.sync().map_err(GroupFailure::Commit)
+                self.commit.sync().map_err(GroupFailure::Commit)?;
+                self.synced.fetch_max(mark, Ordering::SeqCst);
+                Ok(())
             },
             || GroupFailure::Panicked,
-        )?;
+        );
+        outcome.map_err(StoreError::from)?;
         Ok(batch.audit)
     }
 
     /// One transaction over every tree for `batches`.
     fn apply(&self, batches: &[Prepared]) -> std::result::Result<(), GroupFailure> {
+        // A backup snapshot waits for this transaction, and this one for a running snapshot.
+        let _gate = self.gate.read();
         let trees = self.write_trees();
         trees
             .as_slice()

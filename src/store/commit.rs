@@ -35,11 +35,15 @@
 //! Callers arriving during the flush therefore see the bumped counter and
 //! land in the next generation. The lock is never held while flushing.
 //!
+//! # Fail-stop
+//!
 //! If a flush fails, every waiter of that generation gets
-//! [`CommitError::Flush`] and the next generation tries again. Note that on
-//! Linux a failed fsync may drop the dirty pages, so a later success does not
-//! prove the earlier writes reached the disk: the failed callers must not be
-//! acknowledged, and the operator should look at the disk.
+//! [`CommitError::Flush`], and so does every later caller: the committer
+//! never flushes again. On Linux a failed fsync may drop the dirty pages, so a
+//! later success would not prove that earlier writes reached the disk; and a
+//! full or broken disk retried by every writer only burns CPU. The store
+//! refuses all further writes and the service exits to be restarted
+//! (`Store::failure`).
 //!
 //! Scope: only sled's `db` file is synced. sled 0.34 writes any page that
 //! serializes to more than a quarter segment (128 KiB by default) to `blobs/`
@@ -54,6 +58,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use crate::metrics::storage::StorageMetrics;
 
 /// Makes everything written so far durable. Injectable so tests can slow it
 /// down or make it fail.
@@ -123,6 +129,7 @@ struct Shared {
     done: Condvar,
     flushes: AtomicU64,
     synced_waiters: AtomicU64,
+    metrics: StorageMetrics,
 }
 
 struct State {
@@ -138,6 +145,8 @@ struct State {
     failures: HashMap<u64, Failure>,
     /// No new callers accepted; the committer does its final flush and exits.
     closed: bool,
+    /// The first flush failure: no flush is attempted after it.
+    poisoned: Option<String>,
     /// The committer thread is gone; nobody will complete generations.
     stopped: bool,
 }
@@ -164,6 +173,14 @@ impl State {
 impl GroupCommit {
     /// Spawns the committer thread `koolicense-commit`.
     pub(crate) fn start(flusher: impl Flusher + Send + 'static) -> std::io::Result<GroupCommit> {
+        GroupCommit::start_observed(flusher, StorageMetrics::default())
+    }
+
+    /// As `start`, timing every flush into `metrics`.
+    pub(crate) fn start_observed(
+        flusher: impl Flusher + Send + 'static,
+        metrics: StorageMetrics,
+    ) -> std::io::Result<GroupCommit> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 next_generation: 1,
@@ -172,11 +189,13 @@ impl GroupCommit {
                 failures: HashMap::new(),
                 closed: false,
                 stopped: false,
+                poisoned: None,
             }),
             work: Condvar::new(),
             done: Condvar::new(),
             flushes: AtomicU64::new(0),
             synced_waiters: AtomicU64::new(0),
+            metrics,
         });
         let thread = std::thread::Builder::new()
             .name("koolicense-commit".to_owned())
@@ -200,6 +219,9 @@ impl GroupCommit {
     pub(crate) fn sync(&self) -> Result<(), CommitError> {
         let shared = &self.handle.shared;
         let mut state = shared.state.lock();
+        if let Some(reason) = &state.poisoned {
+            return Err(CommitError::Flush(reason.clone()));
+        }
         if state.closed {
             return Err(CommitError::Closed);
         }
@@ -286,7 +308,22 @@ fn run_committer(shared: &Shared, flusher: &dyn Flusher) {
         state.next_generation += 1;
         let waiters = std::mem::take(&mut state.waiting);
 
-        let result = MutexGuard::unlocked(&mut state, || flush_once(flusher));
+        let poisoned = state.poisoned.clone();
+        let result = MutexGuard::unlocked(&mut state, || {
+            if let Some(reason) = poisoned {
+                return Err(reason);
+            }
+            let started = std::time::Instant::now();
+            let result = flush_once(flusher);
+            shared
+                .metrics
+                .flush_seconds
+                .observe(started.elapsed().as_secs_f64());
+            if result.is_err() {
+                shared.metrics.flush_failures.inc();
+            }
+            result
+        });
 
         state.completed = generation;
         shared.flushes.fetch_add(1, Ordering::Relaxed);
@@ -295,7 +332,10 @@ fn run_committer(shared: &Shared, flusher: &dyn Flusher) {
                 shared.synced_waiters.fetch_add(waiters, Ordering::Relaxed);
             }
             Err(message) => {
-                tracing::error!(generation, waiters, %message, "durable flush failed");
+                if state.poisoned.is_none() {
+                    tracing::error!(generation, waiters, %message, "durable flush failed");
+                    state.poisoned = Some(message.clone());
+                }
                 if waiters > 0 {
                     let unclaimed = waiters;
                     state

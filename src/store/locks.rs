@@ -3,8 +3,8 @@
 //! bounded). A lock is held from the first read until the write is durable, which is what makes
 //! a read-check-write sequence over the store race-free.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -13,6 +13,8 @@ use super::keys::LockKey;
 /// The lock table.
 pub(crate) struct KeyLocks {
     stripes: Vec<Mutex<()>>,
+    /// Keyed randomly per process, so nobody can choose keys that share a stripe.
+    hasher: RandomState,
 }
 
 impl KeyLocks {
@@ -20,14 +22,13 @@ impl KeyLocks {
     pub(crate) fn new(stripes: usize) -> KeyLocks {
         KeyLocks {
             stripes: (0..stripes.max(1)).map(|_| Mutex::new(())).collect(),
+            hasher: RandomState::new(),
         }
     }
 
     /// Locks the stripe of `key`.
     pub(crate) fn lock(&self, key: LockKey<'_>) -> MutexGuard<'_, ()> {
-        let mut hasher = DefaultHasher::new();
-        key.to_string().hash(&mut hasher);
-        let index = (hasher.finish() % self.stripes.len() as u64) as usize;
+        let index = (self.hasher.hash_one(key.to_string()) % self.stripes.len() as u64) as usize;
         // `index` is reduced modulo the length, so it is always in range.
         self.stripes[index].lock()
     }

@@ -91,6 +91,28 @@ impl Store {
             .collect()
     }
 
+    /// The rejected calls answered at or after `since`, newest first, at most `max`; the flag
+    /// says whether `max` cut the list short. Ids grow with time, so the scan walks back from
+    /// the newest and stops at the first call older than `since`.
+    pub(crate) fn rejected_calls_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        max: usize,
+    ) -> Result<(Vec<RejectedCall>, bool)> {
+        let mut calls = Vec::new();
+        for value in self.market.rejected_calls.iter().values().rev() {
+            let call: RejectedCall = decode(REJECTED_CALLS, &value?)?;
+            if call.at < since {
+                return Ok((calls, false));
+            }
+            if calls.len() == max {
+                return Ok((calls, true));
+            }
+            calls.push(call);
+        }
+        Ok((calls, false))
+    }
+
     /// An outbox job by id.
     pub(crate) fn outbox_job(&self, id: u64) -> Result<Option<OutboxJob>> {
         self.market

@@ -197,6 +197,15 @@ impl JobState {
             _ => None,
         }
     }
+
+    /// The lower-case name.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+    }
 }
 
 /// What an outbox job does.

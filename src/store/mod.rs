@@ -7,9 +7,11 @@
 //! Every method blocks; async callers run them on the blocking pool. The interface is
 //! deliberately narrow (records and batches in, records out) so another backend can follow.
 
+pub(crate) mod backup;
 mod batch;
 mod combine;
 pub(crate) mod commit;
+pub(crate) mod failure;
 pub(crate) mod keys;
 pub(crate) mod locks;
 pub(crate) mod market;
@@ -23,13 +25,17 @@ pub(crate) use batch::WriteBatch;
 pub(crate) use merchant::{AuditFilter, LicenseFilter};
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use parking_lot::RwLock;
 use sled::Tree;
 
 use self::batch::WriteCombiner;
 use self::commit::{CommitError, GroupCommit, SledFlusher};
+use self::failure::Failure;
 use self::records::{AuditEvent, KeyRecord, LicenseRecord};
+use crate::metrics::storage::StorageMetrics;
 
 /// Storage schema version; the database lives in `<data_dir>/db/v<SCHEMA>`.
 pub(crate) const SCHEMA: u32 = 1;
@@ -66,6 +72,9 @@ pub(crate) enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// Storage failed earlier (see [`failure`]): nothing is written or acknowledged any more.
+    #[error("storage failed earlier, nothing is written until a restart: {0}")]
+    Failed(String),
     /// The data directory could not be prepared.
     #[error("cannot prepare {path}: {source}")]
     Io {
@@ -115,6 +124,15 @@ pub(crate) struct Store {
     market: market::MarketTrees,
     commit: GroupCommit,
     combiner: Arc<WriteCombiner>,
+    metrics: StorageMetrics,
+    /// Write transactions hold it shared; a backup snapshot holds it exclusively.
+    gate: Arc<RwLock<()>>,
+    /// Set at the first storage failure.
+    failure: Arc<Failure>,
+    /// Groups whose transaction was started / whose sync then succeeded: when equal, nothing
+    /// readable is still waiting for the disk.
+    applied: Arc<AtomicU64>,
+    synced: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -141,6 +159,15 @@ pub(super) fn decode<T: serde::de::DeserializeOwned>(
 impl Store {
     /// Opens (or creates) the database under `data_dir` with a page cache of `cache_mb` MiB.
     pub(crate) fn open(data_dir: &Path, cache_mb: u64) -> Result<Store> {
+        Store::open_with(data_dir, cache_mb, |flusher| flusher)
+    }
+
+    /// As [`Store::open`], with the durable flush wrapped by `wrap` (tests inject faults).
+    pub(crate) fn open_with<F: commit::Flusher + Send + 'static>(
+        data_dir: &Path,
+        cache_mb: u64,
+        wrap: impl FnOnce(SledFlusher) -> F,
+    ) -> Result<Store> {
         let path = data_dir.join("db").join(format!("v{SCHEMA}"));
         std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
             path: path.clone(),
@@ -154,10 +181,14 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        let commit = GroupCommit::start(flusher).map_err(|source| StoreError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let metrics = StorageMetrics::default();
+        let commit =
+            GroupCommit::start_observed(wrap(flusher), metrics.clone()).map_err(|source| {
+                StoreError::Io {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
         Ok(Store {
             meta: db.open_tree(tree::META)?,
             licenses: db.open_tree(tree::LICENSES)?,
@@ -172,7 +203,50 @@ impl Store {
             db,
             commit,
             combiner: Arc::new(batch::new_combiner()),
+            metrics,
+            gate: Arc::new(RwLock::new(())),
+            failure: Arc::new(Failure::default()),
+            applied: Arc::new(AtomicU64::new(0)),
+            synced: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// Why storage failed, once it has (see [`failure`]).
+    pub(crate) fn failure(&self) -> &Failure {
+        &self.failure
+    }
+
+    /// `Err(Failed)` once storage failed.
+    pub(crate) fn refuse_if_failed(&self) -> Result<()> {
+        match self.failure.reason() {
+            Some(reason) => Err(StoreError::Failed(reason.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// Marks the store failed by `error`, unless the error only says it is shutting down.
+    fn fail_on(&self, error: &StoreError) {
+        if !matches!(error, StoreError::Commit(CommitError::Closed)) {
+            self.failure.set(error.to_string());
+        }
+    }
+
+    /// Returns once everything readable is on disk: at once when no group is between its
+    /// transaction and its sync, else after a sync of its own.
+    fn ensure_durable(&self) -> Result<()> {
+        if self.synced.load(Ordering::SeqCst) >= self.applied.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.commit.sync().map_err(|e| {
+            let error = StoreError::from(e);
+            self.fail_on(&error);
+            error
+        })
+    }
+
+    /// The group-commit and flush metrics this store records.
+    pub(crate) fn metrics(&self) -> &StorageMetrics {
+        &self.metrics
     }
 
     /// Blocks until every write made before the call is on disk (shared with concurrent callers).
@@ -273,8 +347,16 @@ impl Store {
     }
 
     /// An idempotency entry.
+    ///
+    /// An entry found is answered as a success, so it must be on disk first: a write applied but
+    /// not yet synced (or whose sync failed) is never acknowledged by a retry.
     pub(crate) fn idempotency(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.idempotency.get(key.as_bytes())?.map(|v| v.to_vec()))
+        self.refuse_if_failed()?;
+        let found = self.idempotency.get(key.as_bytes())?.map(|v| v.to_vec());
+        if found.is_some() {
+            self.ensure_durable()?;
+        }
+        Ok(found)
     }
 
     /// Every token a license has had, by revision.
@@ -309,6 +391,7 @@ impl Store {
     }
 
     /// Number of licenses.
+    #[cfg(test)]
     pub(crate) fn license_count(&self) -> usize {
         self.licenses.len()
     }

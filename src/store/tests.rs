@@ -1,5 +1,6 @@
 //! Store writes: concurrent writers sharing transactions and durable syncs.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 
 use chrono::Utc;
@@ -187,5 +188,108 @@ fn every_writer_that_changes_revocations_advances_the_sequence_even_when_grouped
     assert_eq!(
         store.revocation_sequence().expect("sequence"),
         (THREADS / 2) as u64
+    );
+}
+
+/// A durable flush that works until `broken` is set, optionally waiting for `hold` first, and
+/// counts its calls.
+struct Faulty {
+    inner: SledFlusher,
+    broken: Arc<std::sync::atomic::AtomicBool>,
+    calls: Arc<AtomicU64>,
+    hold: Option<std::sync::Mutex<std::sync::mpsc::Receiver<()>>>,
+}
+
+impl commit::Flusher for Faulty {
+    fn flush(&self) -> std::io::Result<()> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if let Some(hold) = &self.hold {
+            let _ = hold.lock().map(|r| r.recv());
+        }
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("No space left on device (injected)"));
+        }
+        self.inner.flush()
+    }
+}
+
+type Switches = (Arc<std::sync::atomic::AtomicBool>, Arc<AtomicU64>);
+
+fn faulty_store(dir: &Path, hold: Option<std::sync::mpsc::Receiver<()>>) -> (Store, Switches) {
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let calls = Arc::new(AtomicU64::new(0));
+    let (b, c) = (Arc::clone(&broken), Arc::clone(&calls));
+    let store = Store::open_with(dir, 8, move |inner| Faulty {
+        inner,
+        broken: b,
+        calls: c,
+        hold: hold.map(std::sync::Mutex::new),
+    })
+    .expect("open");
+    (store, (broken, calls))
+}
+
+#[test]
+fn the_first_failed_flush_fails_the_store_for_good_without_flushing_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, (broken, calls)) = faulty_store(dir.path(), None);
+    store.write(issued(&license("a"))).expect("a healthy write");
+    broken.store(true, Ordering::SeqCst);
+    let error = store
+        .write(issued(&license("b")))
+        .expect_err("the flush fails");
+    assert!(matches!(error, StoreError::Commit(_)), "{error}");
+    assert!(store
+        .failure()
+        .reason()
+        .is_some_and(|r| r.contains("No space left")));
+    // b's transaction was applied but never made durable: a retry must not find it.
+    for key in ["km/order/order-b", "km/order/order-a"] {
+        assert!(
+            matches!(store.idempotency(key), Err(StoreError::Failed(_))),
+            "{key}: nothing is answered after the failure"
+        );
+    }
+    let flushes = calls.load(Ordering::SeqCst);
+    for i in 0..200 {
+        let refused = store.write(issued(&license(&format!("c{i}"))));
+        assert!(matches!(refused, Err(StoreError::Failed(_))));
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        flushes,
+        "refused at once: no flush, no transaction, nothing queued"
+    );
+}
+
+#[test]
+fn a_retry_finding_an_unsynced_entry_waits_for_its_sync_and_fails_with_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (release, hold) = std::sync::mpsc::channel();
+    let (store, (broken, _)) = faulty_store(dir.path(), Some(hold));
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || store.write(issued(&license("b"))))
+    };
+    // The transaction is applied (readable) while its flush is held.
+    while store
+        .idempotency
+        .get(b"km/order/order-b")
+        .expect("read")
+        .is_none()
+    {
+        std::thread::yield_now();
+    }
+    let retry = {
+        let store = store.clone();
+        std::thread::spawn(move || store.idempotency("km/order/order-b"))
+    };
+    broken.store(true, Ordering::SeqCst);
+    // Both the writer's flush and the retry's own wait on the held flush; release them.
+    drop(release);
+    assert!(writer.join().expect("writer").is_err());
+    assert!(
+        retry.join().expect("retry").is_err(),
+        "the retry is not answered from a write whose sync failed"
     );
 }

@@ -1,13 +1,11 @@
 //! Durability: a stopped or killed server comes back with every license it acknowledged,
 //! byte-identical, signed by the same key.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::binary::Server;
 use crate::helpers::{spawn_app, Order, RawAnswer};
 use crate::market::{signed_query, KEY};
 
@@ -28,91 +26,7 @@ fn a_restarted_app_returns_the_same_license_signed_by_the_same_key() {
     app.verify(again.license());
 }
 
-/// The real binary serving on a free port; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(data_dir: &Path, log: PathBuf) -> Server {
-        let port = {
-            let probe = TcpListener::bind("127.0.0.1:0").expect("free port");
-            probe.local_addr().expect("addr").port()
-        };
-        let output = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_koolicense"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("KOOLICENSE_") {
-                command.env_remove(name);
-            }
-        }
-        let child = command
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("KOOLICENSE_KOOMARKET_KEY", KEY)
-            .env("KOOLICENSE_LOG", "warn")
-            .env("KOOLICENSE_WORKERS", "2")
-            .env("KOOLICENSE_CACHE_CAPACITY_MB", "16")
-            .stdin(Stdio::null())
-            .stdout(output.try_clone().expect("log file"))
-            .stderr(output)
-            .spawn()
-            .expect("start the binary");
-        let server = Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        server.wait_until_healthy();
-        server
-    }
-
-    fn wait_until_healthy(&self) {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_millis(500))
-            .build();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if agent
-                .get(&format!("{}/healthz", self.url))
-                .call()
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "the server did not become healthy; log:\n{}",
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        );
-    }
-
-    fn market_url(&self) -> String {
-        format!("{}/koomarket/license", self.url)
-    }
-
-    /// SIGKILL (what `Child::kill` sends on unix), then reap.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn client() -> ureq::Agent {
+pub(crate) fn client() -> ureq::Agent {
     ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(2))
         .timeout(Duration::from_secs(10))
@@ -121,7 +35,11 @@ fn client() -> ureq::Agent {
 
 /// getLicense for `order` against `url`: `Ok((instanceId, license))` on a complete 000000
 /// answer, `Err` on anything else (including a connection cut by the kill).
-fn get_license(agent: &ureq::Agent, url: &str, order: &Order) -> Result<(String, String), String> {
+pub(crate) fn get_license(
+    agent: &ureq::Agent,
+    url: &str,
+    order: &Order,
+) -> Result<(String, String), String> {
     let query = signed_query(KEY, &order.params());
     let response = agent
         .get(&format!("{url}?{query}"))
@@ -146,7 +64,7 @@ fn a_killed_server_keeps_every_acknowledged_license() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = dir.path().join("data");
     let log = dir.path().join("server.log");
-    let mut server = Server::start(&data_dir, log.clone());
+    let mut server = Server::start(&data_dir, log.clone(), &[]);
     let url = server.market_url();
 
     let acknowledged: Mutex<Vec<(Order, String, String)>> = Mutex::new(Vec::new());
@@ -196,7 +114,7 @@ fn a_killed_server_keeps_every_acknowledged_license() {
     drop(server);
 
     let restarted = Instant::now();
-    let server = Server::start(&data_dir, log);
+    let server = Server::start(&data_dir, log, &[]);
     let url = server.market_url();
     let keys: serde_json::Value = client()
         .get(&format!("{}/v1/keys", server.url))

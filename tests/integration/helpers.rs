@@ -58,6 +58,10 @@ pub(crate) struct Config {
     pub(crate) rotate_key: bool,
     /// `[api]` rate limits: (per-token rate, burst, per-address rate, burst).
     pub(crate) rate_limits: Option<(u32, u32, u32, u32)>,
+    /// `api.trusted_proxies`.
+    pub(crate) trusted_proxies: Vec<String>,
+    /// `server.metrics_listen`.
+    pub(crate) metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -68,6 +72,8 @@ impl Default for Config {
             signing_key_file: None,
             rotate_key: false,
             rate_limits: None,
+            trusted_proxies: Vec::new(),
+            metrics_listen: None,
         }
     }
 }
@@ -199,11 +205,24 @@ pub(crate) fn settings(config: &Config, dir: &Path) -> Settings {
     settings.api.token_burst = token_burst;
     settings.api.address_rate_per_second = address_rate;
     settings.api.address_burst = address_burst;
+    settings.api.trusted_proxies = config
+        .trusted_proxies
+        .iter()
+        .map(|n| n.parse().expect("a CIDR"))
+        .collect();
+    settings.server.metrics_listen = config.metrics_listen;
     settings
 }
 
 /// Starts an app on `dir` (which may hold the data of an earlier, stopped app).
 pub(crate) fn try_spawn(config: Config, dir: Arc<TempDir>) -> anyhow::Result<TestApp> {
+    let token_file = dir.path().join("harness.token");
+    if !token_file.exists() {
+        // A read token of the harness's own, for counting licenses (readiness publishes none).
+        let token =
+            crate::api::create_token_offline(&dir.path().join("data"), "harness", &["read"]);
+        std::fs::write(&token_file, token)?;
+    }
     let settings = settings(&config, dir.path());
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
@@ -373,11 +392,26 @@ impl TestApp {
         (status, json)
     }
 
-    /// The license count reported by `/readyz`.
+    /// The harness's read token.
+    pub(crate) fn read_token(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("harness.token")).expect("harness token")
+    }
+
+    /// The number of licenses (test ones included), listed with the harness's read token.
     pub(crate) fn license_count(&self) -> u64 {
-        let (status, json) = self.get_json("/readyz");
-        assert_eq!(status, 200, "{json}");
-        json["licenses"].as_u64().expect("licenses count")
+        let url = format!(
+            "{}/v1/licenses?include_test=true&limit=500",
+            self.base_url()
+        );
+        let response = self
+            .agent()
+            .get(&url)
+            .set("Authorization", &format!("Bearer {}", self.read_token()))
+            .call()
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let json: Value = response.into_json().expect("JSON body");
+        assert!(json["next_cursor"].is_null(), "more than one page: {json}");
+        json["licenses"].as_array().expect("licenses").len() as u64
     }
 
     /// The published keys (`/v1/keys`).

@@ -163,7 +163,7 @@ fn a_caller_registering_during_a_flush_waits_for_the_next_one() {
 }
 
 #[test]
-fn flush_failure_reaches_every_waiter_of_that_generation_and_then_recovers() {
+fn flush_failure_reaches_every_waiter_of_that_generation_and_every_later_caller() {
     let calls = AtomicU64::new(0);
     let (started, release, hold) = gate();
     let commit = GroupCommit::start(move || match calls.fetch_add(1, Ordering::SeqCst) {
@@ -191,13 +191,20 @@ fn flush_failure_reaches_every_waiter_of_that_generation_and_then_recovers() {
             other => panic!("expected the flush error, got {other:?}"),
         }
     }
-    assert_eq!(commit.sync(), Ok(()), "the next generation flushes again");
+    match commit.sync() {
+        Err(CommitError::Flush(message)) => assert!(message.contains("disk on fire")),
+        other => panic!("fail-stop: a later caller gets the first failure, got {other:?}"),
+    }
     let stats = commit.stats();
-    assert_eq!((stats.flushes, stats.synced_waiters), (3, 2));
+    assert_eq!(
+        (stats.flushes, stats.synced_waiters),
+        (2, 1),
+        "no flush after the failure"
+    );
 }
 
 #[test]
-fn a_panicking_flusher_fails_its_waiters_and_the_committer_lives_on() {
+fn a_panicking_flusher_fails_its_waiters_and_every_later_caller() {
     let panicked = AtomicBool::new(false);
     let commit = GroupCommit::start(move || {
         // Panics on the first call only.
@@ -209,7 +216,7 @@ fn a_panicking_flusher_fails_its_waiters_and_the_committer_lives_on() {
         Err(CommitError::Flush(message)) => assert!(message.contains("flusher bug")),
         other => panic!("expected the panic as a flush error, got {other:?}"),
     }
-    assert_eq!(commit.sync(), Ok(()));
+    assert!(matches!(commit.sync(), Err(CommitError::Flush(_))));
 }
 
 #[test]

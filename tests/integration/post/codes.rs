@@ -102,6 +102,13 @@ fn unknown_unclaimed_unavailable_and_already_active_codes() {
         (status, body["code"].as_str()),
         (503, Some("marketplace_unavailable"))
     );
+    let message = body["message"].as_str().unwrap_or_default();
+    for detail in ["http", "127.0.0.1", "HTTP 5", "error"] {
+        assert!(
+            !message.contains(detail),
+            "an anonymous caller sees no upstream detail: {message}"
+        );
+    }
     {
         let mut s = env.market.state.lock();
         s.fail_codes = false;

@@ -64,6 +64,10 @@ pub(crate) struct FakeState {
     pub(crate) hang_next: u32,
     /// Delay every answer.
     pub(crate) delay_ms: u64,
+    /// Hold every call (answer nothing) while set: a marketplace that does not answer.
+    pub(crate) hold: bool,
+    /// Calls being held right now.
+    pub(crate) held: u32,
     /// Calls whose signature did not verify (must stay 0).
     pub(crate) bad_signatures: u32,
     /// Acknowledged uploads: (event_id, characters).
@@ -252,6 +256,18 @@ async fn handle(
     body: web::Bytes,
     state: web::Data<Arc<Mutex<FakeState>>>,
 ) -> HttpResponse {
+    let held = {
+        let mut s = state.lock();
+        let held = s.hold && verify(&req, &body);
+        s.held += u32::from(held);
+        held
+    };
+    if held {
+        while state.lock().hold {
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        state.lock().held -= 1;
+    }
     let (hang, delay) = {
         let mut s = state.lock();
         if !verify(&req, &body) {

@@ -1,0 +1,241 @@
+//! What an operator sees: Prometheus metrics (for a read token, or on the internal address
+//! without one) and a request id on every answer and every log line of a request.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use crate::api::{assert_error, spawn_api_app_with, ApiApp};
+use crate::binary::Server;
+use crate::helpers::{new_dir, spawn_app_with, Config, Order};
+use crate::market::{pairs, signed_query, KEY};
+
+fn scrape(api: &ApiApp) -> String {
+    let reply = api.get("/metrics", &api.read);
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(
+        reply
+            .content_type
+            .starts_with("application/openmetrics-text"),
+        "{}",
+        reply.content_type
+    );
+    reply.text
+}
+
+/// The value of the sample `name{labels}` (labels as written), if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.split(' ').next()?.parse().ok())
+}
+
+#[test]
+fn metrics_count_answers_time_routes_and_storage_for_a_read_token() {
+    let api = spawn_api_app_with(Config::default());
+    assert_error(
+        &api.request("GET", "/metrics", None, None),
+        401,
+        "unauthorized",
+    );
+    api.app.provision(&Order::new());
+    api.app
+        .call("getLicense", &[("orderId", "CS-1")])
+        .expect("000002");
+    let unsigned = pairs(&[("activity", "getLicense"), ("orderId", "CS-2")]);
+    let query = format!("{}&authToken=forged", signed_query("wrong-key", &unsigned));
+    let url = format!("{}?{query}", api.app.market_url());
+    let _ = api.app.agent().get(&url).call().expect("answered");
+
+    let text = scrape(&api);
+    let answers = |code: &str| {
+        sample(
+            &text,
+            &format!(
+                "koolicense_koomarket_answers_total{{interface=\"get\",activity=\"getLicense\",result_code=\"{code}\"}}"
+            ),
+        )
+    };
+    assert_eq!(answers("000000"), Some(1.0), "{text}");
+    assert_eq!(answers("000002"), Some(1.0), "{text}");
+    assert_eq!(answers("000001"), Some(1.0), "{text}");
+    assert!(
+        sample(&text, "koolicense_storage_group_commit_batches_count").unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "koolicense_storage_flush_duration_seconds_count").unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "koolicense_http_request_duration_seconds_count{method=\"GET\",route=\"/koomarket/license\"}"
+        ) >= Some(3.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("route=\"/v1/licenses/{id}\"") || !text.contains("/v1/licenses/L"),
+        "routes are labelled by pattern, never by raw path"
+    );
+    assert!(
+        sample(&text, "koolicense_revocation_sequence").is_some(),
+        "{text}"
+    );
+    for family in [
+        "koolicense_outbox_jobs{state=\"pending\"}",
+        "koolicense_outbox_jobs{state=\"failed\"}",
+        "koolicense_outbox_jobs_retrying",
+        "koolicense_outbox_oldest_pending_age_seconds",
+    ] {
+        assert!(text.contains(family), "{family} missing:\n{text}");
+    }
+    // Licenses by state come from the background census, which a scrape asks to refresh.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = scrape(&api);
+        if sample(&text, "koolicense_licenses{state=\"active\"}") == Some(1.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no census of the license:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_internal_metrics_address_serves_metrics_without_a_token_and_nothing_else() {
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let app = spawn_app_with(Config {
+        metrics_listen: Some(addr),
+        ..Config::default()
+    });
+    app.provision(&Order::new());
+    let response = app
+        .agent()
+        .get(&format!("http://{addr}/metrics"))
+        .call()
+        .expect("metrics without a token");
+    let text = response.into_string().expect("text");
+    assert!(
+        text.contains("koolicense_koomarket_answers_total"),
+        "{text}"
+    );
+    for path in ["/v1/licenses", "/healthz"] {
+        match app.agent().get(&format!("http://{addr}{path}")).call() {
+            Err(ureq::Error::Status(404, _)) => {}
+            other => panic!("{path} on the metrics address: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn every_answer_names_a_fresh_request_id() {
+    let app = spawn_app_with(Config {
+        rate_limits: Some((1000, 1000, 1, 2)),
+        ..Config::default()
+    });
+    let mut ids = Vec::new();
+    for path in ["/healthz", "/nope", "/readyz", "/readyz", "/readyz"] {
+        let url = format!("{}{path}", app.base_url());
+        let response = match app.agent().get(&url).call() {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        let id = response
+            .header("X-Request-Id")
+            .expect("X-Request-Id")
+            .to_owned();
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{id}"
+        );
+        ids.push(id);
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "fresh per request, also on 404 and 429");
+}
+
+#[test]
+fn every_log_line_of_a_request_carries_its_id_also_from_the_blocking_pool() {
+    let dir = new_dir();
+    let log = dir.path().join("server.log");
+    let mut server = Server::start(
+        &dir.path().join("data"),
+        log.clone(),
+        &[
+            ("KOOLICENSE_LOG", "info"),
+            ("KOOLICENSE_LOG_FORMAT", "json"),
+        ],
+    );
+    // Without marketplace credentials activation fails inside blocking work, which logs why.
+    let response =
+        ureq::post(&format!("{}/v1/activate", server.url)).send_json(serde_json::json!({
+            "authorization_code": "PL-LOGGED",
+            "hardware_identifier": "00:1A:2B:3C:4D:5E|S1|B1|C1"
+        }));
+    let response = match response {
+        Err(ureq::Error::Status(503, r)) => r,
+        other => panic!("expected 503: {other:?}"),
+    };
+    let id = response.header("X-Request-Id").expect("id").to_owned();
+    let order = Order::new();
+    let query = signed_query(KEY, &order.params());
+    let answer = ureq::get(&format!("{}?{query}", server.market_url()))
+        .call()
+        .expect("getLicense");
+    let market_id = answer.header("X-Request-Id").expect("id").to_owned();
+    let forged = signed_query("not-the-key", &Order::new().params());
+    let failed = ureq::get(&format!("{}?{forged}", server.market_url()))
+        .call()
+        .expect("a rejected getLicense");
+    let failed_id = failed.header("X-Request-Id").expect("id").to_owned();
+    server.kill();
+
+    let text = std::fs::read_to_string(&log).expect("log");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let of = |id: &str| -> Vec<&serde_json::Value> {
+        lines
+            .iter()
+            .filter(|l| l.to_string().contains(id))
+            .collect()
+    };
+    let activation = of(&id);
+    assert!(
+        activation.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("authorization code failed"))),
+        "the blocking pool's line carries the id: {activation:#?}\n{text}"
+    );
+    assert!(
+        activation
+            .iter()
+            .any(|l| l["fields"]["message"] == "request" && l["fields"]["status"] == 503),
+        "the access-log line carries the id: {activation:#?}"
+    );
+    let market = of(&market_id);
+    assert!(
+        market.iter().any(|l| l["fields"]["message"] == "answered"),
+        "{market:#?}"
+    );
+    assert!(
+        of(&failed_id).iter().any(|l| l["level"] == "WARN"
+            && l["fields"]["result_code"] == "000001"
+            && l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("toward delisting"))),
+        "every failed answer is logged at WARN: {:#?}",
+        of(&failed_id)
+    );
+    assert!(
+        !text.contains("authToken"),
+        "no line holds the production interface's query string"
+    );
+}
