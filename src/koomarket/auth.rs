@@ -8,18 +8,14 @@
 //! constant time, and every key of a [`KeyRing`] is always tried (no early exit that would
 //! reveal which key matched). Error messages never contain keys or expected MACs.
 
-// Scheme B (the POST interfaces) is complete and tested; its request handlers are its callers.
-#[allow(dead_code)]
 mod scheme_b;
 #[cfg(test)]
 mod tests;
 
-// Scheme B lives in its own file for size; its API is part of this module's. The allow only
-// covers the window before the request handlers import these paths.
-#[allow(unused_imports)]
+// Scheme B lives in its own file for size; its API is part of this module's.
 pub(crate) use scheme_b::{
     check_scheme_b_window, parse_unix_timestamp, scheme_b_signature, verify_scheme_b,
-    SchemeBReading, SCHEME_B_WINDOW_MS,
+    SchemeBReading,
 };
 
 use std::collections::BTreeMap;
@@ -71,7 +67,6 @@ pub(crate) enum AuthError {
     #[error("request timestamp is missing")]
     MissingTimestamp,
     #[error("request nonce is missing")]
-    #[allow(dead_code)] // raised by the scheme B (POST) handlers
     MissingNonce,
     #[error("request signature is not a well-formed HMAC-SHA256 value")]
     MalformedToken,

@@ -60,6 +60,7 @@ impl ApigCredentials {
         })
     }
 
+    #[cfg(test)]
     pub(crate) fn access_key(&self) -> &str {
         &self.access_key
     }
@@ -266,8 +267,9 @@ fn build_canonical(
     })
 }
 
-/// The canonical request `sign_request` signs (exposed for tests and debugging against the
-/// gateway's error messages).
+/// The canonical request `sign_request` signs (the tests check it against the gateway's
+/// documented examples).
+#[cfg(test)]
 pub(crate) fn canonical_request(
     method: &str,
     url: &str,

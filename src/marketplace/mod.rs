@@ -6,8 +6,6 @@
 //!
 //! The inbound production interface (the marketplace calling this service) is `koomarket`.
 
-// The canonical request and string-to-sign helpers are exposed for tests and debugging.
-#[allow(dead_code)]
 pub(crate) mod apig;
 pub(crate) mod client;
 pub(crate) mod outbox;

@@ -45,6 +45,8 @@ fn metrics_count_answers_time_routes_and_storage_for_a_read_token() {
     let query = format!("{}&authToken=forged", signed_query("wrong-key", &unsigned));
     let url = format!("{}?{query}", api.app.market_url());
     let _ = api.app.agent().get(&url).call().expect("answered");
+    let probe = api.get("/v1/licenses/L-raw-path-probe", &api.read);
+    assert_eq!(probe.status, 404, "{}", probe.text);
 
     let text = scrape(&api);
     let answers = |code: &str| {
@@ -74,8 +76,8 @@ fn metrics_count_answers_time_routes_and_storage_for_a_read_token() {
         "{text}"
     );
     assert!(
-        text.contains("route=\"/v1/licenses/{id}\"") || !text.contains("/v1/licenses/L"),
-        "routes are labelled by pattern, never by raw path"
+        text.contains("route=\"/v1/licenses/{id}\"") && !text.contains("L-raw-path-probe"),
+        "routes are labelled by pattern, never by raw path:\n{text}"
     );
     assert!(
         sample(&text, "koolicense_revocation_sequence").is_some(),

@@ -15,7 +15,9 @@ use sha2::{Digest, Sha256};
 
 use super::{select_matching_key, AuthError, KeyRing, SecretKey, MAC_LEN};
 
-/// The accepted clock difference for scheme B: "商家需要校验这个时间戳与当前时间相差不超过60s" (§2.5).
+/// The accepted clock difference for scheme B: "商家需要校验这个时间戳与当前时间相差不超过60s" (§2.5);
+/// the default of `koomarket.scheme_b_window_secs`.
+#[cfg(test)]
 pub(crate) const SCHEME_B_WINDOW_MS: u64 = 60_000;
 
 /// Which documented reading of the scheme B inner digest to accept (§2.5.3, §10 item 1).
