@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use chrono::Utc;
 
 use crate::access::TokenRegistry;
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::koomarket::auth::{KeyRing, SecretKey};
 use crate::koomarket::interface::Interface;
@@ -32,10 +33,12 @@ pub const DEV_MARKET_KEY_FILE: &str = "koomarket-dev.key";
 pub const DEV_ACCESS_KEY_FILE: &str = "koomarket-access-dev.key";
 
 /// Start-up options that are not configuration.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct StartOptions {
     /// Accept a signing key whose kid differs from the recorded one (key rotation).
     pub rotate_key: bool,
+    /// The clock of leases, deactivations and offline activation (tests advance it).
+    pub clock: Clock,
 }
 
 /// A built, not yet running, application.
@@ -211,7 +214,8 @@ pub(crate) fn prepare_state(
         client.clone(),
     );
     let interface = Interface::new(&settings, licensing.clone(), market_keys, access_keys);
-    let state = AppState::new(store, signer, settings, licensing, tokens);
+    let mut state = AppState::new(store, signer, settings, licensing, tokens);
+    state.clock = options.clock;
     let interface = web::Data::new(interface);
     Ok((Shared { state, interface }, client))
 }
@@ -225,6 +229,8 @@ fn rules(settings: &Settings) -> Rules {
     Rules {
         stale_expire_tolerance: seconds(settings.koomarket.stale_expire_tolerance_secs),
         code_refresh_interval: seconds(settings.marketplace.code_refresh_interval_secs),
+        deactivation_limit: settings.seats.deactivation_limit,
+        deactivation_window: seconds(settings.seats.deactivation_window_secs),
     }
 }
 

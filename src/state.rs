@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::access::ratelimit::{Limit, RateLimiter};
 use crate::access::TokenRegistry;
+use crate::clock::Clock;
 use crate::licensing::revocations::ListCache;
 use crate::licensing::Licensing;
 use crate::settings::Settings;
@@ -28,6 +29,8 @@ pub(crate) struct AppState {
     pub(crate) limiter: Arc<RateLimiter>,
     /// The last signed revocation list.
     pub(crate) revocations: Arc<ListCache>,
+    /// The clock of leases, deactivations and offline activation.
+    pub(crate) clock: Clock,
     ready: Arc<AtomicBool>,
 }
 
@@ -54,6 +57,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             limiter: Arc::new(limiter),
             revocations: Arc::new(ListCache::default()),
+            clock: Clock::default(),
             store,
             signer,
             settings: Arc::new(settings),

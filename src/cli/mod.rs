@@ -166,6 +166,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     crate::telemetry::init(&settings.log);
     let options = StartOptions {
         rotate_key: args.rotate_key,
+        ..StartOptions::default()
     };
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings, options)?;

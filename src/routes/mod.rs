@@ -6,10 +6,12 @@ mod calls;
 mod export;
 mod health;
 mod keys;
+mod leases;
 mod licenses;
 mod openapi;
 mod outbox;
 mod revocation;
+mod seats;
 mod tokens;
 
 use actix_web::middleware::from_fn;
@@ -45,6 +47,13 @@ pub(crate) const V1_ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/outbox"),
     ("post", "/v1/outbox/{id}/retry"),
     ("get", "/v1/marketplace/calls"),
+    ("post", "/v1/leases"),
+    ("post", "/v1/leases/{id}/heartbeat"),
+    ("delete", "/v1/leases/{id}"),
+    ("post", "/v1/deactivate"),
+    ("post", "/v1/licenses/{id}/deactivate"),
+    ("post", "/v1/activate/offline"),
+    ("post", "/v1/deactivate/offline"),
 ];
 
 /// Registers every route.
@@ -99,6 +108,16 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                     "/marketplace/calls",
                     get().to(calls::list_marketplace_calls),
                 )
+                .route("/leases", post().to(leases::check_out))
+                .route("/leases/{id}/heartbeat", post().to(leases::heartbeat))
+                .route("/leases/{id}", delete().to(leases::return_lease))
+                .route("/deactivate", post().to(seats::deactivate))
+                .route(
+                    "/licenses/{id}/deactivate",
+                    post().to(seats::merchant_deactivate),
+                )
+                .route("/activate/offline", post().to(seats::activate_offline))
+                .route("/deactivate/offline", post().to(seats::deactivate_offline))
                 .default_service(web::to(not_found)),
         )
         .default_service(web::to(not_found));

@@ -16,6 +16,7 @@ pub(crate) mod market;
 pub(crate) mod market_records;
 mod merchant;
 pub(crate) mod records;
+pub(crate) mod seats;
 #[cfg(test)]
 mod tests;
 
@@ -113,6 +114,8 @@ pub(crate) struct Store {
     api_tokens: Tree,
     /// Trees of the POST interfaces, the outbox and the rejected calls (`market.rs`).
     market: market::MarketTrees,
+    /// Trees of leases and deactivations (`seats.rs`).
+    seats: seats::SeatTrees,
     commit: GroupCommit,
     combiner: Arc<WriteCombiner>,
 }
@@ -169,6 +172,7 @@ impl Store {
             signing_keys: db.open_tree(tree::SIGNING_KEYS)?,
             api_tokens: db.open_tree(tree::API_TOKENS)?,
             market: market::MarketTrees::open(&db)?,
+            seats: seats::SeatTrees::open(&db)?,
             db,
             commit,
             combiner: Arc::new(batch::new_combiner()),
@@ -333,6 +337,9 @@ impl Store {
             &m.outbox_keys,
             &m.outbox_pending,
             &m.rejected_calls,
+            &self.seats.leases,
+            &self.seats.leases_held,
+            &self.seats.deactivations,
         ]
     }
 }
