@@ -2,7 +2,8 @@
 //! reaches the service becomes a signed response (the machine's license, the request's nonce,
 //! the machine's digest and the key of its deactivation proof); a deactivation proof carried
 //! back frees the seat. Activation itself is the one of `POST /v1/activate`: the same machine
-//! gets the same license, and the same request the same response, byte for byte.
+//! gets the same license, and the same request the same response, byte for byte (so the answer does not say whether the
+//! machine had its license already).
 //!
 //! The deactivation key is derived, not stored: SHA-256 over the issuer's Ed25519 signature of
 //! the license id under its own domain. Only the holder of the signing key can derive it; a key
@@ -27,8 +28,6 @@ pub(crate) struct OfflineAnswer {
     /// The armoured signed response to carry back.
     pub(crate) response: String,
     pub(crate) license_id: String,
-    /// The machine had its license already.
-    pub(crate) repeated: bool,
 }
 
 impl Licensing {
@@ -62,7 +61,6 @@ impl Licensing {
         Ok(OfflineAnswer {
             response: armor_activation_response(&signed),
             license_id: activated.license_id,
-            repeated: activated.repeated,
         })
     }
 

@@ -96,7 +96,6 @@ pub(crate) async fn activate_offline(
     Ok(HttpResponse::Ok().json(json!({
         "response": answer.response,
         "license_id": answer.license_id,
-        "repeated": answer.repeated,
     })))
 }
 

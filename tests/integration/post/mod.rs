@@ -7,4 +7,5 @@ mod online;
 mod outbox;
 mod replays;
 mod scheme_b;
+mod seats;
 mod support;
