@@ -14,6 +14,7 @@ macro_rules! out {
 
 mod call;
 mod offline;
+mod seats;
 mod token;
 
 use std::net::SocketAddr;
@@ -58,6 +59,10 @@ enum Command {
     /// Merchant API tokens (the database must not be held by a running service, or use --url).
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Turn an offline activation request into its response (through a running service).
+    Activate(seats::ActivateArgs),
+    /// Free the seat a license holds (merchant), or read a carried deactivation proof.
+    Deactivate(seats::DeactivateArgs),
     /// KooMarket tools.
     #[command(subcommand)]
     Koomarket(KoomarketCommand),
@@ -148,6 +153,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Inspect(args)) => offline::inspect(&args),
         Some(Command::Fingerprint(args)) => offline::fingerprint(&args),
         Some(Command::Koomarket(KoomarketCommand::Call(args))) => call::call(&args),
+        Some(Command::Activate(args)) => seats::activate(&args),
+        Some(Command::Deactivate(args)) => seats::deactivate(&args),
         Some(Command::Token(command)) => token::run(&command, cli.serve.config.clone()),
         Some(Command::Config(ConfigCommand::Example)) => {
             out!("{EXAMPLE_CONFIG}");

@@ -156,8 +156,19 @@ fn one_seat_cannot_be_rotated_among_many_machines_but_the_merchant_frees_any_sea
         401,
         "unauthorized",
     );
-    let (status, freed) = api(env.app.port, "POST", &path, Some(&env.token), None);
-    assert_eq!(status, 200, "{freed}");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_koolicense"))
+        .args(["deactivate", third["license_id"].as_str().expect("id")])
+        .args(["--url", &format!("http://127.0.0.1:{}", env.app.port)])
+        .args(["--token", &env.token])
+        .output()
+        .expect("run koolicense deactivate");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let freed: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(freed["pool"], "PL-ROT");
     assert_eq!(
         state_of(&env, third["license_id"].as_str().expect("id")),
         "released"
@@ -199,6 +210,21 @@ fn an_offline_request_becomes_a_response_for_that_machine_only_and_its_proof_fre
     assert_eq!(offline(&env, &text), (status, answer.clone()));
     let response = answer["response"].as_str().expect("response");
     assert!(response.starts_with("-----BEGIN KOOLICENSE ACTIVATION-----"));
+    // The merchant's command line gives the same response.
+    let file = env._dir.path().join("request.txt");
+    std::fs::write(&file, &text).expect("write request");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_koolicense"))
+        .args(["activate", "--offline"])
+        .arg(&file)
+        .args(["--url", &format!("http://127.0.0.1:{}", env.app.port)])
+        .output()
+        .expect("run koolicense activate");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), response);
 
     let a = HardwareId::parse(MACHINE_A).expect("hwid");
     let b = HardwareId::parse(MACHINE_B).expect("hwid");
