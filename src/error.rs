@@ -67,6 +67,17 @@ pub(crate) enum ApiError {
     /// The marketplace could not be reached or failed.
     #[error("{0}")]
     MarketplaceUnavailable(String),
+    /// The caller did not prove it holds the license, lease or seat on its machine.
+    #[error("{0}")]
+    ProofRejected(String),
+    /// Too many deactivations of one purchase within the window.
+    #[error("{message}")]
+    DeactivationLimit {
+        /// The explanation.
+        message: String,
+        /// Seconds until the next deactivation is allowed.
+        retry_after_secs: u64,
+    },
 }
 
 /// The error table: (stable code, HTTP status) for each error.
@@ -94,6 +105,10 @@ impl ApiError {
             ApiError::MarketplaceUnavailable(_) => {
                 ("marketplace_unavailable", StatusCode::SERVICE_UNAVAILABLE)
             }
+            ApiError::ProofRejected(_) => ("proof_rejected", StatusCode::FORBIDDEN),
+            ApiError::DeactivationLimit { .. } => {
+                ("deactivation_limit", StatusCode::TOO_MANY_REQUESTS)
+            }
         }
     }
 }
@@ -116,7 +131,10 @@ impl ResponseError for ApiError {
         }
         let mut response = HttpResponse::build(status);
         match self {
-            ApiError::RateLimited { retry_after_secs } => {
+            ApiError::RateLimited { retry_after_secs }
+            | ApiError::DeactivationLimit {
+                retry_after_secs, ..
+            } => {
                 response.insert_header((RETRY_AFTER, retry_after_secs.to_string()));
             }
             ApiError::Unauthorized => {
@@ -157,6 +175,13 @@ impl From<LicensingError> for ApiError {
             E::CodeNotClaimed(_) => ApiError::LicenseCodeNotClaimed(message),
             E::CodeInactive(_) => ApiError::LicenseCodeInactive(message),
             E::MarketplaceUnavailable(_) => ApiError::MarketplaceUnavailable(message),
+            E::ProofRejected(_) => ApiError::ProofRejected(message),
+            E::DeactivationLimit {
+                retry_after_secs, ..
+            } => ApiError::DeactivationLimit {
+                message,
+                retry_after_secs,
+            },
             E::Storage(inner) => ApiError::Storage(inner),
             E::Corrupt(inner) | E::Internal(inner) => ApiError::Internal(inner),
         }

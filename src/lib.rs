@@ -7,6 +7,7 @@ pub(crate) mod access;
 #[doc(hidden)]
 pub mod bench_support;
 pub mod cli;
+pub mod clock;
 pub(crate) mod console;
 pub(crate) mod error;
 pub(crate) mod koomarket;

@@ -12,9 +12,11 @@ use crate::licensing::policy::{Policies, Policy};
 
 mod post;
 mod revocation;
+mod seats;
 pub(crate) use post::allowed_base_url;
 pub use post::{MarketplaceSettings, SchemeBReadingSetting};
 pub use revocation::RevocationSettings;
+pub use seats::SeatSettings;
 
 /// Every environment variable the service reads, with the setting it overrides.
 pub(crate) const ENV_VARS: &[(&str, &str)] = &[
@@ -133,6 +135,8 @@ pub struct Settings {
     pub marketplace: MarketplaceSettings,
     /// The signed revocation list.
     pub revocation: RevocationSettings,
+    /// Deactivation of seats.
+    pub seats: SeatSettings,
     /// Policy for products without a `[[product]]` entry.
     pub(crate) default_policy: Policy,
     /// Per-product policies.
@@ -517,6 +521,7 @@ impl Settings {
         }
         post::validate(self)?;
         self.revocation.validate().map_err(invalid)?;
+        self.seats.validate().map_err(invalid)?;
         self.policies().validate().map_err(invalid)
     }
 

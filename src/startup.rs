@@ -16,6 +16,7 @@ mod internal;
 pub(crate) mod private_dir;
 
 use crate::access::TokenRegistry;
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::koomarket::auth::{KeyRing, SecretKey};
 use crate::koomarket::interface::Interface;
@@ -47,10 +48,12 @@ const OUTBOUND_THREADS: usize = 8;
 const OUTBOUND_QUEUE: usize = 256;
 
 /// Start-up options that are not configuration.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct StartOptions {
     /// Accept a signing key whose kid differs from the recorded one (key rotation).
     pub rotate_key: bool,
+    /// The clock of leases, deactivations and offline activation (tests advance it).
+    pub clock: Clock,
 }
 
 /// A built, not yet running, application.
@@ -275,11 +278,12 @@ pub(crate) fn prepare_state(
         rules(&settings),
         client.clone(),
     );
-    let state = AppState::new(store, signer, settings.clone(), licensing.clone(), tokens)
+    let mut state = AppState::new(store, signer, settings.clone(), licensing.clone(), tokens)
         .with_outbound(
             CallPool::start("koolicense-outbound", OUTBOUND_THREADS, OUTBOUND_QUEUE)
                 .context("while starting the outbound pool")?,
         );
+    state.clock = options.clock;
     let interface = Interface::new(
         &settings,
         licensing,
@@ -300,6 +304,8 @@ fn rules(settings: &Settings) -> Rules {
     Rules {
         stale_expire_tolerance: seconds(settings.koomarket.stale_expire_tolerance_secs),
         code_refresh_interval: seconds(settings.marketplace.code_refresh_interval_secs),
+        deactivation_limit: settings.seats.deactivation_limit,
+        deactivation_window: seconds(settings.seats.deactivation_window_secs),
     }
 }
 

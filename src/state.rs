@@ -7,6 +7,7 @@ use crate::access::client_addr::TrustedProxies;
 use crate::access::ratelimit::{Limit, RateLimiter};
 use crate::access::session::SessionStore;
 use crate::access::TokenRegistry;
+use crate::clock::Clock;
 use crate::licensing::revocations::ListCache;
 use crate::licensing::{Licensing, LookupResult};
 use crate::marketplace::pool::CallPool;
@@ -38,6 +39,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// Marketplace calls made for inbound requests (activation).
     pub(crate) outbound: Arc<CallPool<LookupResult>>,
+    /// The clock of leases, deactivations and offline activation.
+    pub(crate) clock: Clock,
     ready: Arc<AtomicBool>,
 }
 
@@ -67,6 +70,7 @@ impl AppState {
             sessions: Arc::new(SessionStore::default()),
             limiter: Arc::new(limiter),
             revocations: Arc::new(ListCache::default()),
+            clock: Clock::default(),
             store,
             signer,
             settings: Arc::new(settings),

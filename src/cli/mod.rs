@@ -17,6 +17,7 @@ mod backup;
 mod call;
 mod marketplace;
 mod offline;
+mod seats;
 mod token;
 
 use std::net::SocketAddr;
@@ -66,6 +67,10 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Restore a snapshot into a new, empty data directory (the service stopped).
     Restore(backup::RestoreArgs),
+    /// Turn an offline activation request into its response (through a running service).
+    Activate(seats::ActivateArgs),
+    /// Free the seat a license holds (merchant), or read a carried deactivation proof.
+    Deactivate(seats::DeactivateArgs),
     /// KooMarket tools.
     #[command(subcommand)]
     Koomarket(KoomarketCommand),
@@ -169,6 +174,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Marketplace(MarketplaceCommand::Health(args))) => marketplace::health(&args),
         Some(Command::Backup(args)) => backup::backup(&args),
         Some(Command::Restore(args)) => backup::restore(&args),
+        Some(Command::Activate(args)) => seats::activate(&args),
+        Some(Command::Deactivate(args)) => seats::deactivate(&args),
         Some(Command::Token(command)) => token::run(&command, cli.serve.config.clone()),
         Some(Command::Config(ConfigCommand::Example)) => {
             out!("{EXAMPLE_CONFIG}");
@@ -187,6 +194,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     crate::telemetry::init(&settings.log);
     let options = StartOptions {
         rotate_key: args.rotate_key,
+        ..StartOptions::default()
     };
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings, options)?;

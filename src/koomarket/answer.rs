@@ -145,7 +145,9 @@ impl Answer {
             | E::Conflict { .. }
             | E::CodeUnknown(_)
             | E::CodeNotClaimed(_)
-            | E::CodeInactive(_) => ResultCode::InvalidParams,
+            | E::CodeInactive(_)
+            | E::ProofRejected(_)
+            | E::DeactivationLimit { .. } => ResultCode::InvalidParams,
             E::UnknownInstance(_) | E::NotFound(_) => ResultCode::UnknownInstance,
             E::QuantityExhausted(_) => ResultCode::QuantityExhausted,
             E::OutsideValidity(_) => ResultCode::OutsideValidity,

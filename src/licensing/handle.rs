@@ -25,6 +25,10 @@ pub(crate) struct Rules {
     pub(crate) stale_expire_tolerance: chrono::Duration,
     /// Least time between two status queries of one authorization code.
     pub(crate) code_refresh_interval: chrono::Duration,
+    /// Deactivations by the software allowed per seat pool within the window.
+    pub(crate) deactivation_limit: u32,
+    /// The window of the deactivation limit.
+    pub(crate) deactivation_window: chrono::Duration,
 }
 
 impl Default for Rules {
@@ -32,6 +36,8 @@ impl Default for Rules {
         Rules {
             stale_expire_tolerance: chrono::Duration::days(1),
             code_refresh_interval: chrono::Duration::days(1),
+            deactivation_limit: 3,
+            deactivation_window: chrono::Duration::days(30),
         }
     }
 }

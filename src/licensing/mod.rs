@@ -20,18 +20,23 @@ mod directory;
 mod handle;
 pub(crate) mod health;
 mod jobs;
+mod leases;
 mod lifecycle;
 mod machines;
+mod offline;
 mod online;
 pub(crate) mod policy;
 mod renewal;
 pub(crate) mod revocations;
+mod seats;
 
-pub(crate) use self::activation::{LookupResult, Step};
+pub(crate) use self::activation::{Activated, LookupResult, Step};
 pub(crate) use self::delivery::Delivery;
 pub(crate) use self::directory::{CodeDirectory, CodeInfo, CodeLookupError};
 pub(crate) use self::handle::{Licensing, Rules};
 pub(crate) use self::jobs::{Attempt, OrderDetails, RetryOutcome};
+pub(crate) use self::leases::LeaseAnswer;
+pub(crate) use self::seats::{Deactivated, FreedBy};
 
 use chrono::{DateTime, Utc};
 use koolicense_verify::{
@@ -102,6 +107,19 @@ pub(crate) enum LicensingError {
     /// The marketplace could not be used.
     #[error("{0}")]
     MarketplaceUnavailable(String),
+    /// The caller did not prove it holds the license, lease or seat on this machine (HTTP 403).
+    #[error("{0}")]
+    ProofRejected(String),
+    /// The seat pool was deactivated too often recently (HTTP 429).
+    #[error("at most {limit} deactivations per {window_secs} s for this purchase; the next is possible in {retry_after_secs} s")]
+    DeactivationLimit {
+        /// Deactivations allowed per window.
+        limit: u32,
+        /// The window.
+        window_secs: u64,
+        /// Until the oldest counted one leaves the window.
+        retry_after_secs: u64,
+    },
     /// Storage failed (000005, HTTP 503); details are logged, not answered.
     #[error("storage failure")]
     Storage(#[from] StoreError),

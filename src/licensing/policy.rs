@@ -21,6 +21,18 @@ pub(crate) enum BindingKind {
     None,
 }
 
+/// How a product's seats are used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LicenseModel {
+    /// Each license is used where it is installed (bound or not).
+    #[default]
+    NodeLocked,
+    /// Concurrent use: the license's quantity is the number of machines that may hold a lease
+    /// (`POST /v1/leases`) at once.
+    Floating,
+}
+
 /// How the marketplace's `amount` linear attribute becomes the license quantity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case", tag = "from", deny_unknown_fields)]
@@ -76,6 +88,22 @@ pub(crate) struct Policy {
     /// `expireTime` (0 = no cap).
     #[serde(default)]
     pub(crate) trial_max_days: u32,
+    /// Node-locked (default) or floating (leases of the quantity's seats).
+    #[serde(default)]
+    pub(crate) model: LicenseModel,
+    /// Floating: a lease lapses this long after its checkout or last heartbeat (seconds).
+    #[serde(default = "default_lease_ttl")]
+    pub(crate) lease_ttl_secs: u64,
+    /// Floating: longest a lease may be borrowed for offline use (seconds; 0 = no borrowing).
+    #[serde(default)]
+    pub(crate) max_borrow_secs: u64,
+}
+
+/// Default lease time: 15 minutes.
+pub(crate) const DEFAULT_LEASE_TTL_SECS: u64 = 900;
+
+fn default_lease_ttl() -> u64 {
+    DEFAULT_LEASE_TTL_SECS
 }
 
 fn default_min_match() -> u8 {
@@ -94,6 +122,9 @@ impl Default for Policy {
             trial_features: Vec::new(),
             quantity: QuantityRule::Amount,
             trial_max_days: 0,
+            model: LicenseModel::NodeLocked,
+            lease_ttl_secs: DEFAULT_LEASE_TTL_SECS,
+            max_borrow_secs: 0,
         }
     }
 }
@@ -124,6 +155,12 @@ impl Policy {
         }
         if let QuantityRule::Scaled { per_unit: 0 } = self.quantity {
             return Err("quantity per_unit must be at least 1".into());
+        }
+        if !(10..=86_400).contains(&self.lease_ttl_secs) {
+            return Err("lease_ttl_secs must be 10 to 86400".into());
+        }
+        if self.max_borrow_secs > 366 * 86_400 {
+            return Err("max_borrow_secs must be at most 366 days".into());
         }
         Ok(())
     }

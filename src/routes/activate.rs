@@ -3,12 +3,11 @@
 //! address like every `/v1` route.
 
 use actix_web::{web, HttpResponse};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::licensing::Step;
+use crate::licensing::{Activated, Step};
 use crate::marketplace::pool::Busy;
 use crate::state::AppState;
 
@@ -22,61 +21,65 @@ pub(crate) struct ActivateRequest {
     hardware_identifier: String,
 }
 
-/// `POST /v1/activate`: what can be done locally runs on the blocking pool; the marketplace
-/// call, when one is needed, runs on the outbound pool (shared with concurrent activations of
-/// the same code) while this request waits without holding a thread or a lock.
+/// `POST /v1/activate`.
 pub(crate) async fn activate(
     state: web::Data<AppState>,
     body: web::Json<ActivateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let req = web::Data::new(body.into_inner());
-    let now = Utc::now();
-    let local = {
-        let (state, req) = (state.clone(), req.clone());
-        crate::telemetry::blocking(move || {
-            state
-                .licensing
-                .activate_local(req.code(), &req.hardware_identifier, now)
-        })
-        .await??
-    };
-    let activated = match local {
-        Step::Done(activated) => activated,
-        Step::Needs(lookup) => {
-            let code = req.code().to_string();
-            let licensing = state.licensing.clone();
-            let pending = state
-                .outbound
-                .call(format!("{lookup:?}/{code}"), move || {
-                    licensing.lookup_code(lookup, &code)
-                })
-                .map_err(|Busy| {
-                    tracing::warn!("outbound pool full; activation refused for now");
-                    ApiError::MarketplaceUnavailable(
-                        "the marketplace cannot be reached right now; try again later".into(),
-                    )
-                })?;
-            let found = pending
-                .await
-                .map_err(|_| ApiError::Internal("the outbound call was dropped".into()))?;
-            crate::telemetry::blocking(move || {
-                state.licensing.activate_with(
-                    req.code(),
-                    &req.hardware_identifier,
-                    Utc::now(),
-                    lookup,
-                    found,
-                )
-            })
-            .await??
-        }
-    };
+    let req = body.into_inner();
+    let activated = activate_code(&state, req.code().to_owned(), req.hardware_identifier).await?;
     Ok(HttpResponse::Ok().json(json!({
         "license": activated.license,
         "license_id": activated.license_id,
         "expires_at": activated.expires_at,
         "repeated": activated.repeated,
     })))
+}
+
+/// Activates `code` for the machine `identifier` (online and offline activation): what can be
+/// done locally runs on the blocking pool; the marketplace call, when one is needed, runs on the
+/// outbound pool (shared with concurrent activations of the same code) while this request waits
+/// without holding a thread or a lock.
+pub(crate) async fn activate_code(
+    state: &web::Data<AppState>,
+    code: String,
+    identifier: String,
+) -> Result<Activated, ApiError> {
+    let code = web::Data::new(code);
+    let identifier = web::Data::new(identifier);
+    let now = state.clock.now();
+    let local = {
+        let (state, code, identifier) = (state.clone(), code.clone(), identifier.clone());
+        crate::telemetry::blocking(move || state.licensing.activate_local(&code, &identifier, now))
+            .await??
+    };
+    let lookup = match local {
+        Step::Done(activated) => return Ok(activated),
+        Step::Needs(lookup) => lookup,
+    };
+    let licensing = state.licensing.clone();
+    let asked = code.to_string();
+    let pending = state
+        .outbound
+        .call(format!("{lookup:?}/{asked}"), move || {
+            licensing.lookup_code(lookup, &asked)
+        })
+        .map_err(|Busy| {
+            tracing::warn!("outbound pool full; activation refused for now");
+            ApiError::MarketplaceUnavailable(
+                "the marketplace cannot be reached right now; try again later".into(),
+            )
+        })?;
+    let found = pending
+        .await
+        .map_err(|_| ApiError::Internal("the outbound call was dropped".into()))?;
+    let state = state.clone();
+    Ok(crate::telemetry::blocking(move || {
+        state
+            .licensing
+            .activate_with(&code, &identifier, state.clock.now(), lookup, found)
+    })
+    .await??)
 }
 
 impl ActivateRequest {

@@ -7,12 +7,14 @@ mod calls;
 mod export;
 mod health;
 mod keys;
+mod leases;
 mod licenses;
 mod metrics;
 pub(crate) mod observe;
 mod openapi;
 mod outbox;
 mod revocation;
+mod seats;
 mod stats;
 mod tokens;
 
@@ -57,6 +59,13 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/marketplace/calls"),
     ("get", "/v1/marketplace/health"),
     ("get", "/v1/backup"),
+    ("post", "/v1/leases"),
+    ("post", "/v1/leases/{id}/heartbeat"),
+    ("delete", "/v1/leases/{id}"),
+    ("post", "/v1/deactivate"),
+    ("post", "/v1/licenses/{id}/deactivate"),
+    ("post", "/v1/activate/offline"),
+    ("post", "/v1/deactivate/offline"),
 ];
 
 /// Registers every route.
@@ -128,6 +137,16 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             )
             .route("/marketplace/health", get().to(calls::marketplace_health))
             .route("/backup", get().to(backup::get_backup))
+            .route("/leases", post().to(leases::check_out))
+            .route("/leases/{id}/heartbeat", post().to(leases::heartbeat))
+            .route("/leases/{id}", delete().to(leases::return_lease))
+            .route("/deactivate", post().to(seats::deactivate))
+            .route(
+                "/licenses/{id}/deactivate",
+                post().to(seats::merchant_deactivate),
+            )
+            .route("/activate/offline", post().to(seats::activate_offline))
+            .route("/deactivate/offline", post().to(seats::deactivate_offline))
             .default_service(web::to(not_found)),
     )
     .default_service(web::to(not_found));

@@ -21,6 +21,7 @@ use super::market_records::{
     CodeRecord, JobState, OnlineInstance, OutboxJob, PendingCode, RejectedCall,
 };
 use super::records::{AuditEvent, KeyRecord, LicenseRecord, TokenRecord};
+use super::seats::{held_key, DeactivationRecord, LeaseRecord};
 use super::{json, Result, Store, StoreError, ACTIVE_KID, REVOCATION_SEQUENCE};
 
 /// Most batches one transaction applies (a getLicense batch is about 3 KB, so a group stays well
@@ -57,6 +58,12 @@ pub(crate) struct WriteBatch {
     pub(crate) signing_keys: Vec<KeyRecord>,
     /// The kid to record as the active signing key.
     pub(crate) active_kid: Option<String>,
+    /// Leases to put; a returned one leaves the index of leases held.
+    pub(crate) leases: Vec<LeaseRecord>,
+    /// Lapsed leases to drop from the index of leases held: (license id, lease id).
+    pub(crate) leases_lapsed: Vec<(String, String)>,
+    /// Freed seats to record.
+    pub(crate) deactivations: Vec<DeactivationRecord>,
 }
 
 /// A batch encoded for the transaction, as (tree, key, value) puts in order; `None` removes.
@@ -85,6 +92,9 @@ pub(super) enum Tree {
     OutboxKeys,
     OutboxPending,
     RejectedCalls,
+    Leases,
+    LeasesHeld,
+    Deactivations,
 }
 
 /// Why a group's write failed; every writer of the group gets it.
@@ -189,12 +199,25 @@ impl Store {
         for k in &batch.signing_keys {
             put(Tree::SigningKeys, k.kid.clone().into_bytes(), json(k));
         }
+        for l in &batch.leases {
+            put(Tree::Leases, l.lease_id.clone().into_bytes(), json(l));
+        }
+        for d in &batch.deactivations {
+            put(Tree::Deactivations, d.key(), json(d));
+        }
         if let Some(kid) = &batch.active_kid {
             put(Tree::Meta, ACTIVE_KID.to_vec(), kid.clone().into_bytes());
         }
         for j in &batch.jobs {
             let pending = (j.state == JobState::Pending).then(Vec::new);
             puts.push((Tree::OutboxPending, id_key(j.id), pending));
+        }
+        for l in &batch.leases {
+            let held = l.returned_at.is_none().then(Vec::new);
+            puts.push((Tree::LeasesHeld, held_key(&l.license_id, &l.lease_id), held));
+        }
+        for (license, lease) in &batch.leases_lapsed {
+            puts.push((Tree::LeasesHeld, held_key(license, lease), None));
         }
         for code in &batch.pending_codes_done {
             puts.push((Tree::PendingCodes, code.clone().into_bytes(), None));

@@ -23,6 +23,8 @@ pub(crate) enum LockKey<'a> {
     Instance(&'a str),
     /// A license without an instance (offline issuance).
     License(&'a str),
+    /// The concurrent seats of a floating license: its leases.
+    Seats(&'a str),
 }
 
 impl fmt::Display for LockKey<'_> {
@@ -32,6 +34,7 @@ impl fmt::Display for LockKey<'_> {
             LockKey::OrderLine { order, line } => write!(f, "km2/order/{order}/{line}"),
             LockKey::Instance(instance) => write!(f, "km/instance/{instance}"),
             LockKey::License(license) => write!(f, "license/{license}"),
+            LockKey::Seats(license) => write!(f, "seats/{license}"),
         }
     }
 }

@@ -18,6 +18,7 @@ pub(crate) mod market;
 pub(crate) mod market_records;
 mod merchant;
 pub(crate) mod records;
+pub(crate) mod seats;
 #[cfg(test)]
 mod tests;
 
@@ -122,6 +123,8 @@ pub(crate) struct Store {
     api_tokens: Tree,
     /// Trees of the POST interfaces, the outbox and the rejected calls (`market.rs`).
     market: market::MarketTrees,
+    /// Trees of leases and deactivations (`seats.rs`).
+    seats: seats::SeatTrees,
     commit: GroupCommit,
     combiner: Arc<WriteCombiner>,
     metrics: StorageMetrics,
@@ -200,6 +203,7 @@ impl Store {
             signing_keys: db.open_tree(tree::SIGNING_KEYS)?,
             api_tokens: db.open_tree(tree::API_TOKENS)?,
             market: market::MarketTrees::open(&db)?,
+            seats: seats::SeatTrees::open(&db)?,
             db,
             commit,
             combiner: Arc::new(batch::new_combiner()),
@@ -416,6 +420,9 @@ impl Store {
             &m.outbox_keys,
             &m.outbox_pending,
             &m.rejected_calls,
+            &self.seats.leases,
+            &self.seats.leases_held,
+            &self.seats.deactivations,
         ]
     }
 }

@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
+use koolicense::clock::Clock;
 use koolicense::settings::{Overrides, Secret, Settings};
 use koolicense::startup::{Application, StartOptions};
 use koolicense_verify::{Claims, PublicKey, Verifier};
@@ -25,6 +26,9 @@ pub(crate) const HW_PRODUCT: &str = "P-HW";
 pub(crate) const SYS_PRODUCT: &str = "P-SYS";
 /// A floating product (no binding).
 pub(crate) const FLOAT_PRODUCT: &str = "P-FLOAT";
+/// A floating-license product: the quantity is concurrent seats, held by leases (15 minutes,
+/// borrowing up to a day).
+pub(crate) const SEATS_PRODUCT: &str = "P-SEATS";
 
 /// Policies written to the configuration file of every test app.
 const POLICIES: &str = r#"
@@ -40,6 +44,12 @@ binding = "system"
 [[product]]
 product_id = "P-FLOAT"
 binding = "none"
+
+[[product]]
+product_id = "P-SEATS"
+binding = "none"
+model = "floating"
+max_borrow_secs = 86400
 "#;
 
 /// Longest a server may take to start or to stop.
@@ -62,6 +72,8 @@ pub(crate) struct Config {
     pub(crate) trusted_proxies: Vec<String>,
     /// `server.metrics_listen`.
     pub(crate) metrics_listen: Option<SocketAddr>,
+    /// The clock of leases and deactivations (a test advances it instead of waiting).
+    pub(crate) clock: Clock,
 }
 
 impl Default for Config {
@@ -74,6 +86,7 @@ impl Default for Config {
             rate_limits: None,
             trusted_proxies: Vec::new(),
             metrics_listen: None,
+            clock: Clock::default(),
         }
     }
 }
@@ -228,6 +241,7 @@ pub(crate) fn try_spawn(config: Config, dir: Arc<TempDir>) -> anyhow::Result<Tes
     let addr = listener.local_addr()?;
     let options = StartOptions {
         rotate_key: config.rotate_key,
+        clock: config.clock.clone(),
     };
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -285,7 +299,7 @@ fn build_when_unlocked(
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let attempt = listener.try_clone()?;
-        match Application::build_with_listener(settings.clone(), options, attempt) {
+        match Application::build_with_listener(settings.clone(), options.clone(), attempt) {
             Err(e) if is_lock_error(&e) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20));
             }

@@ -26,3 +26,4 @@ mod ops_fail_stop;
 mod ops_observe;
 mod post;
 mod replays;
+mod seats;

@@ -6,7 +6,7 @@
 //! changes to the decoded bytes that are signed again with the test key, so that the payload
 //! decoders behind the signature check see them too) and feeds each result to `inspect`,
 //! `Verifier::verify_on`, `authenticate`, `verify_revocation_list`, `check_revocation`,
-//! `verify_status`, `check_clock`, `PublicKey::parse`, `HardwareId::parse`, `LicenseId::parse`,
+//! `verify_status`, `verify_lease`, `ActivationRequest::parse`, `DeactivationProof::parse`, `check_clock`, `PublicKey::parse`, `HardwareId::parse`, `LicenseId::parse`,
 //! `Kid::parse` and the armour functions. A panic anywhere is caught, reported with its input,
 //! and makes the run fail.
 //!
@@ -30,9 +30,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use koolicense_verify::{
-    armor_license, armor_revocation_list, inspect, Claims, ClockMark, EntryStatus, HardwareId,
-    Host, Kid, LicenseId, LicenseState, ListStamp, PublicKey, RevocationEntry, RevocationList,
-    StatusAnswer, Verifier,
+    armor_lease, armor_license, armor_revocation_list, inspect, ActivationRequest, Claims,
+    ClockMark, DeactivationProof, EntryStatus, HardwareId, Host, Kid, LicenseId, LicenseState,
+    ListStamp, PublicKey, RevocationEntry, RevocationList, StatusAnswer, Verifier,
 };
 
 #[path = "../benches/support/test_key.rs"]
@@ -214,6 +214,13 @@ fn exercise(verifier: &Verifier, host: &Host<'_>, claims: &Claims, input: &str) 
     let _ = verifier.check_revocation(input, NOW, None, claims);
     let _ = verifier.verify_status(input, "fuzz-nonce", claims);
     let _ = verifier.check_clock(NOW, ClockMark::new(input.len() as u64 * 1_000_000));
+    let _ = verifier.verify_lease(input, NOW, host);
+    if let Ok(request) = ActivationRequest::parse(input) {
+        let _ = request.to_text();
+        let _ = verifier.read_activation_response(input, &request, NOW, host);
+    }
+    let _ = DeactivationProof::parse(input);
+    let _ = armor_lease(input);
     let _ = PublicKey::parse(input);
     let _ = HardwareId::parse(input);
     let _ = LicenseId::parse(input);

@@ -67,6 +67,24 @@ pub(crate) const STATUS: Kind = Kind {
     max_len: MAX_INPUT_LEN,
 };
 
+/// Floating-license leases (`lease.rs`): a kind of its own, so that no verifier (of this or an
+/// earlier version) takes a lease for a license or the other way round.
+pub(crate) const LEASE: Kind = Kind {
+    prefix: "kll1.",
+    label: "KOOLICENSE LEASE",
+    domain: b"koolicense/lease/v1\0",
+    version: FORMAT_VERSION,
+    max_len: MAX_INPUT_LEN,
+};
+/// Offline activation responses (`offline.rs`).
+pub(crate) const ACTIVATION: Kind = Kind {
+    prefix: "kla1.",
+    label: "KOOLICENSE ACTIVATION",
+    domain: b"koolicense/activation/v1\0",
+    version: FORMAT_VERSION,
+    max_len: MAX_INPUT_LEN,
+};
+
 /// A signed object's bytes before signing, on the issuer side: sign [`Unsigned::message`] with
 /// the Ed25519 key whose kid the body names, then [`Unsigned::finish`] with the signature.
 #[derive(Clone, Debug)]
@@ -91,7 +109,7 @@ impl Unsigned {
     }
 }
 
-const ALL_KINDS: [Kind; 3] = [LICENSE, REVOCATION_LIST, STATUS];
+const ALL_KINDS: [Kind; 5] = [LICENSE, REVOCATION_LIST, STATUS, LEASE, ACTIVATION];
 
 /// A decoded but not yet verified envelope.
 #[derive(Clone, Debug)]
@@ -211,7 +229,7 @@ fn begin_line(kind: &Kind) -> String {
 
 /// Finds the base64 text (between the armour lines, or after the one-line prefix) and returns
 /// it in the URL-safe alphabet without padding. Whitespace anywhere inside is ignored.
-fn extract_base64(kind: &Kind, text: &str) -> Result<Vec<u8>, Error> {
+pub(crate) fn extract_base64(kind: &Kind, text: &str) -> Result<Vec<u8>, Error> {
     let (inner, armoured) = if text.contains("-----BEGIN ") {
         (armour_body(kind, text)?, true)
     } else {

@@ -17,6 +17,10 @@
 //! binding rules and the threat model are in the crate's `FORMAT.md`, the known-answer vectors
 //! in `tests/vectors/`.
 //!
+//! Floating licenses hand out short-lived [`Lease`]s, checked with [`Verifier::verify_lease`];
+//! machines that never reach the service activate offline with an [`ActivationRequest`] and
+//! [`Verifier::read_activation_response`].
+//!
 //! ```
 //! use koolicense_verify::{Error, HardwareId, Host, PublicKey, Verifier};
 //!
@@ -66,10 +70,12 @@ mod envelope;
 mod error;
 mod hwid;
 mod keys;
+mod lease;
 #[cfg(feature = "std")]
 pub mod machine;
 #[cfg(feature = "std")]
 mod mark_file;
+mod offline;
 mod revocation;
 mod status;
 mod token;
@@ -87,8 +93,14 @@ pub use envelope::{
 pub use error::Error;
 pub use hwid::{component_hash, Component, HardwareId, HardwareIdError};
 pub use keys::{Kid, PublicKey, KID_LEN};
+pub use lease::{armor_lease, Lease, UnsignedLease, MAX_LEASE_LEN};
 #[cfg(feature = "std")]
 pub use mark_file::MarkFile;
+pub use offline::{
+    armor_activation_response, deactivation_tag, machine_digest, ActivationRequest,
+    ActivationResponse, DeactivationProof, OfflineActivation, DEACTIVATION_KEY_LEN,
+    MAX_REQUEST_MACHINE_LEN, REQUEST_NONCE_LEN,
+};
 pub use revocation::{
     armor_revocation_list, EntryStatus, ListStamp, RevocationEntry, RevocationList,
     DEFAULT_MAX_LIST_AGE_SECS, MAX_REVOCATION_ENTRIES, REVOCATION_ENTRY_LEN,

@@ -188,7 +188,7 @@ fn put_opt_text(
     }
 }
 
-fn encode_payload(c: &Claims, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+pub(crate) fn encode_payload(c: &Claims, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     put(out, tag::LICENSE_ID, &c.license_id.0, "license id")?;
     put(out, tag::REVISION, &c.revision.to_be_bytes(), "revision")?;
     put_opt_text(out, tag::INSTANCE_ID, &c.instance_id, "instance id")?;

@@ -125,6 +125,13 @@ impl Verifier {
     /// for that, and [`Verifier::verify_guarded`] to also detect a clock set back.
     pub fn verify(&self, token: &str, now: u64) -> Result<Claims, Error> {
         let claims = self.authenticate(token)?;
+        self.check_claims(&claims, now)?;
+        Ok(claims)
+    }
+
+    /// The checks after the signature, shared by licenses and leases: validity window,
+    /// expected product, test flag.
+    pub(crate) fn check_claims(&self, claims: &Claims, now: u64) -> Result<(), Error> {
         if now.saturating_add(self.leeway) < claims.not_before {
             return Err(Error::NotYetValid {
                 not_before: claims.not_before,
@@ -146,7 +153,7 @@ impl Verifier {
         if claims.test && !self.allow_test {
             return Err(Error::TestLicense);
         }
-        Ok(claims)
+        Ok(())
     }
 
     /// Verifies a license as [`Verifier::verify`] does, then checks its binding against `host`.

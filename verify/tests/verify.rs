@@ -11,6 +11,8 @@ mod support;
 mod bindings;
 #[path = "verify/hardware.rs"]
 mod hardware;
+#[path = "verify/leases.rs"]
+mod leases;
 #[path = "verify/limits.rs"]
 mod limits;
 #[path = "verify/payload.rs"]

@@ -7,5 +7,6 @@ mod online;
 mod outbox;
 mod replays;
 mod scheme_b;
+mod seats;
 mod silent_market;
 mod support;

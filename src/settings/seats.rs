@@ -1,0 +1,34 @@
+//! `[seats]`: how often one purchase's seats may be given back by deactivation.
+
+use serde::Deserialize;
+
+/// `[seats]`
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SeatSettings {
+    /// At most this many deactivations per purchase (authorization code or instance) within
+    /// the window, so that one seat cannot be rotated among many machines. Merchant
+    /// deactivations do not count against it.
+    pub deactivation_limit: u32,
+    /// The window of the deactivation limit (seconds).
+    pub deactivation_window_secs: u64,
+}
+
+impl Default for SeatSettings {
+    fn default() -> Self {
+        SeatSettings {
+            deactivation_limit: 3,
+            deactivation_window_secs: 30 * 86_400,
+        }
+    }
+}
+
+impl SeatSettings {
+    /// Checks the ranges.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.deactivation_window_secs == 0 || self.deactivation_window_secs > 3650 * 86_400 {
+            return Err("seats.deactivation_window_secs must be 1 s to 10 years".into());
+        }
+        Ok(())
+    }
+}
