@@ -193,6 +193,13 @@ typedef int32_t KoolicenseLicenseState;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// A verified offline activation: the license to keep, its claims and the deactivation proof.
+// Immutable.
+typedef struct KoolicenseActivation KoolicenseActivation;
+
+// An activation request: authorization code, machine identifier and nonce. Immutable.
+typedef struct KoolicenseActivationRequest KoolicenseActivationRequest;
+
 // The claims of a verified license. Immutable.
 typedef struct KoolicenseClaims KoolicenseClaims;
 
@@ -201,6 +208,9 @@ typedef struct KoolicenseError KoolicenseError;
 
 // A machine to check bindings against. Immutable.
 typedef struct KoolicenseHost KoolicenseHost;
+
+// A verified lease. Immutable.
+typedef struct KoolicenseLease KoolicenseLease;
 
 // A verified revocation list. Immutable.
 typedef struct KoolicenseRevocationList KoolicenseRevocationList;
@@ -553,6 +563,193 @@ KoolicenseStatus koolicense_claims_to_json(const struct KoolicenseClaims *claims
                                            char **json_out,
                                            size_t *len_out,
                                            struct KoolicenseError **error_out);
+
+// Verifies a lease (one-line `kll1.` or armoured) at `now` (Unix seconds, or `KOOLICENSE_NOW`)
+// on the machine described by `host`: signature, that it is a lease
+// (`KOOLICENSE_STATUS_WRONG_OBJECT_KIND` for a license), the lease's time window with the
+// leeway (`KOOLICENSE_STATUS_EXPIRED` once it lapsed: beat again or check out a new one), the
+// product when `product` is not NULL, the test flag, and the machine binding. Stores the lease in
+// `*lease_out` when it is not NULL (free it with `koolicense_lease_free`).
+//
+// Thread-safe: any number of threads may verify with the same verifier and host at once.
+//
+// # Safety
+// `verifier` and `host` are live handles; `lease`/`product` are valid for their lengths
+// (`product` may be NULL); `lease_out` and `error_out` are NULL or valid for writing a pointer.
+KoolicenseStatus koolicense_verify_lease(const struct KoolicenseVerifier *verifier,
+                                         const uint8_t *lease,
+                                         size_t lease_len,
+                                         uint64_t now,
+                                         const uint8_t *product,
+                                         size_t product_len,
+                                         const struct KoolicenseHost *host,
+                                         struct KoolicenseLease **lease_out,
+                                         struct KoolicenseError **error_out);
+
+// Frees a lease. NULL is ignored.
+//
+// Must not race with other uses of the same lease.
+//
+// # Safety
+// `lease` is NULL or a lease handle that is not used afterwards.
+void koolicense_lease_free(struct KoolicenseLease *lease);
+
+// The lease id, hyphenated (stable across heartbeats); NULL for a NULL handle.
+//
+// Thread-safe; cannot fail. The text lives as long as the lease handle.
+//
+// # Safety
+// `lease` is NULL or a live lease handle; `len_out` is NULL or valid for writing a `size_t`.
+const char *koolicense_lease_id(const struct KoolicenseLease *lease, size_t *len_out);
+
+// Whether the lease was borrowed for offline use (no heartbeats until it ends); false for NULL.
+//
+// Thread-safe; cannot fail.
+//
+// # Safety
+// `lease` is NULL or a live lease handle.
+bool koolicense_lease_borrowed(const struct KoolicenseLease *lease);
+
+// When the lease ends (Unix seconds); 0 for NULL. Beat (renew) before then.
+//
+// Thread-safe; cannot fail.
+//
+// # Safety
+// `lease` is NULL or a live lease handle.
+uint64_t koolicense_lease_expires_at(const struct KoolicenseLease *lease);
+
+// The floating license's claims as of this lease (license id, revision, product, features,
+// quantity; `expires_at` is the end of the lease), read with the `koolicense_claims_*`
+// accessors. Borrowed: lives as long as the lease handle; do not free it. NULL for NULL.
+//
+// Thread-safe; cannot fail.
+//
+// # Safety
+// `lease` is NULL or a live lease handle.
+const struct KoolicenseClaims *koolicense_lease_claims(const struct KoolicenseLease *lease);
+
+// The lease as one JSON object: `lease_id`, `borrowed` and the claims' fields as
+// `koolicense_claims_to_json` writes them (the lease vectors' `expect.ok` names). Stores an
+// owned string in `*json_out` (free it with `koolicense_string_free`).
+//
+// Thread-safe.
+//
+// # Safety
+// `lease` is a live lease handle; `json_out` is valid for writing a pointer; `len_out` and
+// `error_out` are NULL or valid for writing.
+KoolicenseStatus koolicense_lease_to_json(const struct KoolicenseLease *lease,
+                                          char **json_out,
+                                          size_t *len_out,
+                                          struct KoolicenseError **error_out);
+
+// Creates an activation request for the License 2.0 authorization code and this machine's
+// identifier (its hardware identifier `MAC|disk|board|CPU`, or the system identifier, as the
+// product binds) with a fresh nonce. Keep its text (`koolicense_activation_request_text`)
+// until the response arrives: the response answers this request only.
+//
+// Thread-safe. Fails with `KOOLICENSE_STATUS_MALFORMED` for an empty, over-long or
+// whitespace-holding code or an empty or over 5 KiB machine identifier.
+//
+// # Safety
+// `code` and `machine` are valid for their lengths; `request_out` is valid for writing a
+// pointer; `error_out` is NULL or valid for writing one.
+KoolicenseStatus koolicense_activation_request_new(const uint8_t *code,
+                                                   size_t code_len,
+                                                   const uint8_t *machine,
+                                                   size_t machine_len,
+                                                   struct KoolicenseActivationRequest **request_out,
+                                                   struct KoolicenseError **error_out);
+
+// Reads back a request's text (armoured or one-line `klq1.`), e.g. the one this program kept
+// while the person carried it to the merchant. A mistyped character is
+// `KOOLICENSE_STATUS_ENCODING`.
+//
+// Thread-safe.
+//
+// # Safety
+// As for `koolicense_activation_request_new`; `text` is valid for `text_len` bytes.
+KoolicenseStatus koolicense_activation_request_parse(const uint8_t *text,
+                                                     size_t text_len,
+                                                     struct KoolicenseActivationRequest **request_out,
+                                                     struct KoolicenseError **error_out);
+
+// The request as the armoured text block a person carries to the merchant. NULL for NULL.
+//
+// Thread-safe; cannot fail. The text lives as long as the request handle.
+//
+// # Safety
+// `request` is NULL or a live request handle; `len_out` is NULL or valid for writing a
+// `size_t`.
+const char *koolicense_activation_request_text(const struct KoolicenseActivationRequest *request,
+                                               size_t *len_out);
+
+// Frees an activation request. NULL is ignored.
+//
+// Must not race with other uses of the same request.
+//
+// # Safety
+// `request` is NULL or a request handle that is not used afterwards.
+void koolicense_activation_request_free(struct KoolicenseActivationRequest *request);
+
+// Reads the merchant's activation response (armoured or one-line `kla1.`) to `request` at
+// `now` (Unix seconds, or `KOOLICENSE_NOW`) on `host`: signature, that it answers this request
+// (its nonce and machine; `KOOLICENSE_STATUS_NONCE_MISMATCH` otherwise), then the enclosed
+// license as `koolicense_verify_on` checks it. Stores the activation in `*activation_out` (free
+// it with `koolicense_activation_free`): keep its license and verify that from then on.
+//
+// Thread-safe.
+//
+// # Safety
+// `verifier`, `request` and `host` are live handles; `response` is valid for `response_len`
+// bytes; `activation_out` is valid for writing a pointer; `error_out` is NULL or valid for
+// writing one.
+KoolicenseStatus koolicense_read_activation_response(const struct KoolicenseVerifier *verifier,
+                                                     const uint8_t *response,
+                                                     size_t response_len,
+                                                     const struct KoolicenseActivationRequest *request,
+                                                     uint64_t now,
+                                                     const struct KoolicenseHost *host,
+                                                     struct KoolicenseActivation **activation_out,
+                                                     struct KoolicenseError **error_out);
+
+// The activated license (one-line form): store it and verify it like any license from now on.
+// NULL for NULL.
+//
+// Thread-safe; cannot fail. The text lives as long as the activation handle.
+//
+// # Safety
+// `activation` is NULL or a live activation handle; `len_out` is NULL or valid for writing a
+// `size_t`.
+const char *koolicense_activation_license(const struct KoolicenseActivation *activation,
+                                          size_t *len_out);
+
+// The activated license's verified claims, read with the `koolicense_claims_*` accessors.
+// Borrowed: lives as long as the activation handle; do not free it. NULL for NULL.
+//
+// Thread-safe; cannot fail.
+//
+// # Safety
+// `activation` is NULL or a live activation handle.
+const struct KoolicenseClaims *koolicense_activation_claims(const struct KoolicenseActivation *activation);
+
+// The deactivation proof (an armoured text block): once the program has deleted its license and
+// the response, the person carries this back to the merchant to free the seat. NULL for NULL.
+//
+// Thread-safe; cannot fail. The text lives as long as the activation handle.
+//
+// # Safety
+// `activation` is NULL or a live activation handle; `len_out` is NULL or valid for writing a
+// `size_t`.
+const char *koolicense_activation_deactivation_proof(const struct KoolicenseActivation *activation,
+                                                     size_t *len_out);
+
+// Frees an activation. NULL is ignored.
+//
+// Must not race with other uses of the same activation.
+//
+// # Safety
+// `activation` is NULL or an activation handle that is not used afterwards.
+void koolicense_activation_free(struct KoolicenseActivation *activation);
 
 // Verifies a signed revocation list (one-line or armoured) at `now` (or `KOOLICENSE_NOW`) and
 // checks the claims of a verified license against it. `last_accepted` points to the stamp of

@@ -12,7 +12,7 @@ use crate::text::give_with;
 
 /// The JSON form of the claims, field for field as the known-answer vectors record them.
 #[derive(Serialize)]
-struct ClaimsJson<'a> {
+pub(crate) struct ClaimsJson<'a> {
     license_id: String,
     revision: u32,
     instance_id: Option<&'a str>,
@@ -32,7 +32,7 @@ struct ClaimsJson<'a> {
 
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-enum BindingJson<'a> {
+pub(crate) enum BindingJson<'a> {
     None,
     System {
         identifier: &'a str,
@@ -55,6 +55,11 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn claims_json(c: &Claims) -> Result<String, Failure> {
+    serde_json::to_string(&claims_view(c)).map_err(|e| Failure::internal(e.to_string()))
+}
+
+/// The claims in their JSON shape (also embedded in a lease's JSON).
+pub(crate) fn claims_view(c: &Claims) -> ClaimsJson<'_> {
     let binding = match &c.binding {
         Binding::None => BindingJson::None,
         Binding::System(identifier) => BindingJson::System { identifier },
@@ -73,7 +78,7 @@ pub(crate) fn claims_json(c: &Claims) -> Result<String, Failure> {
         },
         _ => BindingJson::Other,
     };
-    let json = ClaimsJson {
+    ClaimsJson {
         license_id: c.license_id.to_string(),
         revision: c.revision,
         instance_id: c.instance_id.as_deref(),
@@ -89,8 +94,7 @@ pub(crate) fn claims_json(c: &Claims) -> Result<String, Failure> {
         quantity: c.quantity,
         features: &c.features,
         binding,
-    };
-    serde_json::to_string(&json).map_err(|e| Failure::internal(e.to_string()))
+    }
 }
 
 /// The claims as one JSON object (the vectors' `expect.ok` form: `license_id`, `revision`,

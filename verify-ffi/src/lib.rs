@@ -28,6 +28,8 @@ pub mod claims;
 pub mod clock;
 pub mod host;
 pub mod json;
+pub mod lease;
+pub mod offline;
 pub mod revocation;
 pub mod status;
 pub mod text;
@@ -36,6 +38,8 @@ pub mod verifier;
 pub use call::{KoolicenseError, KoolicenseStatus};
 pub use claims::{KoolicenseBindingKind, KoolicenseClaims};
 pub use host::KoolicenseHost;
+pub use lease::KoolicenseLease;
+pub use offline::{KoolicenseActivation, KoolicenseActivationRequest};
 pub use revocation::{
     KoolicenseEntryStatus, KoolicenseListStamp, KoolicenseRevocationEntry, KoolicenseRevocationList,
 };

@@ -40,7 +40,7 @@ impl KoolicenseVerifier {
     }
 
     /// The verifier, restricted to one product when one is given.
-    fn for_product(&self, product: Option<&str>) -> Cow<'_, Verifier> {
+    pub(crate) fn for_product(&self, product: Option<&str>) -> Cow<'_, Verifier> {
         match product {
             Some(product) => Cow::Owned(self.verifier.clone().expect_product(product)),
             None => Cow::Borrowed(&self.verifier),

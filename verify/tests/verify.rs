@@ -7,6 +7,8 @@
 #[path = "verify/support.rs"]
 mod support;
 
+#[path = "verify/activations.rs"]
+mod activations;
 #[path = "verify/bindings.rs"]
 mod bindings;
 #[path = "verify/hardware.rs"]
