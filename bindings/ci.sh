@@ -27,10 +27,10 @@ cargo test -q --locked -p koolicense-verify-ffi --test ffi header
 cargo build -q --locked -p koolicense-verify-ffi
 mkdir -p "$target/c"
 
-step "C: every known-answer vector (licenses, v1, lists, answers) through the C ABI (C99, ASan/UBSan when available)"
+step "C: every known-answer vector (licenses, v1, lists, answers, leases, activations) through the C ABI (C99, ASan/UBSan when available)"
 if command -v cc >/dev/null; then
     c_flags=(-std=c99 -Wall -Wextra -Werror -pedantic -Iverify-ffi/include)
-    for program in vectors objects; do
+    for program in vectors objects seats; do
         sources=("verify-ffi/tests/c/$program.c" verify-ffi/tests/c/json.c)
         if ! cc "${c_flags[@]}" -g -fsanitize=address,undefined "${sources[@]}" "$lib" "${native_libs[@]}" \
             -o "$target/c/$program" 2>/dev/null; then
@@ -41,6 +41,7 @@ if command -v cc >/dev/null; then
     "$target/c/vectors" "$vectors"
     "$target/c/vectors" --allow-test verify/tests/vectors/v1/licenses.json
     "$target/c/objects" verify/tests/vectors/revocations.json verify/tests/vectors/status.json
+    "$target/c/seats" verify/tests/vectors/leases.json verify/tests/vectors/activations.json
     cc "${c_flags[@]}" verify-ffi/examples/startup_check.c "$lib" "${native_libs[@]}" -o "$target/c/startup_check_c"
 else
     skip "no C compiler (cc): the C vector test did not run"
