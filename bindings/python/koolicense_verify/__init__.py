@@ -19,6 +19,7 @@ from ._claims import Binding, Claims
 from ._clock import ClockMark, MarkFile
 from ._errors import InvalidInputError, LicenseError, MachineUnreadableError, MarkFileError
 from ._host import Host, this_machine
+from ._lease import ActivationRequest, LeaseClaims, OfflineActivation
 from ._revocation import ListStamp, RevocationEntry, RevocationList
 from ._verifier import (
     DEFAULT_LEEWAY_SECS,
@@ -29,6 +30,7 @@ from ._verifier import (
 )
 
 __all__ = [
+    "ActivationRequest",
     "Binding",
     "Claims",
     "ClockMark",
@@ -36,11 +38,13 @@ __all__ = [
     "DEFAULT_MAX_LIST_AGE_SECS",
     "Host",
     "InvalidInputError",
+    "LeaseClaims",
     "LicenseError",
     "ListStamp",
     "MachineUnreadableError",
     "MarkFile",
     "MarkFileError",
+    "OfflineActivation",
     "RevocationEntry",
     "RevocationList",
     "StatusAnswer",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from ctypes import byref, c_uint64, c_void_p
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
 
 from . import _native
 from ._claims import Claims
@@ -14,6 +14,9 @@ from ._errors import call, invalid
 from ._host import Host, own
 from ._native import lib
 from ._revocation import ListStamp, RevocationList
+
+if TYPE_CHECKING:
+    from ._lease import ActivationRequest, LeaseClaims, OfflineActivation
 
 DEFAULT_LEEWAY_SECS = 300
 """Clock tolerance a verifier applies unless told otherwise, in seconds."""
@@ -136,6 +139,27 @@ class Verifier:
         """Verifies a license as :meth:`verify` does, then checks its machine binding against
         ``host`` (see :func:`this_machine`). Raises :class:`LicenseError`."""
         return self._verify(token, host, now, product)
+
+    def verify_lease(
+        self, token: Text, host: Host, *, now: Optional[int] = None, product: Optional[str] = None
+    ) -> "LeaseClaims":
+        """Verifies a floating license's lease (one-line ``kll1.…`` or armoured) on ``host`` at
+        ``now``: signature, that it is a lease (``WrongObjectKind`` for a license), the lease's
+        time window with the leeway (``Expired`` once it lapsed: beat again or check out a new
+        one), ``product`` when given, and the machine binding. Raises :class:`LicenseError`."""
+        from ._lease import lease_claims
+
+        return lease_claims(self._handle, token, _host_handle(host), _now(now), product)
+
+    def read_activation_response(
+        self, response: Text, request: "ActivationRequest", host: Host, *, now: Optional[int] = None
+    ) -> "OfflineActivation":
+        """Reads the merchant's response to an offline :class:`ActivationRequest` on ``host``:
+        signature, that it answers this request (``NonceMismatch`` otherwise), then the license
+        inside as :meth:`verify_on` checks it. Raises :class:`LicenseError`."""
+        from ._lease import offline_activation
+
+        return offline_activation(self._handle, response, request, _host_handle(host), _now(now))
 
     def verify_guarded(
         self,
