@@ -123,6 +123,59 @@ public final class Verifier implements AutoCloseable {
     }
 
     /**
+     * Verifies a floating license's lease (one-line {@code kll1.} or armoured) on {@code host} at
+     * {@code now} (null: the system clock): signature, that it is a lease (kind
+     * {@code WrongObjectKind} for a license), the lease's time window with the leeway
+     * ({@code Expired} once it lapsed: beat again or check out a new one), {@code product} when
+     * not null, and the machine binding.
+     */
+    public LeaseClaims verifyLease(String lease, Host host, Long now, String product) throws LicenseException {
+        byte[] text = NativeLibrary.utf8(lease == null ? "" : lease);
+        byte[] wanted = NativeLibrary.utf8(product);
+        PointerByReference out = new PointerByReference();
+        PointerByReference error = new PointerByReference();
+        NativeLibrary.check(LeaseLibrary.LEASES.koolicense_verify_lease(handle.pointer(), text, NativeLibrary.len(text),
+                when(now), wanted, NativeLibrary.len(wanted), requireHost(host).handle.pointer(), out, error), error);
+        try {
+            String json = NativeLibrary.owned((o, len, err) -> LeaseLibrary.LEASES.koolicense_lease_to_json(out.getValue(), o, len, err));
+            @SuppressWarnings("unchecked")
+            Map<String, Object> fields = (Map<String, Object>) Json.parse(json);
+            return new LeaseClaims(fields);
+        } finally {
+            LeaseLibrary.LEASES.koolicense_lease_free(out.getValue());
+        }
+    }
+
+    /** {@link #verifyLease(String, Host, Long, String)} now, for any product. */
+    public LeaseClaims verifyLease(String lease, Host host) throws LicenseException {
+        return verifyLease(lease, host, null, null);
+    }
+
+    /**
+     * Reads the merchant's response to an offline {@link ActivationRequest} on {@code host} at
+     * {@code now} (null: the system clock): signature, that it answers this request (kind
+     * {@code NonceMismatch} otherwise), then the license inside as {@link #verifyOn} checks it.
+     */
+    public OfflineActivation readActivationResponse(String response, ActivationRequest request, Host host, Long now)
+            throws LicenseException {
+        byte[] text = NativeLibrary.utf8(response == null ? "" : response);
+        PointerByReference out = new PointerByReference();
+        PointerByReference error = new PointerByReference();
+        NativeLibrary.check(LeaseLibrary.LEASES.koolicense_read_activation_response(handle.pointer(), text,
+                NativeLibrary.len(text), request.handle.pointer(), when(now), requireHost(host).handle.pointer(), out,
+                error), error);
+        try {
+            String license = LeaseLibrary.lent(LeaseLibrary.LEASES::koolicense_activation_license, out.getValue());
+            String proof = LeaseLibrary.lent(LeaseLibrary.LEASES::koolicense_activation_deactivation_proof, out.getValue());
+            // The claims the program keeps (usable for revocation and status checks) are those of
+            // the license it will verify from now on: the same check, on the same machine.
+            return new OfflineActivation(license, verifyOn(license, host, now, null), proof);
+        } finally {
+            LeaseLibrary.LEASES.koolicense_activation_free(out.getValue());
+        }
+    }
+
+    /**
      * {@link #verifyOn} guarded against a clock set back: fails with kind {@code ClockBehind}
      * when the clock is behind {@code mark} by more than the leeway; otherwise raises
      * {@code mark} to now (whatever the license's verdict) and verifies. Store the mark when it

@@ -83,7 +83,9 @@ final class HeaderTest {
         }
         int failed = 0;
         int checked = 0;
-        for (Method method : NativeLibrary.class.getDeclaredMethods()) {
+        List<Method> methods = new ArrayList<>(List.of(NativeLibrary.class.getDeclaredMethods()));
+        methods.addAll(List.of(LeaseLibrary.class.getDeclaredMethods()));
+        for (Method method : methods) {
             if (Modifier.isStatic(method.getModifiers()) || !method.getName().startsWith("koolicense_")) {
                 continue;
             }
