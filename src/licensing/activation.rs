@@ -191,11 +191,13 @@ impl Licensing {
         match found {
             Ok(info) => {
                 let before = (code.status, code.expires_at);
-                let expiry_changed =
-                    info.expires_at.is_some() && info.expires_at != code.expires_at;
-                if expiry_changed {
-                    code.expires_at = info.expires_at;
+                // The answer may be older than a renewal callback that arrived meanwhile: like a
+                // renewal, it never moves the expiry back (rule 1 of `renewal`).
+                let known = code.expires_at.is_some();
+                if let Some(queried) = info.expires_at {
+                    code.expires_at = ExpiryChange::Extend(queried).apply_to_order(code.expires_at);
                 }
+                let expiry_changed = code.expires_at != before.1;
                 let status_changed = info.status.is_some_and(|s| s != code.status);
                 if let Some(status) = info.status {
                     code.status = status;
@@ -225,8 +227,10 @@ impl Licensing {
                 batch.audit.push(event);
                 let mut changed = Vec::new();
                 if expiry_changed {
-                    // The marketplace's own report is authoritative: it sets the expiry.
-                    let renewal = Renewal::expiry(ExpiryChange::Set(code.expires_at));
+                    // Later than before: the licenses are extended to it (an expiry learned for
+                    // the first time is taken as it is).
+                    let expiry = ExpiryChange::for_licenses(known, code.expires_at);
+                    let renewal = Renewal::expiry(expiry);
                     let (licenses, superseded) =
                         self.renew_devices(&code.machines, &renewal, now)?;
                     changed = licenses;

@@ -137,9 +137,11 @@ impl Licensing {
                 }
                 // A renewal restores an expired or frozen code, as a GET renewal unfreezes.
                 let unfreeze = req.scene.extends();
-                if unfreeze && matches!(code.status, CodeStatus::Expired | CodeStatus::Frozen) {
-                    code.status = CodeStatus::Alive;
-                    code.status_signed_at = renewal::latest(code.status_signed_at, call.signed_at);
+                if unfreeze {
+                    if matches!(code.status, CodeStatus::Expired | CodeStatus::Frozen) {
+                        code.status = CodeStatus::Alive;
+                    }
+                    renewal::renewal_applied(&mut code.status_signed_at, call.signed_at);
                 }
                 code.test |= call.test;
                 code.updated_at = now;

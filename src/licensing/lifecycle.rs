@@ -190,7 +190,7 @@ impl Licensing {
         if !renewed.changed {
             audit.outcome = "unchanged".into();
         }
-        record.status_signed_at = renewal::latest(record.status_signed_at, call.signed_at);
+        renewal::renewal_applied(&mut record.status_signed_at, call.signed_at);
         audit.detail = Some(format!(
             "before: {before}; after: expires {:?}, revision {} (requested {})",
             record.expires_at, record.revision, req.expires_at

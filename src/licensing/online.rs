@@ -148,9 +148,11 @@ impl Licensing {
             instance.trial = false;
         }
         let unfreeze = req.scene.extends();
-        if unfreeze && instance.status == InstanceStatus::Frozen {
-            instance.status = InstanceStatus::Active;
-            instance.status_signed_at = renewal::latest(instance.status_signed_at, call.signed_at);
+        if unfreeze {
+            if instance.status == InstanceStatus::Frozen {
+                instance.status = InstanceStatus::Active;
+            }
+            renewal::renewal_applied(&mut instance.status_signed_at, call.signed_at);
         }
         instance.updated_at = now;
         // The licenses follow the instance's validity, by the same rule.

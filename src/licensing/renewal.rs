@@ -2,13 +2,14 @@
 //! retries, used by the GET licenses, the online instances, the authorization codes, activation
 //! and the merchant actions alike:
 //!
-//! 1. A renewal never moves an expiry back: expiry = max(current, requested). Only
-//!    `UNSUBSCRIBE_RENEWAL_PERIOD`, a merchant's explicit change and the marketplace's own report
-//!    of a code's validity set it exactly.
+//! 1. A renewal never moves an expiry back: expiry = max(current, requested), and so does the
+//!    periodic status query of a code (its answer may be older than a renewal callback). Only
+//!    `UNSUBSCRIBE_RENEWAL_PERIOD` and a merchant's explicit change set it exactly.
 //! 2. Every shortening (perpetual → dated included) supersedes the earlier, longer tokens: they
 //!    are revoked below the new revision and the revocation list gets a new sequence.
 //! 3. An expire that arrives while a renewal has put the expiry more than a tolerance in the
-//!    future is stale, and a status change signed earlier than the last one applied is stale.
+//!    future is stale, and a status change signed earlier than the last one applied is stale;
+//!    an applied renewal counts as a status change (see [`renewal_applied`]).
 
 use chrono::{DateTime, Utc};
 
@@ -22,7 +23,7 @@ use crate::store::records::{LicenseRecord, LicenseStatus};
 pub(crate) enum ExpiryChange {
     /// A renewal: the later of the current and the requested expiry.
     Extend(DateTime<Utc>),
-    /// Exactly this expiry (退续费, a merchant's change, the marketplace's report).
+    /// Exactly this expiry (退续费, a merchant's change).
     Set(Option<DateTime<Utc>>),
 }
 
@@ -91,6 +92,16 @@ pub(crate) fn status_is_stale(
 /// The later of two signing times (the one to remember).
 pub(crate) fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     a.max(b)
+}
+
+/// Records an applied renewal signed at `signed_at` as the last status change, whether or not
+/// it unfroze anything: a FREEZE (or any status change) signed before a renewal that was paid
+/// for is stale, so late and out-of-order calls never hurt a paying customer.
+pub(crate) fn renewal_applied(
+    last_status_change: &mut Option<DateTime<Utc>>,
+    signed_at: Option<DateTime<Utc>>,
+) {
+    *last_status_change = latest(*last_status_change, signed_at);
 }
 
 /// A renewal (or trial conversion, product change, expiry change) of one license.

@@ -2,7 +2,7 @@
 //! 000003 or 000005 is kept durably and listed at `GET /v1/marketplace/calls?result=failed`.
 
 use crate::api::{assert_error, spawn_api_app, ApiApp};
-use crate::helpers::Order;
+use crate::helpers::{corrupt_stored_license, try_spawn, Order};
 use crate::market;
 
 #[test]
@@ -92,4 +92,40 @@ fn every_rejected_call_is_recorded_durably_and_listed_for_the_merchant() {
         400,
         "invalid_request",
     );
+}
+
+#[test]
+fn a_call_answered_000005_is_recorded_and_listed_for_the_merchant() {
+    let api = spawn_api_app();
+    let order = Order::new();
+    let instance = api.app.provision(&order).instance_id().to_owned();
+    // 000005 needs a storage failure: the instance's record corrupted while the app is stopped.
+    let data = api.app.data_dir.clone();
+    let dir = api.app.stop();
+    corrupt_stored_license(&data, &instance);
+    let api = ApiApp {
+        app: try_spawn(Default::default(), dir).expect("restart"),
+        ..api
+    };
+    api.app
+        .call(
+            "refreshLicense",
+            &[
+                ("orderId", "RENEW-5"),
+                ("instanceId", &instance),
+                ("expireTime", "20350101000000"),
+            ],
+        )
+        .expect("000005");
+    let page = api.get("/v1/marketplace/calls?result=failed", &api.read);
+    assert_eq!(page.status, 200, "{}", page.text);
+    let calls = page.body["calls"].as_array().expect("calls");
+    assert_eq!(calls.len(), 1, "{}", page.text);
+    let call = &calls[0];
+    assert_eq!(call["result_code"], "000005");
+    assert_eq!(call["activity"], "refreshLicense");
+    assert_eq!(call["instance_id"], instance.as_str());
+    assert_eq!(call["order_id"], "RENEW-5");
+    assert!(call["reason"].as_str().is_some_and(|r| !r.is_empty()));
+    assert!(call["at"].is_string());
 }

@@ -2,7 +2,7 @@
 //! Body-Sign, and nothing stored for a rejected call.
 
 use crate::helpers::{
-    open_stopped_db, spawn_app, try_spawn, unique, Order, TestApp, HW_PRODUCT, SYS_PRODUCT,
+    corrupt_stored_license, spawn_app, try_spawn, unique, Order, TestApp, HW_PRODUCT, SYS_PRODUCT,
 };
 use crate::market::{self, encode_query, signed_query};
 
@@ -313,17 +313,7 @@ fn an_unreadable_stored_record_is_000005_and_still_signed() {
     let instance = app.provision(&order).instance_id().to_owned();
     let data = app.data_dir.clone();
     let dir = app.stop();
-    {
-        let db = open_stopped_db(&data);
-        let licenses = db.open_tree("licenses").expect("tree");
-        let (key, _) = licenses
-            .iter()
-            .map(|e| e.expect("read"))
-            .find(|(_, v)| String::from_utf8_lossy(v).contains(&instance))
-            .expect("the record");
-        licenses.insert(key, "not a record").expect("corrupt it");
-        db.flush().expect("flush");
-    }
+    corrupt_stored_license(&data, &instance);
     let app = try_spawn(Default::default(), dir).expect("restart");
     let answer = app.get_license(&order);
     answer.expect("000005");

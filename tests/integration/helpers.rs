@@ -324,6 +324,20 @@ pub(crate) fn open_stopped_db(data_dir: &Path) -> sled::Db {
     }
 }
 
+/// Overwrites the stored license of `instance` with bytes that are no record, in a stopped
+/// service's data directory: the cleanest storage failure (000005) a test can produce.
+pub(crate) fn corrupt_stored_license(data_dir: &Path, instance: &str) {
+    let db = open_stopped_db(data_dir);
+    let licenses = db.open_tree("licenses").expect("tree");
+    let (key, _) = licenses
+        .iter()
+        .map(|e| e.expect("read"))
+        .find(|(_, v)| String::from_utf8_lossy(v).contains(instance))
+        .expect("the record");
+    licenses.insert(key, "not a record").expect("corrupt it");
+    db.flush().expect("flush");
+}
+
 impl TestApp {
     /// `http://127.0.0.1:<port>`.
     pub(crate) fn base_url(&self) -> String {

@@ -7,11 +7,13 @@
 use std::sync::Barrier;
 
 use chrono::{Duration, Utc};
-use koolicense_verify::Error;
+use koolicense_verify::{Binding, Error};
 use serde_json::{json, Value};
 
 use crate::api::{spawn_api_app, ApiApp};
-use crate::helpers::{spawn_app, unix_of, Answer, Order, TestApp, HW_PRODUCT, SYS_PRODUCT};
+use crate::helpers::{
+    spawn_app, unix_of, Answer, Order, TestApp, FLOAT_PRODUCT, HW_PRODUCT, SYS_PRODUCT,
+};
 use crate::market;
 
 /// Provisions an order valid until `expire` (`yyyyMMddHHmmss`); returns (order, instanceId).
@@ -290,12 +292,21 @@ fn a_renewal_replayed_after_the_release_answers_as_it_did_the_first_time() {
 #[test]
 fn whether_an_identifier_is_required_follows_the_policy_not_the_activity_name() {
     let app = spawn_app();
-    for product in [HW_PRODUCT, SYS_PRODUCT] {
+    for product in [HW_PRODUCT, SYS_PRODUCT, FLOAT_PRODUCT] {
         for activity in ["getLicense", "newInstance"] {
             let order = Order::new().product(product).identifier(None);
             let mut params = order.params();
             params[0].1 = activity.into();
-            app.call_params(&params).expect("000002");
+            let answer = app.call_params(&params);
+            if product == FLOAT_PRODUCT {
+                // A floating product binds to nothing: both names issue without an identifier.
+                answer.expect("000000");
+                let claims = app.verify(answer.license());
+                assert_eq!(claims.product_id, FLOAT_PRODUCT, "{activity}");
+                assert_eq!(claims.binding, Binding::None, "{activity}");
+            } else {
+                answer.expect("000002");
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ mod fake_market;
 mod online;
 mod outbox;
 mod replays;
+mod revocations;
 mod scheme_b;
 mod seats;
 mod silent_market;

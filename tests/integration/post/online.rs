@@ -89,6 +89,16 @@ pub(crate) fn get_license(
     code_of(port, &body)
 }
 
+/// A test instance of `order` whose details are known, licensed to [`MACHINE_A`].
+pub(crate) fn licensed_instance(env: &Env, order: &str) -> String {
+    let instance = new_instance(env.app.port, order);
+    wait_order_details(env, &instance);
+    let event = format!("EV-{order}");
+    let answer = get_license(env.app.port, &instance, &event, Some(MACHINE_A));
+    assert_eq!(answer, "000000");
+    instance
+}
+
 /// The (one) license of an instance, from the merchant API.
 pub(crate) fn license_of(env: &Env, instance: &str) -> Value {
     let path = format!("/v1/licenses?instance_id={instance}&include_test=true");

@@ -8,9 +8,13 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::codes::{activate, add_code, CODE_POLICY};
-use super::fake_market::FakeCode;
-use super::online::{get_license, license_of, new_instance, start, wait_order_details, MACHINE_A};
-use super::support::{api, call, code_of, nonce, now_ms, post_raw, sign_b, wait_until, ACCESS_KEY};
+use super::fake_market::{FakeCode, FakeMarket};
+use super::online::{
+    get_license, license_of, licensed_instance, new_instance, start, wait_order_details, MACHINE_A,
+};
+use super::support::{
+    api, call, code_of, config, nonce, now_ms, post_raw, sign_b, wait_until, App, ACCESS_KEY,
+};
 
 /// A call signed `ago_ms` before now (inside the 60 s window).
 fn code_signed_ago(port: u16, body: &Value, ago_ms: i64) -> String {
@@ -79,6 +83,93 @@ fn an_older_renewal_of_an_instance_or_a_code_never_moves_the_expiry_back() {
         &again["expires_at"].as_str().expect("expiry")[..10],
         "2040-01-01"
     );
+}
+
+#[test]
+fn a_code_status_query_answer_older_than_a_renewal_callback_never_moves_the_expiry_back() {
+    // A one-second query interval, so the query is due without waiting a day.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let market = FakeMarket::start();
+    let toml = config(dir.path(), market.port, CODE_POLICY).replace(
+        "max_attempts = 50",
+        "max_attempts = 50\ncode_refresh_interval_secs = 1",
+    );
+    let app = App::start(dir.path(), &toml);
+    let port = app.port;
+    let fake = FakeCode {
+        expire_time: "20390101000000".into(),
+        ..FakeCode::alive("P-CODE", 1)
+    };
+    market.state.lock().codes.insert("PL-LAG".into(), fake);
+    let activate = || {
+        let body = json!({"authorization_code": "PL-LAG", "hardware_identifier": MACHINE_A});
+        let (status, answer) = api(port, "POST", "/v1/activate", None, Some(&body));
+        assert_eq!(status, 200, "{answer}");
+        answer
+    };
+    assert_eq!(expiry_of(&activate()), "2039-01-01");
+    let renewal = json!({"activity": "refreshLicenseCode", "scene": "RENEWAL", "orderId": "CS-LAG",
+        "orderLineId": "CS-LAG-1", "license": "PL-LAG", "expireTime": "20400101000000"});
+    assert_eq!(code_of(port, &renewal), "000000");
+    let renewed = activate();
+    assert_eq!(expiry_of(&renewed), "2040-01-01");
+    // The query is due; the marketplace still reports the expiry from before the renewal.
+    std::thread::sleep(Duration::from_millis(1100));
+    let after = activate();
+    assert_eq!(
+        market.state.lock().queries,
+        ["PL-LAG"],
+        "the code was queried"
+    );
+    assert_eq!(expiry_of(&after), "2040-01-01", "{after}");
+    assert_eq!(after["license"], renewed["license"], "nothing re-signed");
+    // A later expiry in the query's answer still extends it.
+    std::thread::sleep(Duration::from_millis(1100));
+    market
+        .state
+        .lock()
+        .codes
+        .get_mut("PL-LAG")
+        .expect("code")
+        .expire_time = "20410101000000".into();
+    assert_eq!(expiry_of(&activate()), "2041-01-01");
+    app.stop();
+}
+
+#[test]
+fn a_post_freeze_signed_before_an_applied_renewal_is_ignored() {
+    let env = start(CODE_POLICY);
+    let port = env.app.port;
+    let instance = licensed_instance(&env, "CS-PAID-1");
+    let renewal = json!({"activity": "refreshInstance", "scene": "RENEWAL", "orderId": "CS-PAID-R",
+        "orderLineId": "CS-PAID-R-1", "instanceId": instance, "expireTime": "20400101000000"});
+    assert_eq!(code_signed_ago(port, &renewal, 0), "000000");
+    // A FREEZE signed 30 s before the renewal (of the period just paid for) arrives late.
+    let freeze =
+        json!({"activity": "updateInstanceStatus", "instanceId": instance, "status": "FREEZE"});
+    assert_eq!(code_signed_ago(port, &freeze, 30_000), "000000");
+    assert_eq!(license_of(&env, &instance)["status"], "active");
+    assert_eq!(
+        get_license(port, &instance, "EV-P-2", Some(MACHINE_A)),
+        "000000",
+        "the instance is not frozen"
+    );
+    // One signed after the renewal applies.
+    assert_eq!(code_signed_ago(port, &freeze, 0), "000000");
+    assert_eq!(license_of(&env, &instance)["status"], "frozen");
+
+    add_code(&env, "PL-PAID", FakeCode::alive("P-CODE", 1));
+    assert_eq!(activate(&env, "PL-PAID", MACHINE_A).0, 200);
+    let renewal = json!({"activity": "refreshLicenseCode", "scene": "RENEWAL", "orderId": "CS-PAID-C",
+        "orderLineId": "CS-PAID-C-1", "license": "PL-PAID", "expireTime": "20400101000000"});
+    assert_eq!(code_signed_ago(port, &renewal, 0), "000000");
+    let freeze =
+        json!({"activity": "updateLicenseCodeStatus", "license": "PL-PAID", "status": "FREEZE"});
+    assert_eq!(code_signed_ago(port, &freeze, 30_000), "000000");
+    let (status, body) = activate(&env, "PL-PAID", MACHINE_A);
+    assert_eq!(status, 200, "the code is not frozen: {body}");
+    assert_eq!(code_signed_ago(port, &freeze, 0), "000000");
+    assert_eq!(activate(&env, "PL-PAID", MACHINE_A).0, 403);
 }
 
 #[test]
@@ -241,7 +332,7 @@ fn rejected_post_calls_are_listed_for_the_merchant() {
 
 #[test]
 fn post_test_calls_about_unknown_or_released_instances_and_codes_succeed() {
-    let env = start("");
+    let env = start(CODE_POLICY);
     let port = env.app.port;
     let released = new_instance(port, "CS-TEST-REL");
     let release = json!({"activity": "releaseInstance", "instanceId": released});
@@ -264,4 +355,28 @@ fn post_test_calls_about_unknown_or_released_instances_and_codes_succeed() {
             assert_eq!(production, expected, "{body}");
         }
     }
+
+    // The same for License 2.0 codes: one released here, one nobody activated or called about.
+    add_code(&env, "PL-TEST-REL", FakeCode::alive("P-CODE", 1));
+    assert_eq!(activate(&env, "PL-TEST-REL", MACHINE_A).0, 200);
+    let release = json!({"activity": "releaseLicenseCode", "license": "PL-TEST-REL"});
+    assert_eq!(code_of(port, &release), "000000");
+    for code in ["PL-TEST-REL", "PL-TEST-UNKNOWN"] {
+        for mut body in [
+            json!({"activity": "refreshLicenseCode", "scene": "RENEWAL", "orderId": "CS-TC",
+                   "orderLineId": "CS-TC-1", "expireTime": "20400101000000"}),
+            json!({"activity": "updateLicenseCodeStatus", "status": "FREEZE"}),
+            json!({"activity": "releaseLicenseCode"}),
+        ] {
+            body["license"] = json!(code);
+            body["testFlag"] = json!("1");
+            assert_eq!(code_of(port, &body), "000000", "{body}");
+        }
+    }
+    let (status, again) = activate(&env, "PL-TEST-REL", MACHINE_A);
+    assert_eq!(
+        (status, again["code"].as_str()),
+        (403, Some("license_code_inactive")),
+        "still released: {again}"
+    );
 }

@@ -145,6 +145,16 @@ pub(crate) fn api(
     (r.status, json)
 }
 
+/// The body of an anonymous `GET`, exactly as sent (a signed document is checked byte for byte).
+pub(crate) fn get_text(port: u16, path: &str) -> String {
+    reply(
+        agent()
+            .get(&format!("http://127.0.0.1:{port}{path}"))
+            .call(),
+    )
+    .text
+}
+
 /// Polls `check` every 25 ms until it holds or `limit` passes; returns whether it held.
 pub(crate) fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
