@@ -35,7 +35,7 @@ fn assert_refused(reply: &(u16, Value), status: u16, code: &str) {
     assert!(reply.1["message"].is_string(), "{}", reply.1);
 }
 
-fn verifier(env: &Env) -> Verifier {
+pub(crate) fn verifier(env: &Env) -> Verifier {
     let (_, keys) = api(env.app.port, "GET", "/v1/keys", None, None);
     Verifier::new(
         keys["keys"]
