@@ -55,8 +55,7 @@ fn value_of(browser: &Browser, id: &str) -> String {
 fn an_offline_request_pasted_in_the_console_becomes_a_response_for_that_machine_only() {
     let env = start(CODE_POLICY);
     add_code(&env, "PL-CONSOLE", FakeCode::alive("P-CODE", 2));
-    let Some(browser) = signed_in_at(&base(&env), "console offline activation", &env.token)
-    else {
+    let Some(browser) = signed_in_at(&base(&env), "console offline activation", &env.token) else {
         return;
     };
     browser.click("a[data-page=offline]");
@@ -142,7 +141,11 @@ fn the_merchant_frees_a_seat_from_the_license_page_after_confirming() {
         0,
         "a freed seat is not offered again"
     );
-    assert_eq!(activate(&env, "PL-FREE", MACHINE_B).0, 200, "the seat is back");
+    assert_eq!(
+        activate(&env, "PL-FREE", MACHINE_B).0,
+        200,
+        "the seat is back"
+    );
 }
 
 #[test]
