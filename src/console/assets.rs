@@ -35,6 +35,7 @@ const ASSETS: &[(&str, &str, &[u8])] = embedded! {
     "page-outbox.js" => JS,
     "page-tokens.js" => JS,
     "page-keys.js" => JS,
+    "page-offline.js" => JS,
     "signin.js" => JS,
 };
 

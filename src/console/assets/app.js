@@ -12,6 +12,7 @@ import * as calls from "./page-calls.js";
 import * as outbox from "./page-outbox.js";
 import * as tokens from "./page-tokens.js";
 import * as keys from "./page-keys.js";
+import * as offline from "./page-offline.js";
 import { renderSignIn } from "./signin.js";
 
 const PAGES = [
@@ -20,6 +21,7 @@ const PAGES = [
   { path: "audit", title: "Audit log", page: audit },
   { path: "calls", title: "Failed marketplace calls", page: calls },
   { path: "outbox", title: "Outbox", page: outbox },
+  { path: "offline", title: "Offline activation", page: offline, write: true },
   { path: "tokens", title: "API tokens", page: tokens },
   { path: "keys", title: "Public keys", page: keys },
 ];
@@ -58,7 +60,7 @@ function frame(active) {
   const nav = h(
     "nav",
     { class: "nav", "aria-label": t("Sections") },
-    PAGES.map((p) => h("a", { href: `#/${p.path}`, class: p.path === active ? "active" : "", "data-page": p.path }, t(p.title))),
+    PAGES.filter((p) => !p.write || canWrite()).map((p) => h("a", { href: `#/${p.path}`, class: p.path === active ? "active" : "", "data-page": p.path }, t(p.title))),
   );
   const main = h("main", { id: "main", class: "main", tabindex: "-1" });
   const user = h(

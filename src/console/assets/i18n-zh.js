@@ -218,4 +218,31 @@ export const zh = {
   "retired {time}": "{time} 停用",
   "Copy public key": "复制公钥",
   "Public key copied.": "公钥已复制。",
+  // Free seat (one license)
+  "Free seat": "释放席位",
+  "The machine gives its seat back to the purchase: this license is released (listed in the next revocation list) and another machine can activate. Never limited for the merchant, but counted toward the customer's deactivation limit.":
+    "该机器的席位归还给所购订单：此许可证被释放（列入下一份吊销列表），其他机器可以激活。商家释放不受次数限制，但计入客户的停用次数。",
+  // Offline activation
+  "Offline activation": "离线激活",
+  "Read-only console: sign in with a write token to activate machines offline.": "只读控制台：请使用写权限令牌登录后再进行离线激活。",
+  "For machines that never reach this service: the software writes a request, you turn it into a response here, and a deactivation proof brought back frees the seat.":
+    "适用于无法连接本服务的机器：软件生成激活请求，您在此处将其转换为激活响应；带回的停用凭证可释放席位。",
+  "Activation request": "激活请求",
+  "Paste the KOOLICENSE ACTIVATION REQUEST block the software wrote, or load its file. The activation is the one of the online route: the same machine gets the same license, and a code's seats are counted.":
+    "粘贴软件生成的 KOOLICENSE ACTIVATION REQUEST 文本块，或加载其文件。激活规则与在线激活相同：同一机器得到同一许可证，并计入授权码的席位。",
+  "Or load a file": "或加载文件",
+  "Create response": "生成响应",
+  "Activation response": "激活响应",
+  "Response for license": "许可证的激活响应",
+  "Carry it back to the machine; it is accepted there only.": "请将其带回该机器；只有该机器会接受它。",
+  "Copy response": "复制响应",
+  "Response copied.": "响应已复制。",
+  "Download response": "下载响应",
+  "Deactivation proof": "停用凭证",
+  "Paste the deactivation proof the software wrote after deleting its license: the seat goes back to the purchase. Limited like the software's own deactivations.":
+    "粘贴软件删除许可证后生成的停用凭证：席位归还给所购订单。与软件自行停用一样受次数限制。",
+  "Free the seat": "释放席位",
+  "Seat freed.": "席位已释放。",
+  "Seat freed": "席位已释放",
+  "Refused": "已拒绝",
 };

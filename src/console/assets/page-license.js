@@ -1,5 +1,6 @@
 // One license: its claims, binding, every token it has had, its audit timeline, and the
-// merchant's actions (suspend, reinstate, revoke, change expiry, reissue), each confirmed first.
+// merchant's actions (suspend, reinstate, revoke, change expiry, reissue, free the seat), each
+// confirmed first.
 // The token can be copied, or downloaded as a license file (the armoured form).
 
 import { api, canWrite } from "./api.js";
@@ -117,6 +118,9 @@ function toLocalInput(value) {
   return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
 }
 
+/** Origins whose licenses hold one of their purchase's seats (`POST /v1/licenses/{id}/deactivate`). */
+const SEAT_ORIGINS = ["authorization_code", "koomarket_online"];
+
 /** The actions, each: label, when it applies, dialog, request. */
 function actions(license) {
   const path = `/v1/licenses/${encodeURIComponent(license.license_id)}`;
@@ -133,6 +137,15 @@ function actions(license) {
       message: "A new token is signed with the new expiry.",
       fields: () => [dialogField(t("New expiry (empty: perpetual)"), h("input", { type: "datetime-local", name: "expires_at", value: toLocalInput(license.expires_at) })), reasonField(false)],
       send: (v) => api.post(`${path}/expiry`, { expires_at: v.expires_at ? new Date(v.expires_at).toISOString() : null, ...reason(v) }),
+    },
+    {
+      id: "deactivate",
+      label: "Free seat",
+      danger: true,
+      show: open && SEAT_ORIGINS.includes(license.origin) && Boolean(license.instance_id),
+      message: "The machine gives its seat back to the purchase: this license is released (listed in the next revocation list) and another machine can activate. Never limited for the merchant, but counted toward the customer's deactivation limit.",
+      fields: () => [],
+      send: () => api.post(`${path}/deactivate`),
     },
     {
       id: "reissue",

@@ -1,7 +1,8 @@
 //! The merchant console: its session endpoints and headers over HTTP (`session`), and its pages
-//! in a real headless Chromium (`pages`, `screenshots`, harness in `driver`).
+//! in a real headless Chromium (`pages`, `offline`, `screenshots`, harness in `driver`).
 
 mod driver;
+mod offline;
 mod pages;
 mod screenshots;
 mod session;

@@ -9,8 +9,13 @@ use crate::api::{spawn_api_app, ApiApp};
 
 /// Opens the console and signs in with `token`.
 fn signed_in(app: &ApiApp, test: &str, token: &str) -> Option<Browser> {
+    signed_in_at(&app.app.base_url(), test, token)
+}
+
+/// Opens the console at `base` (the service address) and signs in with `token`.
+pub(super) fn signed_in_at(base: &str, test: &str, token: &str) -> Option<Browser> {
     let browser = Browser::start(test)?;
-    browser.goto(&format!("{}/console#/overview", app.app.base_url()));
+    browser.goto(&format!("{base}/console#/overview"));
     browser.type_into("#token", token);
     browser.click("#signin");
     browser.wait_for("#signout");
@@ -18,7 +23,7 @@ fn signed_in(app: &ApiApp, test: &str, token: &str) -> Option<Browser> {
 }
 
 /// A `fetch` from the page; returns the HTTP status.
-fn fetch_status(
+pub(super) fn fetch_status(
     browser: &Browser,
     method: &str,
     path: &str,
@@ -37,7 +42,7 @@ fn fetch_status(
 }
 
 /// The page's own CSRF token, as the console's script sees it.
-fn page_csrf(browser: &Browser) -> String {
+pub(super) fn page_csrf(browser: &Browser) -> String {
     let session = browser.execute(
         "return fetch('/console/session', { credentials: 'same-origin' }).then((r) => r.json());",
         vec![],

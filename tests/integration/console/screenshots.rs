@@ -141,7 +141,7 @@ fn a_month_of_licenses() -> (ApiApp, String) {
     )
 }
 
-fn save(browser: &Browser, name: &str) {
+pub(super) fn save(browser: &Browser, name: &str) {
     if std::env::var("KOOLICENSE_SCREENSHOTS").as_deref() != Ok("1") {
         return;
     }

@@ -1,13 +1,13 @@
 //! The POST production interface (online license, License 2.0 authorization codes), activation
 //! by the delivered software and the marketplace open-API client, against a fake marketplace.
 
-mod codes;
-mod fake_market;
-mod online;
+pub(crate) mod codes;
+pub(crate) mod fake_market;
+pub(crate) mod online;
 mod outbox;
 mod replays;
 mod revocations;
 mod scheme_b;
-mod seats;
+pub(crate) mod seats;
 mod silent_market;
-mod support;
+pub(crate) mod support;

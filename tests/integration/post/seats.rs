@@ -35,7 +35,7 @@ fn assert_refused(reply: &(u16, Value), status: u16, code: &str) {
     assert!(reply.1["message"].is_string(), "{}", reply.1);
 }
 
-fn verifier(env: &Env) -> Verifier {
+pub(crate) fn verifier(env: &Env) -> Verifier {
     let (_, keys) = api(env.app.port, "GET", "/v1/keys", None, None);
     Verifier::new(
         keys["keys"]
@@ -276,4 +276,34 @@ fn an_offline_request_becomes_a_response_for_that_machine_only_and_its_proof_fre
     );
     let (status, taken) = offline(&env, &for_b.to_text());
     assert_eq!(status, 200, "{taken}");
+}
+
+#[test]
+fn the_public_offline_route_refuses_exactly_what_the_online_route_refuses() {
+    let env = start(CODE_POLICY);
+    add_code(&env, "PL-SAME", FakeCode::alive("P-CODE", 1));
+    let offline_for = |code: &str, machine: &str| {
+        let request = ActivationRequest::new(code, machine, [9; 16]).expect("request");
+        offline(&env, &request.to_text())
+    };
+    // An unknown code: the same status and code, no oracle.
+    let online = activate(&env, "PL-GUESSED", MACHINE_A);
+    let carried = offline_for("PL-GUESSED", MACHINE_A);
+    assert_eq!(
+        (carried.0, &carried.1["code"]),
+        (online.0, &online.1["code"])
+    );
+    assert!(online.0 >= 400, "{}", online.1);
+    // Seats are shared: taken online, refused offline for another machine, and the reverse.
+    assert_eq!(activate(&env, "PL-SAME", MACHINE_A).0, 200);
+    assert_refused(
+        &offline_for("PL-SAME", MACHINE_B),
+        409,
+        "quantity_exhausted",
+    );
+    assert_refused(
+        &activate(&env, "PL-SAME", MACHINE_B),
+        409,
+        "quantity_exhausted",
+    );
 }
