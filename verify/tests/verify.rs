@@ -9,6 +9,8 @@ mod support;
 
 #[path = "verify/bindings.rs"]
 mod bindings;
+#[path = "verify/clock.rs"]
+mod clock;
 #[path = "verify/hardware.rs"]
 mod hardware;
 #[path = "verify/limits.rs"]
