@@ -39,8 +39,7 @@ fn signed_answer(nonce: &str) -> String {
 }
 
 fn assert_clock_behind(mark: ClockMark, now: u64) {
-    let result =
-        verifier().verify_guarded(typical_token(), now, &Host::default(), &mut { mark });
+    let result = verifier().verify_guarded(typical_token(), now, &Host::default(), &mut { mark });
     match result {
         Err(Error::ClockBehind {
             now: seen,
