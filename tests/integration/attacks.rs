@@ -1,9 +1,10 @@
 //! A customer who wants more than he paid for (issue 9): crafted hardware identifiers, a
-//! license copied to a look-alike machine, a proxy rewriting status requests, test licenses.
+//! license copied to a look-alike machine, a proxy rewriting status requests, test licenses, a
+//! clock set back.
 //! Each test fails on the version 1 rules and passes under the anchored binding, the revision
 //! bound status answer and the test-license policy.
 
-use koolicense_verify::{Error, HardwareId, Host, LicenseState};
+use koolicense_verify::{ClockMark, Error, HardwareId, Host, LicenseState, MarkFile};
 use serde_json::json;
 
 use crate::api::spawn_api_app;
@@ -194,4 +195,47 @@ fn the_revocation_list_is_fresh_and_checked_against_a_maximum_age() {
         verifier.check_revocation(list, issued_at + 3600 + 300, None, &claims),
         Err(Error::ListTooOld { .. })
     ));
+}
+
+#[test]
+fn a_clock_set_back_beyond_the_leeway_is_refused_even_after_the_mark_file_is_deleted() {
+    let api = spawn_api_app();
+    let order = Order::new();
+    let token = api.app.provision(&order).license().to_owned();
+    let host = Host {
+        hardware: None,
+        system_identifier: order.identifier.as_deref(),
+    };
+    let verifier = api.app.verifier();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = MarkFile::new(dir.path().join("clock-mark"));
+    let now = koolicense_verify::unix_now();
+    let set_back = now - verifier.leeway() - 24 * 3600;
+
+    // The program's start-up: load the mark, verify guarded, keep the mark.
+    let start = |at: u64| {
+        let mut mark = file.load().expect("load the mark");
+        let verdict = verifier.verify_guarded(&token, at, &host, &mut mark);
+        file.store(mark).expect("store the mark");
+        verdict
+    };
+    let claims = start(now).expect("a good license on a true clock");
+    assert!(matches!(
+        start(set_back),
+        Err(Error::ClockBehind { mark, .. }) if mark == now
+    ));
+
+    // Deleting the mark file resets it, but the next signed list raises it again.
+    std::fs::remove_file(file.path()).expect("delete the mark");
+    let reply = api.request("GET", "/v1/revocations?format=json", None, None);
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let list = reply.body["list"].as_str().expect("list");
+    let issued_at = reply.body["issued_at"].as_u64().expect("issued_at");
+    let mut mark = ClockMark::default();
+    verifier
+        .check_revocation_guarded(list, set_back, None, &claims, &mut mark)
+        .expect("a fresh list, read on a clock set back");
+    assert_eq!(mark.get(), issued_at);
+    file.store(mark).expect("store the mark");
+    assert!(matches!(start(set_back), Err(Error::ClockBehind { .. })));
 }

@@ -247,3 +247,40 @@ fn koomarket_call_post_signs_with_the_access_key_and_checks_the_answer() {
     assert_eq!(wrong.code, Some(1), "{}{}", wrong.stdout, wrong.stderr);
     assert!(wrong.stdout.contains("\"000001\""), "{}", wrong.stdout);
 }
+
+#[test]
+fn verify_refuses_a_test_license_unless_allow_test_is_given() {
+    let vectors: serde_json::Value =
+        serde_json::from_str(include_str!("../../verify/tests/vectors/licenses.json"))
+            .expect("vectors");
+    let case = vectors
+        .as_array()
+        .and_then(|cases| {
+            cases
+                .iter()
+                .find(|c| c["name"] == "test license refused by default")
+        })
+        .expect("the test-license vector");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let public = dir.path().join("issuer.pub.pem");
+    std::fs::write(&public, case["public_key_pem"].as_str().expect("pem")).expect("write key");
+    let public = public.to_string_lossy().into_owned();
+    let token = case["token"].as_str().expect("token");
+    let at = case["now"].as_u64().expect("now").to_string();
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", token, "--public-key", &public, "--at", &at];
+        args.extend_from_slice(extra);
+        koolicense(args)
+    };
+
+    let run = verify(&[]);
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("INVALID") && run.stdout.contains("test traffic"),
+        "{}",
+        run.stdout
+    );
+    let run = verify(&["--allow-test"]);
+    assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("VALID license"), "{}", run.stdout);
+}

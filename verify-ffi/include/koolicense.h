@@ -137,31 +137,6 @@ typedef int32_t KoolicenseBindingKind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// Why a license is listed.
-enum KoolicenseEntryStatus
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : int32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  // Only tokens below `revoked_below` are revoked (the license was reissued).
-  KOOLICENSE_ENTRY_STATUS_SUPERSEDED = 0,
-  // Suspended by the merchant.
-  KOOLICENSE_ENTRY_STATUS_SUSPENDED = 1,
-  // Revoked by the merchant.
-  KOOLICENSE_ENTRY_STATUS_REVOKED = 2,
-  // Released at the marketplace.
-  KOOLICENSE_ENTRY_STATUS_RELEASED = 3,
-  // A status newer than this library's list.
-  KOOLICENSE_ENTRY_STATUS_OTHER = 99,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum KoolicenseEntryStatus KoolicenseEntryStatus;
-#else
-typedef int32_t KoolicenseEntryStatus;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
 // The state of a license according to the issuer's signed status answer.
 enum KoolicenseLicenseState
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -190,6 +165,31 @@ enum KoolicenseLicenseState
 typedef enum KoolicenseLicenseState KoolicenseLicenseState;
 #else
 typedef int32_t KoolicenseLicenseState;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Why a license is listed.
+enum KoolicenseEntryStatus
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Only tokens below `revoked_below` are revoked (the license was reissued).
+  KOOLICENSE_ENTRY_STATUS_SUPERSEDED = 0,
+  // Suspended by the merchant.
+  KOOLICENSE_ENTRY_STATUS_SUSPENDED = 1,
+  // Revoked by the merchant.
+  KOOLICENSE_ENTRY_STATUS_REVOKED = 2,
+  // Released at the marketplace.
+  KOOLICENSE_ENTRY_STATUS_RELEASED = 3,
+  // A status newer than this library's list.
+  KOOLICENSE_ENTRY_STATUS_OTHER = 99,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum KoolicenseEntryStatus KoolicenseEntryStatus;
+#else
+typedef int32_t KoolicenseEntryStatus;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -226,16 +226,6 @@ typedef struct KoolicenseListStamp {
   uint64_t issued_at;
 } KoolicenseListStamp;
 
-// One listed license.
-typedef struct KoolicenseRevocationEntry {
-  // The license id's 16 bytes (shown hyphenated as a UUID).
-  uint8_t license_id[16];
-  // Tokens of this license with a lower revision are revoked.
-  uint32_t revoked_below;
-  // Why it is listed.
-  KoolicenseEntryStatus status;
-} KoolicenseRevocationEntry;
-
 // A verified status answer.
 typedef struct KoolicenseStatusAnswer {
   // The state of the token the answer is about.
@@ -251,6 +241,16 @@ typedef struct KoolicenseStatusAnswer {
   // The license's current expiry (Unix seconds), 0 when perpetual.
   uint64_t expires_at;
 } KoolicenseStatusAnswer;
+
+// One listed license.
+typedef struct KoolicenseRevocationEntry {
+  // The license id's 16 bytes (shown hyphenated as a UUID).
+  uint8_t license_id[16];
+  // Tokens of this license with a lower revision are revoked.
+  uint32_t revoked_below;
+  // Why it is listed.
+  KoolicenseEntryStatus status;
+} KoolicenseRevocationEntry;
 
 #ifdef __cplusplus
 extern "C" {
@@ -463,7 +463,8 @@ bool koolicense_claims_has_feature(const struct KoolicenseClaims *claims,
 // Refuses a clock set back: `KOOLICENSE_STATUS_CLOCK_BEHIND` when `now` (or the system clock
 // for `KOOLICENSE_NOW`) plus the verifier's leeway is before the high-water `mark`. Raise the
 // mark with every verification time and with the signed server times of revocation lists
-// (`KoolicenseListStamp.issued_at`) and status answers (`KoolicenseStatusAnswer.server_time`).
+// (`KoolicenseListStamp.issued_at`) and status answers (`KoolicenseStatusAnswer.server_time`),
+// or let `koolicense_check_revocation_guarded` and `koolicense_verify_status_guarded` do both.
 //
 // Thread-safe.
 //
@@ -499,6 +500,46 @@ KoolicenseStatus koolicense_mark_store(const uint8_t *path,
                                        size_t path_len,
                                        uint64_t mark,
                                        struct KoolicenseError **error_out);
+
+// `koolicense_check_revocation` guarded against a clock set back: fails with
+// `KOOLICENSE_STATUS_CLOCK_BEHIND` when `now` plus the leeway is before `*mark`; otherwise
+// raises `*mark` to `now`, and an authentic list newer than `last_accepted` raises it to the
+// list's `issued_at` (also when it revokes this token). Persist `*mark` when it moved, whatever
+// the status.
+//
+// Thread-safe for distinct `mark` cells.
+//
+// # Safety
+// As for `koolicense_check_revocation`; `mark` is valid for reading and writing a `uint64_t`.
+KoolicenseStatus koolicense_check_revocation_guarded(const struct KoolicenseVerifier *verifier,
+                                                     const uint8_t *list,
+                                                     size_t list_len,
+                                                     uint64_t now,
+                                                     const struct KoolicenseListStamp *last_accepted,
+                                                     const struct KoolicenseClaims *claims,
+                                                     uint64_t *mark,
+                                                     struct KoolicenseListStamp *stamp_out,
+                                                     struct KoolicenseError **error_out);
+
+// `koolicense_verify_status` guarded against a clock set back at `now` (or `KOOLICENSE_NOW`):
+// fails with `KOOLICENSE_STATUS_CLOCK_BEHIND` when `now` plus the leeway is before `*mark`;
+// otherwise raises `*mark` to `now`, and a verified answer raises it to the answer's
+// `server_time`. Persist `*mark` when it moved, whatever the status.
+//
+// Thread-safe for distinct `mark` cells.
+//
+// # Safety
+// As for `koolicense_verify_status`; `mark` is valid for reading and writing a `uint64_t`.
+KoolicenseStatus koolicense_verify_status_guarded(const struct KoolicenseVerifier *verifier,
+                                                  const uint8_t *answer,
+                                                  size_t answer_len,
+                                                  const uint8_t *nonce,
+                                                  size_t nonce_len,
+                                                  const struct KoolicenseClaims *claims,
+                                                  uint64_t now,
+                                                  uint64_t *mark,
+                                                  struct KoolicenseStatusAnswer *answer_out,
+                                                  struct KoolicenseError **error_out);
 
 // Creates a host from a KooMarket hardware identifier (`MAC|disk|board|CPU`) and/or the system
 // identifier the customer entered; NULL means unknown.

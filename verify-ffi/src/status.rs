@@ -1,7 +1,7 @@
 //! Online status: the issuer's signed answer about one token, bound to the nonce the program
 //! sent and to the token's license id and revision.
 
-use koolicense_verify::{Claims, LicenseState};
+use koolicense_verify::{Claims, LicenseState, StatusAnswer};
 
 use crate::call::{borrow, guard, Failure, KoolicenseError, KoolicenseStatus};
 use crate::claims::{claims_for, KoolicenseClaims};
@@ -73,18 +73,23 @@ impl KoolicenseStatusAnswer {
     ) -> Result<(), Failure> {
         require_out(out, "answer_out")?;
         let verified = verifier.inner().verify_status(answer, nonce, claims)?;
-        let answer = KoolicenseStatusAnswer {
+        // SAFETY: `out` is non-NULL (checked above) and, as every caller's contract says, valid
+        // for writing a `KoolicenseStatusAnswer`.
+        unsafe { out.write((&verified).into()) };
+        Ok(())
+    }
+}
+
+impl From<&StatusAnswer> for KoolicenseStatusAnswer {
+    fn from(verified: &StatusAnswer) -> KoolicenseStatusAnswer {
+        KoolicenseStatusAnswer {
             state: verified.state.into(),
             revision: verified.revision,
             current_revision: verified.current_revision,
             revoked_below: verified.revoked_below,
             server_time: verified.server_time,
             expires_at: verified.expires_at.unwrap_or(0),
-        };
-        // SAFETY: `out` is non-NULL (checked above) and, as every caller's contract says, valid
-        // for writing a `KoolicenseStatusAnswer`.
-        unsafe { out.write(answer) };
-        Ok(())
+        }
     }
 }
 

@@ -286,7 +286,7 @@ impl Verifier {
     /// so an old list cannot undo a revocation. It is refused with
     /// [`Error::ListTooOld`] when signed at or before `now` minus the maximum age
     /// ([`Verifier::with_max_list_age`]) minus the leeway. Feed the list's `issued_at` to the
-    /// program's [`crate::ClockMark`].
+    /// program's [`crate::ClockMark`], or call [`Verifier::verify_revocation_list_guarded`].
     pub fn verify_revocation_list(
         &self,
         text: &str,

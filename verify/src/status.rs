@@ -200,7 +200,7 @@ impl Verifier {
     /// revocation floor is [`Error::Revoked`] whatever the state says.
     ///
     /// On success act on [`StatusAnswer::state`], and feed [`StatusAnswer::server_time`] to the
-    /// program's [`crate::ClockMark`].
+    /// program's [`crate::ClockMark`], or call [`Verifier::verify_status_guarded`].
     pub fn verify_status(
         &self,
         text: &str,

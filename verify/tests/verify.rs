@@ -11,6 +11,8 @@ mod support;
 mod activations;
 #[path = "verify/bindings.rs"]
 mod bindings;
+#[path = "verify/clock.rs"]
+mod clock;
 #[path = "verify/hardware.rs"]
 mod hardware;
 #[path = "verify/leases.rs"]

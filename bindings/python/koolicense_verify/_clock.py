@@ -14,8 +14,9 @@ from ._native import lib
 
 class ClockMark:
     """The latest trusted time seen (Unix seconds). :meth:`Verifier.verify_guarded` raises it
-    with every run; raise it too with the ``issued_at`` of accepted revocation lists and the
-    ``server_time`` of status answers (:meth:`observe`). Keep it with :class:`MarkFile`."""
+    with every run, :meth:`Verifier.check_revocation_guarded` and
+    :meth:`Verifier.verify_status_guarded` with the issuer's signed times too (or raise it with
+    :meth:`observe`). Keep it with :class:`MarkFile`."""
 
     def __init__(self, latest_seen: int = 0) -> None:
         self.value = latest_seen

@@ -108,6 +108,14 @@ _declare(
     "koolicense_verify_status", c_int32,
     c_void_p, *_text, *_text, c_void_p, POINTER(StatusAnswer), _out,
 )
+_declare(
+    "koolicense_check_revocation_guarded", c_int32,
+    c_void_p, *_text, c_uint64, POINTER(ListStamp), c_void_p, _u64_cell, POINTER(ListStamp), _out,
+)
+_declare(
+    "koolicense_verify_status_guarded", c_int32,
+    c_void_p, *_text, *_text, c_void_p, c_uint64, _u64_cell, POINTER(StatusAnswer), _out,
+)
 
 _declare(
     "koolicense_verify_status_for_license", c_int32,

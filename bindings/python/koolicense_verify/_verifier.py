@@ -219,6 +219,36 @@ class Verifier:
         )
         return ListStamp(stamp.sequence, stamp.issued_at)
 
+    def check_revocation_guarded(
+        self,
+        revocation_list: Text,
+        claims: Claims,
+        mark: ClockMark,
+        *,
+        now: Optional[int] = None,
+        last_accepted: Optional[ListStamp] = None,
+    ) -> ListStamp:
+        """:meth:`check_revocation` guarded against a clock set back: raises ``ClockBehind``
+        when the clock is behind ``mark`` by more than the leeway; otherwise raises ``mark`` to
+        now and, for an authentic list newer than ``last_accepted``, to the list's signing time
+        (also when it revokes the license). Store the mark when it moved, whatever the verdict."""
+        stamp = _native.ListStamp()
+        cell = c_uint64(mark.value)
+        try:
+            call(
+                lib.koolicense_check_revocation_guarded,
+                self._handle,
+                *_native.text(revocation_list),
+                _now(now),
+                _stamp(last_accepted),
+                native_claims(claims)._handle,
+                byref(cell),
+                byref(stamp),
+            )
+        finally:
+            mark.observe(cell.value)
+        return ListStamp(stamp.sequence, stamp.issued_at)
+
     def verify_revocation_list(
         self, revocation_list: Text, *, now: Optional[int] = None, last_accepted: Optional[ListStamp] = None
     ) -> RevocationList:
@@ -250,6 +280,29 @@ class Verifier:
             native_claims(claims)._handle,
             byref(out),
         )
+        return _status_answer(out)
+
+    def verify_status_guarded(
+        self, answer: Text, claims: Claims, mark: ClockMark, *, nonce: str, now: Optional[int] = None
+    ) -> StatusAnswer:
+        """:meth:`verify_status` guarded against a clock set back: raises ``ClockBehind`` when
+        the clock is behind ``mark`` by more than the leeway; otherwise raises ``mark`` to now
+        and, for a verified answer, to its ``server_time``. Store the mark when it moved."""
+        out = _native.StatusAnswer()
+        cell = c_uint64(mark.value)
+        try:
+            call(
+                lib.koolicense_verify_status_guarded,
+                self._handle,
+                *_native.text(answer),
+                *_native.text(nonce),
+                native_claims(claims)._handle,
+                _now(now),
+                byref(cell),
+                byref(out),
+            )
+        finally:
+            mark.observe(cell.value)
         return _status_answer(out)
 
     def verify_status_for_license(

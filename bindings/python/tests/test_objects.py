@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from conftest import VECTORS
-from koolicense_verify import LicenseError, ListStamp, Verifier
+from conftest import VECTORS, load_vectors
+from koolicense_verify import ClockMark, Host, LicenseError, ListStamp, Verifier
 
 
 def load(name):
@@ -15,6 +15,7 @@ def load(name):
 
 LISTS = load("revocations.json")
 ANSWERS = load("status.json")
+FLOATING = next(c for c in load_vectors() if c["name"] == "floating perpetual license")
 
 
 def list_answer(case):
@@ -64,3 +65,30 @@ def test_a_listed_license_is_revoked_when_checked_by_its_verified_claims():
     assert raised.value.kind == "Revoked"
     with pytest.raises(ValueError):
         revocations.check_license("not a license id", 1)
+
+
+def test_a_revocation_list_signed_later_raises_the_mark_so_a_clock_set_back_is_refused():
+    fresh = next(c for c in LISTS if c["name"] == "a fresh list")
+    verifier = Verifier(FLOATING["public_key_pem"])
+    claims = verifier.verify(FLOATING["token"], now=FLOATING["now"])
+    mark = ClockMark(0)
+    signed_at = fresh["expect"]["ok"]["issued_at"]
+    stamp = verifier.check_revocation_guarded(fresh["list"], claims, mark, now=fresh["now"])
+    assert stamp.issued_at == signed_at and mark.value == max(signed_at, fresh["now"])
+    with pytest.raises(LicenseError) as raised:
+        verifier.verify_guarded(FLOATING["token"], Host(), ClockMark(mark.value), now=mark.value - 301)
+    assert raised.value.kind == "ClockBehind"
+
+
+def test_a_guarded_status_check_refuses_a_clock_behind_the_mark_and_keeps_the_mark():
+    answer = next(c for c in ANSWERS if c["name"] == "a valid answer about our token")
+    verifier = Verifier(FLOATING["public_key_pem"])
+    claims = verifier.verify(FLOATING["token"], now=FLOATING["now"])
+    mark = ClockMark(FLOATING["now"])
+    with pytest.raises(LicenseError) as raised:
+        verifier.verify_status_guarded(answer["answer"], claims, mark, nonce=answer["nonce"], now=mark.value - 301)
+    assert raised.value.kind == "ClockBehind" and mark.value == FLOATING["now"]
+    with pytest.raises(LicenseError) as raised:
+        verifier.verify_status_guarded(answer["answer"], claims, mark, nonce=answer["nonce"], now=mark.value + 5)
+    assert raised.value.kind == "StatusMismatch", "an answer about another license"
+    assert mark.value == FLOATING["now"] + 5

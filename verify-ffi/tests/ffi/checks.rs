@@ -4,7 +4,10 @@
 use std::ptr;
 
 use koolicense_verify::{EntryStatus, LicenseState};
-use koolicense_verify_ffi::clock::{koolicense_mark_load, koolicense_mark_store};
+use koolicense_verify_ffi::clock::{
+    koolicense_check_clock, koolicense_check_revocation_guarded, koolicense_mark_load,
+    koolicense_mark_store, koolicense_verify_status_guarded,
+};
 use koolicense_verify_ffi::revocation::koolicense_check_revocation;
 use koolicense_verify_ffi::status::koolicense_verify_status;
 use koolicense_verify_ffi::verifier::koolicense_verify_guarded;
@@ -266,4 +269,82 @@ fn the_mark_file_round_trips_and_a_corrupt_one_is_an_error_not_a_reset() {
         (KoolicenseStatus::Io, "Io")
     );
     std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn signed_times_of_lists_and_answers_raise_the_mark_so_a_clock_set_back_is_refused() {
+    let verifier = verifier();
+    let claims = verified(&verifier, 0x11, 1);
+    let signed_at = T0 + 20 * DAY;
+    let list = issuer::revocation_list(5, signed_at, &[]);
+    let mut mark = 0;
+    let mut stamp = KoolicenseListStamp::default();
+    let mut error = ptr::null_mut();
+    // SAFETY: live handles, valid text and outputs; `mark` is a valid cell.
+    let status = unsafe {
+        koolicense_check_revocation_guarded(
+            verifier.0,
+            list.as_ptr(),
+            list.len(),
+            signed_at,
+            ptr::null(),
+            claims.0,
+            &mut mark,
+            &mut stamp,
+            &mut error,
+        )
+    };
+    outcome(status, error).expect("not listed");
+    assert_eq!((mark, stamp.issued_at), (signed_at, signed_at));
+    let failed = check_clock(&verifier, T0 + 2 * DAY, mark).expect_err("clock set back");
+    assert_eq!(
+        (failed.status, failed.kind.as_str()),
+        (KoolicenseStatus::ClockBehind, "ClockBehind")
+    );
+
+    // An answer signed at T0 + DAY, checked on a clock still at T0: the server's time wins.
+    let answer = issuer::status_answer(
+        &issuer::claims(0x11, 1, false),
+        1,
+        LicenseState::Valid,
+        "n-1",
+    );
+    let mut mark = 0;
+    let mut out = KoolicenseStatusAnswer {
+        state: KoolicenseLicenseState::Other,
+        revision: 0,
+        current_revision: 0,
+        revoked_below: 0,
+        server_time: 0,
+        expires_at: 0,
+    };
+    let mut error = ptr::null_mut();
+    // SAFETY: live handles, valid text and outputs; `mark` is a valid cell.
+    let status = unsafe {
+        koolicense_verify_status_guarded(
+            verifier.0,
+            answer.as_ptr(),
+            answer.len(),
+            "n-1".as_ptr(),
+            3,
+            claims.0,
+            T0,
+            &mut mark,
+            &mut out,
+            &mut error,
+        )
+    };
+    outcome(status, error).expect("valid answer");
+    assert_eq!((mark, out.server_time), (T0 + DAY, T0 + DAY));
+    assert_eq!(
+        check_clock(&verifier, T0, mark).expect_err("behind").kind,
+        "ClockBehind"
+    );
+}
+
+fn check_clock(verifier: &Verifier, now: u64, mark: u64) -> Result<(), Failed> {
+    let mut error = ptr::null_mut();
+    // SAFETY: a live verifier and a valid error cell.
+    let status = unsafe { koolicense_check_clock(verifier.0, now, mark, &mut error) };
+    outcome(status, error)
 }

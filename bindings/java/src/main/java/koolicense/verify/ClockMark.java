@@ -5,9 +5,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The clock's high-water mark: the latest trusted time this program has seen (Unix seconds), so
  * that a clock set back to keep an expired license alive is refused with kind
- * {@code ClockBehind}. {@link Verifier#verifyGuarded} raises it with every run; raise it too
- * with the {@code issuedAt} of accepted revocation lists and the {@code serverTime} of status
- * answers ({@link #observe}). Keep it with {@link MarkFile}. Thread-safe; it only ever rises.
+ * {@code ClockBehind}. {@link Verifier#verifyGuarded} raises it with every run,
+ * {@link Verifier#checkRevocationGuarded} and {@link Verifier#verifyStatusGuarded} with the
+ * issuer's signed times too (or raise it with {@link #observe}). Keep it with {@link MarkFile}. Thread-safe; it only ever rises.
  */
 public final class ClockMark {
     private final AtomicLong latest;

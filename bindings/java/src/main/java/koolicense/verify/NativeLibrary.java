@@ -144,6 +144,14 @@ interface NativeLibrary extends Library {
     int koolicense_verify_status(Pointer verifier, byte[] answer, SizeT answerLen, byte[] nonce, SizeT nonceLen,
             Pointer claims, StatusAnswerStruct answerOut, PointerByReference error);
 
+    int koolicense_check_revocation_guarded(Pointer verifier, byte[] list, SizeT listLen, long now,
+            ListStampStruct lastAccepted, Pointer claims, LongByReference mark, ListStampStruct stampOut,
+            PointerByReference error);
+
+    int koolicense_verify_status_guarded(Pointer verifier, byte[] answer, SizeT answerLen, byte[] nonce,
+            SizeT nonceLen, Pointer claims, long now, LongByReference mark, StatusAnswerStruct answerOut,
+            PointerByReference error);
+
     /** UTF-8 bytes of an argument, or null. */
     static byte[] utf8(String text) {
         return text == null ? null : text.getBytes(StandardCharsets.UTF_8);

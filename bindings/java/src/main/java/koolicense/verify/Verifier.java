@@ -256,6 +256,27 @@ public final class Verifier implements AutoCloseable {
     }
 
     /**
+     * {@link #checkRevocation} guarded against a clock set back: fails with kind
+     * {@code ClockBehind} when the clock is behind {@code mark} by more than the leeway;
+     * otherwise raises {@code mark} to now and, for an authentic list newer than
+     * {@code lastAccepted}, to the list's signing time (also when it revokes the license). Store
+     * the mark when it moved, whatever the verdict.
+     */
+    public ListStamp checkRevocationGuarded(String revocationList, Claims claims, ClockMark mark, Long now,
+            ListStamp lastAccepted) throws LicenseException {
+        byte[] list = NativeLibrary.utf8(revocationList);
+        NativeLibrary.ListStampStruct previous = stampStruct(lastAccepted);
+        NativeLibrary.ListStampStruct stamp = new NativeLibrary.ListStampStruct();
+        LongByReference cell = new LongByReference(mark.get());
+        PointerByReference error = new PointerByReference();
+        int status = LIB.koolicense_check_revocation_guarded(handle.pointer(), list, NativeLibrary.len(list),
+                when(now), previous, claims.handle.pointer(), cell, stamp, error);
+        mark.observe(cell.getValue());
+        NativeLibrary.check(status, error);
+        return new ListStamp(stamp.sequence, stamp.issued_at);
+    }
+
+    /**
      * Verifies a signed revocation list at {@code now} (null: the system clock), newer than
      * {@code lastAccepted} and younger than the maximum age, to check licenses against and to
      * read. Fails with kind {@code Stale}, {@code ListTooOld}, ...
@@ -309,6 +330,26 @@ public final class Verifier implements AutoCloseable {
         PointerByReference error = new PointerByReference();
         NativeLibrary.check(LIB.koolicense_verify_status(handle.pointer(), text, NativeLibrary.len(text), sent,
                 NativeLibrary.len(sent), claims.handle.pointer(), out, error), error);
+        return StatusAnswer.of(out);
+    }
+
+    /**
+     * {@link #verifyStatus} guarded against a clock set back at {@code now} (null: the system
+     * clock): fails with kind {@code ClockBehind} when the clock is behind {@code mark} by more
+     * than the leeway; otherwise raises {@code mark} to now and, for a verified answer, to its
+     * server time. Store the mark when it moved.
+     */
+    public StatusAnswer verifyStatusGuarded(String answer, Claims claims, String nonce, ClockMark mark, Long now)
+            throws LicenseException {
+        byte[] text = NativeLibrary.utf8(answer);
+        byte[] sent = NativeLibrary.utf8(nonce);
+        NativeLibrary.StatusAnswerStruct out = new NativeLibrary.StatusAnswerStruct();
+        LongByReference cell = new LongByReference(mark.get());
+        PointerByReference error = new PointerByReference();
+        int status = LIB.koolicense_verify_status_guarded(handle.pointer(), text, NativeLibrary.len(text), sent,
+                NativeLibrary.len(sent), claims.handle.pointer(), when(now), cell, out, error);
+        mark.observe(cell.getValue());
+        NativeLibrary.check(status, error);
         return StatusAnswer.of(out);
     }
 

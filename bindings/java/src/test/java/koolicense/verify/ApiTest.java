@@ -34,7 +34,7 @@ final class ApiTest {
         throw new AssertionError("accepted");
     }
 
-    static int runAll(List<Map<String, Object>> cases) throws Exception {
+    static int runAll(List<Map<String, Object>> cases, List<Map<String, Object>> lists) throws Exception {
         Map<String, Object> floating = find(cases, "floating perpetual license");
         Map<String, Object> hardware = find(cases, "hardware-bound license on its machine");
         Map<String, Object> otherKey = find(cases, "license signed by another pinned key");
@@ -76,6 +76,21 @@ final class ApiTest {
             }
         });
 
+        checks.put("a revocation list signed later raises the mark so a clock set back is refused", () -> {
+            Map<String, Object> fresh = find(lists, "a fresh list");
+            long listNow = (Long) fresh.get("now");
+            try (Verifier verifier = new Verifier(pem); Host nowhere = new Host(null, null)) {
+                Claims claims = verifier.verify(token, now, null);
+                ClockMark mark = new ClockMark(0);
+                ListStamp stamp = verifier.checkRevocationGuarded((String) fresh.get("list"), claims, mark, listNow, null);
+                require(mark.get() == Math.max(stamp.issuedAt(), listNow), "raised to the signing time");
+                long setBack = mark.get() - 301;
+                LicenseException e = refused(() -> verifier.verifyGuarded(token, nowhere, mark, setBack, null));
+                require(e.kind().equals("ClockBehind"), e.kind());
+                e = refused(() -> verifier.verifyStatusGuarded("kl-status", claims, "n-1", mark, setBack));
+                require(e.kind().equals("ClockBehind"), e.kind());
+            }
+        });
         checks.put("a perpetual license verifies with the system clock", () -> {
             try (Verifier verifier = new Verifier(pem)) {
                 Claims claims = verifier.verify(token);

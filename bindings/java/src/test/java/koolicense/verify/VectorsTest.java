@@ -136,7 +136,7 @@ public final class VectorsTest {
         failed += runFile(dir.resolve("v1/licenses.json"), true);
         failed += ObjectsTest.run(dir);
         failed += SeatsTest.run(dir);
-        failed += ApiTest.runAll(load(dir.resolve("licenses.json")));
+        failed += ApiTest.runAll(load(dir.resolve("licenses.json")), load(dir.resolve("revocations.json")));
         failed += HeaderTest.run(Path.of(args[0]).resolve("../../../verify-ffi/include/koolicense.h").normalize());
         System.exit(failed == 0 ? 0 : 1);
     }
