@@ -10,6 +10,9 @@
 //!   `revocation.resign_interval_secs`, with the current time as `issued_at`, so a program can
 //!   tell "no news" (a fresh list) from "news withheld" (no fresh list: `ListTooOld`).
 //!   `issued_at` never goes backwards between two lists.
+//!
+//! A build reads only the licenses the store's revocation index names
+//! (`store::index::may_be_listed`), never every license.
 
 use std::sync::Arc;
 
@@ -67,7 +70,7 @@ pub(crate) fn current(
     let issued_at = cached.as_ref().map_or(now, |c| now.max(c.issued_at));
     let mut entries = Vec::new();
     let mut failure = None;
-    store.for_each_license(|record| {
+    store.for_each_revocable(|record| {
         match listed(store, &record, now, settings.expired_grace_secs) {
             Ok(Some(entry)) => entries.push(entry),
             Ok(None) => {}

@@ -10,11 +10,14 @@
 mod batch;
 mod combine;
 pub(crate) mod commit;
+mod encoding;
+pub(crate) mod index;
 pub(crate) mod keys;
 pub(crate) mod locks;
 pub(crate) mod market;
 pub(crate) mod market_records;
 mod merchant;
+mod migrate;
 pub(crate) mod records;
 #[cfg(test)]
 mod tests;
@@ -29,9 +32,11 @@ use sled::Tree;
 
 use self::batch::WriteCombiner;
 use self::commit::{CommitError, GroupCommit, SledFlusher};
+use self::encoding::{decode_audit, decode_license};
 use self::records::{AuditEvent, KeyRecord, LicenseRecord};
 
-/// Storage schema version; the database lives in `<data_dir>/db/v<SCHEMA>`.
+/// Version of the on-disk directory layout: the database lives in `<data_dir>/db/v<SCHEMA>`.
+/// The version of the records inside is `migrate::SCHEMA_VERSION`, kept in the database.
 pub(crate) const SCHEMA: u32 = 1;
 
 pub(super) mod tree {
@@ -41,7 +46,9 @@ pub(super) mod tree {
     pub(super) const INSTANCES: &str = "licenses-by-instance";
     pub(super) const IDEMPOTENCY: &str = "idempotency";
     pub(super) const AUDIT: &str = "audit";
+    /// Schema 1 only (its postings moved to `INDEX`); dropped by the migration.
     pub(super) const AUDIT_BY_LICENSE: &str = "audit-by-license";
+    pub(super) const INDEX: &str = "index";
     pub(super) const SIGNING_KEYS: &str = "signing-keys";
     pub(super) const API_TOKENS: &str = "api-tokens";
 }
@@ -108,7 +115,8 @@ pub(crate) struct Store {
     instances: Tree,
     idempotency: Tree,
     audit: Tree,
-    audit_by_license: Tree,
+    /// Postings of the secondary indexes (`index.rs`).
+    index: Tree,
     signing_keys: Tree,
     api_tokens: Tree,
     /// Trees of the POST interfaces, the outbox and the rejected calls (`market.rs`).
@@ -158,21 +166,23 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        Ok(Store {
+        let store = Store {
             meta: db.open_tree(tree::META)?,
             licenses: db.open_tree(tree::LICENSES)?,
             tokens: db.open_tree(tree::TOKENS)?,
             instances: db.open_tree(tree::INSTANCES)?,
             idempotency: db.open_tree(tree::IDEMPOTENCY)?,
             audit: db.open_tree(tree::AUDIT)?,
-            audit_by_license: db.open_tree(tree::AUDIT_BY_LICENSE)?,
+            index: db.open_tree(tree::INDEX)?,
             signing_keys: db.open_tree(tree::SIGNING_KEYS)?,
             api_tokens: db.open_tree(tree::API_TOKENS)?,
             market: market::MarketTrees::open(&db)?,
             db,
             commit,
             combiner: Arc::new(batch::new_combiner()),
-        })
+        };
+        store.migrate()?;
+        Ok(store)
     }
 
     /// Blocks until every write made before the call is on disk (shared with concurrent callers).
@@ -260,7 +270,7 @@ impl Store {
     pub(crate) fn license(&self, license_id: &str) -> Result<Option<LicenseRecord>> {
         self.licenses
             .get(license_id.as_bytes())?
-            .map(|v| decode(tree::LICENSES, &v))
+            .map(|v| decode_license(&v))
             .transpose()
     }
 
@@ -277,10 +287,12 @@ impl Store {
         Ok(self.idempotency.get(key.as_bytes())?.map(|v| v.to_vec()))
     }
 
-    /// Every token a license has had, by revision.
+    /// Every token a license has had, by revision: the superseded ones from the history, the
+    /// current one from the record (stored once).
     pub(crate) fn token_history(&self, license_id: &str) -> Result<Vec<(u32, String)>> {
         let prefix = format!("{license_id}/");
-        self.tokens
+        let mut tokens = self
+            .tokens
             .scan_prefix(prefix.as_bytes())
             .map(|entry| {
                 let (k, v) = entry?;
@@ -291,24 +303,29 @@ impl Store {
                     .unwrap_or(0);
                 Ok((rev, String::from_utf8_lossy(&v).into_owned()))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(record) = self.license(license_id)? {
+            tokens.retain(|(rev, _)| *rev < record.revision);
+            tokens.push((record.revision, record.token));
+        }
+        Ok(tokens)
     }
 
     /// The audit events of one license, oldest first.
     pub(crate) fn audit_for_license(&self, license_id: &str) -> Result<Vec<AuditEvent>> {
-        let prefix = format!("{license_id}/");
+        let prefix = index::prefix(index::Kind::AuditByLicense, license_id.as_bytes());
         let mut events = Vec::new();
-        for entry in self.audit_by_license.scan_prefix(prefix.as_bytes()) {
+        for entry in self.index.scan_prefix(&prefix) {
             let (k, _) = entry?;
             let id = k.get(prefix.len()..).unwrap_or(&[]);
             if let Some(v) = self.audit.get(id)? {
-                events.push(decode(tree::AUDIT, &v)?);
+                events.push(decode_audit(&v)?);
             }
         }
         Ok(events)
     }
 
-    /// Number of licenses.
+    /// Number of licenses. Walks the whole tree: for tests and tools, never a request path.
     pub(crate) fn license_count(&self) -> usize {
         self.licenses.len()
     }
@@ -323,7 +340,7 @@ impl Store {
             &self.instances,
             &self.idempotency,
             &self.audit,
-            &self.audit_by_license,
+            &self.index,
             &self.signing_keys,
             &self.api_tokens,
             &m.instances,

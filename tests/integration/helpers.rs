@@ -158,6 +158,7 @@ pub(crate) struct TestApp {
     handle: Option<ServerHandle>,
     thread: Option<JoinHandle<anyhow::Result<()>>>,
     agent: Option<ureq::Agent>,
+    license_counter: Box<dyn Fn() -> u64 + Send + Sync>,
 }
 
 /// Starts an app with the default configuration in a fresh directory.
@@ -217,7 +218,8 @@ pub(crate) fn try_spawn(config: Config, dir: Arc<TempDir>) -> anyhow::Result<Tes
             actix_web::rt::System::new().block_on(async move {
                 match build_when_unlocked(settings, options, listener) {
                     Ok(app) => {
-                        let _ = tx.send(Ok(app.handle()));
+                        let counter = koolicense::store_support::license_counter(&app);
+                        let _ = tx.send(Ok((app.handle(), counter)));
                         app.run_until_stopped().await
                     }
                     Err(e) => {
@@ -227,8 +229,8 @@ pub(crate) fn try_spawn(config: Config, dir: Arc<TempDir>) -> anyhow::Result<Tes
                 }
             })
         })?;
-    let handle = match rx.recv_timeout(START_STOP_LIMIT) {
-        Ok(Ok(handle)) => handle,
+    let (handle, license_counter) = match rx.recv_timeout(START_STOP_LIMIT) {
+        Ok(Ok(started)) => started,
         Ok(Err(e)) => {
             let _ = thread.join();
             return Err(e);
@@ -248,6 +250,7 @@ pub(crate) fn try_spawn(config: Config, dir: Arc<TempDir>) -> anyhow::Result<Tes
         handle: Some(handle),
         thread: Some(thread),
         agent: Some(agent),
+        license_counter,
     })
 }
 
@@ -373,11 +376,9 @@ impl TestApp {
         (status, json)
     }
 
-    /// The license count reported by `/readyz`.
+    /// The number of licenses in the app's database (read directly: no endpoint counts).
     pub(crate) fn license_count(&self) -> u64 {
-        let (status, json) = self.get_json("/readyz");
-        assert_eq!(status, 200, "{json}");
-        json["licenses"].as_u64().expect("licenses count")
+        (self.license_counter)()
     }
 
     /// The published keys (`/v1/keys`).
@@ -466,15 +467,18 @@ impl Drop for TestApp {
     }
 }
 
-/// The license records of a stopped app's database, keyed by instanceId. Reads sled directly:
-/// the lifecycle status (frozen, released) is not visible over HTTP.
+/// The license records of a stopped app's database, as the API shows them. Reads the database
+/// directly: the lifecycle status (frozen, released) is not visible over HTTP.
 pub(crate) fn stored_licenses(data_dir: &Path) -> Vec<Value> {
-    let db = open_stopped_db(data_dir);
-    let tree = db.open_tree("licenses").expect("licenses tree");
-    tree.iter()
-        .values()
-        .map(|v| serde_json::from_slice(&v.expect("read")).expect("JSON record"))
-        .collect()
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match koolicense::store_support::stored_licenses(data_dir) {
+            Err(e) if is_lock_error(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result.expect("read the stopped app's licenses"),
+        }
+    }
 }
 
 /// The stored record of one instance of a stopped app.

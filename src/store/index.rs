@@ -1,0 +1,146 @@
+//! Secondary indexes: one tree (`index`) of postings, each key `KIND VALUE ID` with an empty
+//! value, written in the same transaction as the record it points to (`batch`).
+//!
+//! * licenses by customer, order, product, sku and status, and the licenses the revocation list
+//!   may carry: `ID` is the license id, so a posting list is in creation order (license ids are
+//!   time-ordered) and a listing's cursor, the last license id returned, seeks into it;
+//! * audit events by license and by actor: `ID` is the event id (8 bytes, big-endian).
+//!
+//! `VALUE` is length-prefixed (u16, big-endian), so one value's postings are never a prefix of
+//! another's. A value longer than 65,535 bytes is cut; the caller re-checks every record it
+//! reads, so a cut value can only cost a look, never a wrong answer.
+
+use super::records::{AuditEvent, LicenseRecord, LicenseStatus};
+
+/// What a posting indexes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Customer,
+    Order,
+    Product,
+    Sku,
+    Status,
+    /// Licenses the revocation list may carry (see [`may_be_listed`]).
+    Revocable,
+    AuditByLicense,
+    AuditByActor,
+}
+
+impl Kind {
+    fn byte(self) -> u8 {
+        match self {
+            Kind::Customer => b'c',
+            Kind::Order => b'o',
+            Kind::Product => b'p',
+            Kind::Sku => b's',
+            Kind::Status => b't',
+            Kind::Revocable => b'r',
+            Kind::AuditByLicense => b'L',
+            Kind::AuditByActor => b'A',
+        }
+    }
+}
+
+/// The prefix of every posting of `kind` with `value`.
+pub(super) fn prefix(kind: Kind, value: &[u8]) -> Vec<u8> {
+    let len = value.len().min(usize::from(u16::MAX));
+    let mut key = Vec::with_capacity(3 + len + 36);
+    key.push(kind.byte());
+    // `len` fits: it was clamped to u16::MAX above.
+    key.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
+    key.extend_from_slice(&value[..len]);
+    key
+}
+
+fn posting(kind: Kind, value: &[u8], id: &[u8]) -> Vec<u8> {
+    let mut key = prefix(kind, value);
+    key.extend_from_slice(id);
+    key
+}
+
+/// The stable byte of a status in the status postings.
+pub(super) fn status_byte(status: LicenseStatus) -> u8 {
+    match status {
+        LicenseStatus::Active => 0,
+        LicenseStatus::Frozen => 1,
+        LicenseStatus::Suspended => 2,
+        LicenseStatus::Revoked => 3,
+        LicenseStatus::Released => 4,
+    }
+}
+
+/// Whether the revocation list may carry the license: it is suspended, revoked or released, or
+/// some of its tokens were superseded. (Whether the list still needs it, given expiry, is the
+/// list builder's question.)
+pub(crate) fn may_be_listed(r: &LicenseRecord) -> bool {
+    r.revoked_below > 0
+        || matches!(
+            r.status,
+            LicenseStatus::Suspended | LicenseStatus::Revoked | LicenseStatus::Released
+        )
+}
+
+/// Every posting of a license.
+pub(super) fn license_postings(r: &LicenseRecord) -> Vec<Vec<u8>> {
+    let id = r.license_id.as_bytes();
+    let mut keys = Vec::with_capacity(6);
+    let mut add = |kind, value: Option<&String>| {
+        if let Some(value) = value {
+            keys.push(posting(kind, value.as_bytes(), id));
+        }
+    };
+    add(Kind::Customer, r.customer_id.as_ref());
+    add(Kind::Order, r.order_id.as_ref());
+    add(Kind::Product, Some(&r.product_id));
+    add(Kind::Sku, r.sku_code.as_ref());
+    keys.push(posting(Kind::Status, &[status_byte(r.status)], id));
+    if may_be_listed(r) {
+        keys.push(posting(Kind::Revocable, &[], id));
+    }
+    keys
+}
+
+/// Every posting of an audit event (its id assigned).
+pub(super) fn audit_postings(e: &AuditEvent) -> Vec<Vec<u8>> {
+    let id = e.id.to_be_bytes();
+    let mut keys = vec![posting(Kind::AuditByActor, e.actor.as_bytes(), &id)];
+    if let Some(license) = &e.license_id {
+        keys.push(posting(Kind::AuditByLicense, license.as_bytes(), &id));
+    }
+    keys
+}
+
+/// The key right after every key starting with `prefix` (for an exclusive range end); `None`
+/// when no such key exists.
+pub(super) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_values_postings_are_never_a_prefix_of_anothers() {
+        let short = prefix(Kind::Customer, b"ab");
+        let long = posting(Kind::Customer, b"abc", b"id");
+        assert!(!long.starts_with(&short));
+        assert!(posting(Kind::Customer, b"ab", b"id").starts_with(&short));
+    }
+
+    #[test]
+    fn a_prefix_end_is_above_every_key_with_the_prefix() {
+        assert_eq!(prefix_end(b"a\xff\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff"), None);
+        let p = prefix(Kind::Order, b"o-1");
+        let end = prefix_end(&p).expect("end");
+        assert!(posting(Kind::Order, b"o-1", b"\xff\xff").as_slice() < end.as_slice());
+    }
+}
