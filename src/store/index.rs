@@ -124,23 +124,4 @@ pub(super) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_values_postings_are_never_a_prefix_of_anothers() {
-        let short = prefix(Kind::Customer, b"ab");
-        let long = posting(Kind::Customer, b"abc", b"id");
-        assert!(!long.starts_with(&short));
-        assert!(posting(Kind::Customer, b"ab", b"id").starts_with(&short));
-    }
-
-    #[test]
-    fn a_prefix_end_is_above_every_key_with_the_prefix() {
-        assert_eq!(prefix_end(b"a\xff\xff"), Some(b"b".to_vec()));
-        assert_eq!(prefix_end(b"\xff"), None);
-        let p = prefix(Kind::Order, b"o-1");
-        let end = prefix_end(&p).expect("end");
-        assert!(posting(Kind::Order, b"o-1", b"\xff\xff").as_slice() < end.as_slice());
-    }
-}
+mod tests;

@@ -147,3 +147,6 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
