@@ -19,3 +19,4 @@ mod lifecycle;
 mod market;
 mod post;
 mod replays;
+mod scale;
