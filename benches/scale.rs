@@ -192,6 +192,7 @@ fn measure(dir: &Path, count: usize) -> anyhow::Result<()> {
         bail!("exported {exported} of {count}");
     }
     let rss_queries = rss_mb();
+    let sizes = db.tree_sizes()?;
     db.close()?;
     let disk = disk_bytes(&data_dir(dir));
     println!("| What | Result | Target |");
@@ -223,6 +224,22 @@ fn measure(dir: &Path, count: usize) -> anyhow::Result<()> {
         "| export | {:.0} licenses/s ({:.1} s) | |",
         count as f64 / export.as_secs_f64(),
         export.as_secs_f64()
+    );
+    println!("\nlive keys and values per license, by tree:");
+    let mut live = 0;
+    for (name, entries, bytes) in sizes.iter().filter(|(_, e, _)| *e > 0) {
+        live += bytes;
+        println!(
+            "  {name:<22} {entries:>9} entries {:>7.1} bytes",
+            *bytes as f64 / count as f64
+        );
+    }
+    println!(
+        "  {:<22} {:>17} {:>7.1} bytes (disk / live = {:.2})",
+        "total",
+        "",
+        live as f64 / count as f64,
+        disk as f64 / live as f64
     );
     Ok(())
 }

@@ -186,6 +186,11 @@ impl ScaleDb {
         failure.map_or(Ok(count), Err)
     }
 
+    /// Per tree: (name, entries, bytes of keys and values); walks every tree.
+    pub fn tree_sizes(&self) -> anyhow::Result<Vec<(String, usize, u64)>> {
+        Ok(self.store.tree_sizes()?)
+    }
+
     /// Flushes and closes the database.
     pub fn close(self) -> anyhow::Result<()> {
         Ok(self.store.close()?)

@@ -8,7 +8,7 @@ use std::ops::Bound;
 use chrono::{DateTime, Utc};
 
 use super::encoding::{decode_audit, decode_license};
-use super::index::{self, status_byte, Kind};
+use super::index::{self, status_byte, Kind, UNINDEXED_ACTOR, UNINDEXED_STATUS};
 use super::records::{AuditEvent, LicenseRecord, LicenseStatus, TokenRecord};
 use super::{decode, json, tree, Result, Store, WriteBatch, REVOCATION_SEQUENCE};
 
@@ -102,6 +102,7 @@ impl LicenseFilter {
             .or_else(|| value(Kind::Product, &self.product_id))
             .or_else(|| {
                 self.status
+                    .filter(|&s| s != UNINDEXED_STATUS)
                     .map(|s| Source::Postings(index::prefix(Kind::Status, &[status_byte(s)])))
             })
             .unwrap_or(Source::Records)
@@ -248,8 +249,10 @@ impl Store {
         let after = after_id.to_be_bytes();
         let postings = match (&filter.license_id, &filter.actor) {
             (Some(license), _) => Some(index::prefix(Kind::AuditByLicense, license.as_bytes())),
-            (None, Some(actor)) => Some(index::prefix(Kind::AuditByActor, actor.as_bytes())),
-            (None, None) => None,
+            (None, Some(actor)) if actor != UNINDEXED_ACTOR => {
+                Some(index::prefix(Kind::AuditByActor, actor.as_bytes()))
+            }
+            (None, _) => None,
         };
         let mut events = Vec::new();
         let mut examined = 0;

@@ -330,6 +330,23 @@ impl Store {
         self.licenses.len()
     }
 
+    /// Per tree: (name, entries, bytes of keys and values). Walks every tree: for tools and
+    /// benchmarks, never a request path.
+    pub(crate) fn tree_sizes(&self) -> Result<Vec<(String, usize, u64)>> {
+        let mut sizes = Vec::new();
+        for name in self.db.tree_names() {
+            let tree = self.db.open_tree(&name)?;
+            let (mut entries, mut bytes) = (0, 0u64);
+            for entry in tree.iter() {
+                let (k, v) = entry?;
+                entries += 1;
+                bytes += (k.len() + v.len()) as u64;
+            }
+            sizes.push((String::from_utf8_lossy(&name).into_owned(), entries, bytes));
+        }
+        Ok(sizes)
+    }
+
     /// The trees a batch writes, in the order of `batch::Tree`.
     fn write_trees(&self) -> Vec<&Tree> {
         let m = &self.market;
