@@ -11,8 +11,9 @@
 //!   tell "no news" (a fresh list) from "news withheld" (no fresh list: `ListTooOld`).
 //!   `issued_at` never goes backwards between two lists.
 //!
-//! A build reads only the licenses the store's revocation index names
-//! (`store::index::may_be_listed`), never every license.
+//! A build reads only the revocable postings of the store's index (`store::index::Revocable`:
+//! status, `revoked_below` and expiry of each license `may_be_listed` names), and the token
+//! history of those whose current token has expired; never every license.
 
 use std::sync::Arc;
 
@@ -22,7 +23,8 @@ use parking_lot::Mutex;
 
 use crate::settings::RevocationSettings;
 use crate::signing::Signer;
-use crate::store::records::{LicenseRecord, LicenseStatus};
+use crate::store::index::Revocable;
+use crate::store::records::LicenseStatus;
 use crate::store::{Store, StoreError};
 
 /// One signed list, as served.
@@ -96,7 +98,7 @@ pub(crate) fn current(
 /// The entry of a license, if the list must carry it at `now`.
 fn listed(
     store: &Store,
-    record: &LicenseRecord,
+    record: &Revocable,
     now: u64,
     grace: u64,
 ) -> Result<Option<RevocationEntry>, StoreError> {
@@ -106,7 +108,8 @@ fn listed(
     let live = |expires_at: Option<u64>| expires_at.is_none_or(|e| e.saturating_add(grace) > now);
     // The current token is revoked too unless only earlier tokens are: if it is still live,
     // the entry is needed without looking at the history.
-    if entry.status != EntryStatus::Superseded && live(record.expires_at.map(unix)) {
+    let expires_at = record.expires_at.map(|t| u64::try_from(t).unwrap_or(0));
+    if entry.status != EntryStatus::Superseded && live(expires_at) {
         return Ok(Some(entry));
     }
     let needed = store
@@ -123,7 +126,7 @@ fn listed(
 }
 
 /// What the list says about a license, before expiry is considered.
-fn entry(record: &LicenseRecord) -> Option<RevocationEntry> {
+fn entry(record: &Revocable) -> Option<RevocationEntry> {
     let license_id = LicenseId::parse(&record.license_id)?;
     let status = match record.status {
         LicenseStatus::Suspended => EntryStatus::Suspended,
@@ -154,6 +157,7 @@ mod tests {
     use crate::licensing::policy::Policy;
     use crate::licensing::tests::{new_license, verifier};
     use crate::licensing::{create, resign, NewLicense};
+    use crate::store::records::LicenseRecord;
     use crate::store::WriteBatch;
 
     fn list(sequence: u64, issued_at: u64) -> SignedList {

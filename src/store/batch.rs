@@ -74,7 +74,7 @@ pub(super) struct LicenseWrite {
     id: Vec<u8>,
     value: Vec<u8>,
     revision: u32,
-    postings: Vec<Vec<u8>>,
+    postings: Vec<(Vec<u8>, Vec<u8>)>,
     /// Write every posting, whatever the replaced record had (the migration: schema 1 had none).
     pub(super) fresh_index: bool,
 }
@@ -287,11 +287,13 @@ fn put_license<'a>(
         Some(old) if !l.fresh_index => license_postings(old),
         _ => Vec::new(),
     };
-    for gone in old_postings.iter().filter(|k| !l.postings.contains(k)) {
-        index.remove(gone.as_slice())?;
+    for (gone, _) in &old_postings {
+        if !l.postings.iter().any(|(key, _)| key == gone) {
+            index.remove(gone.as_slice())?;
+        }
     }
-    for new in l.postings.iter().filter(|k| !old_postings.contains(k)) {
-        index.insert(new.as_slice(), &[])?;
+    for (key, value) in l.postings.iter().filter(|p| !old_postings.contains(p)) {
+        index.insert(key.as_slice(), value.as_slice())?;
     }
     if let Some(old) = old.filter(|old| old.revision != l.revision) {
         let key = token_key(&old.license_id, old.revision);

@@ -2,7 +2,7 @@
 //! value, written in the same transaction as the record it points to (`batch`).
 //!
 //! * licenses by customer, order, product, sku and status, and the licenses the revocation list
-//!   may carry: `ID` is the license id, so a posting list is in creation order (license ids are
+//!   may carry: `ID` is the license id ([`compact_id`]), so a posting list is in creation order (license ids are
 //!   time-ordered) and a listing's cursor, the last license id returned, seeks into it;
 //! * audit events by license and by actor: `ID` is the event id (8 bytes, big-endian).
 //!
@@ -13,6 +13,8 @@
 //! `VALUE` is length-prefixed (u16, big-endian), so one value's postings are never a prefix of
 //! another's. A value longer than 65,535 bytes is cut; the caller re-checks every record it
 //! reads, so a cut value can only cost a look, never a wrong answer.
+
+use serde::{Deserialize, Serialize};
 
 use super::records::{AuditEvent, LicenseRecord, LicenseStatus};
 
@@ -91,13 +93,69 @@ pub(crate) fn may_be_listed(r: &LicenseRecord) -> bool {
         )
 }
 
-/// Every posting of a license.
-pub(super) fn license_postings(r: &LicenseRecord) -> Vec<Vec<u8>> {
-    let id = r.license_id.as_bytes();
+/// A license id as postings hold it: `0x01` and the 16 bytes of a UUID in its canonical text
+/// form (lowercase, hyphenated, so the bytes sort as the text does), else `0x00` and the text.
+pub(super) fn compact_id(id: &str) -> Vec<u8> {
+    match uuid::Uuid::parse_str(id) {
+        Ok(uuid) if uuid.hyphenated().to_string() == id => {
+            let mut out = Vec::with_capacity(17);
+            out.push(1);
+            out.extend_from_slice(uuid.as_bytes());
+            out
+        }
+        _ => [&[0u8][..], id.as_bytes()].concat(),
+    }
+}
+
+/// The license id of a [`compact_id`].
+pub(super) fn expand_id(bytes: &[u8]) -> String {
+    match bytes.split_first() {
+        Some((1, uuid)) => uuid::Uuid::from_slice(uuid)
+            .map(|u| u.hyphenated().to_string())
+            .unwrap_or_default(),
+        Some((_, text)) => String::from_utf8_lossy(text).into_owned(),
+        None => String::new(),
+    }
+}
+
+/// What the revocation list builder needs of a license, kept in its revocable posting so a
+/// build reads no license record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Revocable {
+    /// The license id (from the posting's key; not stored in its value).
+    #[serde(skip)]
+    pub(crate) license_id: String,
+    pub(crate) status: LicenseStatus,
+    pub(crate) revoked_below: u32,
+    /// End of validity of the current token (Unix seconds); none = perpetual.
+    pub(crate) expires_at: Option<i64>,
+}
+
+impl Revocable {
+    fn of(r: &LicenseRecord) -> Revocable {
+        Revocable {
+            license_id: r.license_id.clone(),
+            status: r.status,
+            revoked_below: r.revoked_below,
+            expires_at: r.expires_at.map(|t| t.timestamp()),
+        }
+    }
+
+    /// Reads a revocable posting.
+    pub(super) fn read(key_id: &[u8], value: &[u8]) -> Option<Revocable> {
+        let mut entry: Revocable = postcard::from_bytes(value).ok()?;
+        entry.license_id = expand_id(key_id);
+        Some(entry)
+    }
+}
+
+/// Every posting of a license, as (key, value).
+pub(super) fn license_postings(r: &LicenseRecord) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let id = &compact_id(&r.license_id)[..];
     let mut keys = Vec::with_capacity(6);
     let mut add = |kind, value: Option<&String>| {
         if let Some(value) = value {
-            keys.push(posting(kind, value.as_bytes(), id));
+            keys.push((posting(kind, value.as_bytes(), id), Vec::new()));
         }
     };
     add(Kind::Customer, r.customer_id.as_ref());
@@ -105,10 +163,15 @@ pub(super) fn license_postings(r: &LicenseRecord) -> Vec<Vec<u8>> {
     add(Kind::Product, Some(&r.product_id));
     add(Kind::Sku, r.sku_code.as_ref());
     if r.status != UNINDEXED_STATUS {
-        keys.push(posting(Kind::Status, &[status_byte(r.status)], id));
+        keys.push((
+            posting(Kind::Status, &[status_byte(r.status)], id),
+            Vec::new(),
+        ));
     }
     if may_be_listed(r) {
-        keys.push(posting(Kind::Revocable, &[], id));
+        // Serialising this plain struct into a vector cannot fail.
+        let value = postcard::to_stdvec(&Revocable::of(r)).unwrap_or_default();
+        keys.push((posting(Kind::Revocable, &[], id), value));
     }
     keys
 }
@@ -121,7 +184,7 @@ pub(super) fn audit_postings(e: &AuditEvent) -> Vec<Vec<u8>> {
         keys.push(posting(Kind::AuditByActor, e.actor.as_bytes(), &id));
     }
     if let Some(license) = &e.license_id {
-        keys.push(posting(Kind::AuditByLicense, license.as_bytes(), &id));
+        keys.push(posting(Kind::AuditByLicense, &compact_id(license), &id));
     }
     keys
 }

@@ -8,9 +8,9 @@ use std::ops::Bound;
 use chrono::{DateTime, Utc};
 
 use super::encoding::{decode_audit, decode_license};
-use super::index::{self, status_byte, Kind, UNINDEXED_ACTOR, UNINDEXED_STATUS};
+use super::index::{self, status_byte, Kind, Revocable, UNINDEXED_ACTOR, UNINDEXED_STATUS};
 use super::records::{AuditEvent, LicenseRecord, LicenseStatus, TokenRecord};
-use super::{decode, json, tree, Result, Store, WriteBatch, REVOCATION_SEQUENCE};
+use super::{decode, json, tree, Result, Store, StoreError, WriteBatch, REVOCATION_SEQUENCE};
 
 /// Which licenses a listing returns. Empty fields do not filter.
 #[derive(Clone, Debug, Default)]
@@ -133,7 +133,7 @@ impl Store {
         let mut items = Vec::new();
         let mut examined = 0;
         let mut last_seen = None;
-        let mut consider = |id: &[u8], record: LicenseRecord| -> Option<Option<String>> {
+        let mut consider = |id: String, record: LicenseRecord| -> Option<Option<String>> {
             if filter.matches(&record) {
                 if items.len() == limit {
                     return Some(items.last().map(|r: &LicenseRecord| r.license_id.clone()));
@@ -141,16 +141,17 @@ impl Store {
                 items.push(record);
             }
             examined += 1;
-            last_seen = Some(String::from_utf8_lossy(id).into_owned());
+            last_seen = Some(id);
             (examined >= EXAMINED_PER_PAGE).then(|| last_seen.clone())
         };
         let mut next_cursor = None;
         match filter.source() {
             Source::Postings(prefix) => {
-                for entry in self.postings_after(&prefix, cursor.map(str::as_bytes)) {
+                let after = cursor.map(index::compact_id);
+                for entry in self.postings_after(&prefix, after.as_deref()) {
                     let (key, _) = entry?;
-                    let id = key.get(prefix.len()..).unwrap_or(&[]);
-                    let Some(value) = self.licenses.get(id)? else {
+                    let id = index::expand_id(key.get(prefix.len()..).unwrap_or(&[]));
+                    let Some(value) = self.licenses.get(id.as_bytes())? else {
                         continue;
                     };
                     if let Some(stop) = consider(id, decode_license(&value)?) {
@@ -166,7 +167,8 @@ impl Store {
                 };
                 for entry in self.licenses.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
                     let (id, value) = entry?;
-                    if let Some(stop) = consider(&id, decode_license(&value)?) {
+                    let id = String::from_utf8_lossy(&id).into_owned();
+                    if let Some(stop) = consider(id, decode_license(&value)?) {
                         next_cursor = stop;
                         break;
                     }
@@ -190,19 +192,18 @@ impl Store {
     }
 
     /// Calls `f` for every license the revocation list may carry (`index::may_be_listed`),
-    /// from the index, until it returns `false`.
-    pub(crate) fn for_each_revocable(
-        &self,
-        mut f: impl FnMut(LicenseRecord) -> bool,
-    ) -> Result<()> {
+    /// from its posting alone, until it returns `false`.
+    pub(crate) fn for_each_revocable(&self, mut f: impl FnMut(Revocable) -> bool) -> Result<()> {
         let prefix = index::prefix(Kind::Revocable, &[]);
         for entry in self.index.scan_prefix(&prefix) {
-            let (key, _) = entry?;
+            let (key, value) = entry?;
             let id = key.get(prefix.len()..).unwrap_or(&[]);
-            if let Some(value) = self.licenses.get(id)? {
-                if !f(decode_license(&value)?) {
-                    break;
-                }
+            let entry = Revocable::read(id, &value).ok_or_else(|| StoreError::Corrupt {
+                tree: tree::INDEX,
+                message: "unreadable revocable posting".into(),
+            })?;
+            if !f(entry) {
+                break;
             }
         }
         Ok(())
@@ -248,7 +249,10 @@ impl Store {
         };
         let after = after_id.to_be_bytes();
         let postings = match (&filter.license_id, &filter.actor) {
-            (Some(license), _) => Some(index::prefix(Kind::AuditByLicense, license.as_bytes())),
+            (Some(license), _) => Some(index::prefix(
+                Kind::AuditByLicense,
+                &index::compact_id(license),
+            )),
             (None, Some(actor)) if actor != UNINDEXED_ACTOR => {
                 Some(index::prefix(Kind::AuditByActor, actor.as_bytes()))
             }

@@ -313,7 +313,7 @@ impl Store {
 
     /// The audit events of one license, oldest first.
     pub(crate) fn audit_for_license(&self, license_id: &str) -> Result<Vec<AuditEvent>> {
-        let prefix = index::prefix(index::Kind::AuditByLicense, license_id.as_bytes());
+        let prefix = index::prefix(index::Kind::AuditByLicense, &index::compact_id(license_id));
         let mut events = Vec::new();
         for entry in self.index.scan_prefix(&prefix) {
             let (k, _) = entry?;

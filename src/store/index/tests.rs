@@ -176,3 +176,20 @@ fn a_prefix_end_is_above_every_key_with_the_prefix() {
     let end = prefix_end(&p).expect("end");
     assert!(posting(Kind::Order, b"o-1", b"\xff\xff").as_slice() < end.as_slice());
 }
+
+#[test]
+fn a_compact_id_sorts_as_its_text_and_comes_back_unchanged() {
+    let a = "018c0000-0000-7000-8000-00000000000a";
+    let b = "018c0000-0000-7000-8000-0000000000b0";
+    assert_eq!(compact_id(a).len(), 17);
+    assert!(compact_id(a) < compact_id(b));
+    for id in [
+        a,
+        b,
+        "018C0000-0000-7000-8000-00000000000A",
+        "not-a-uuid",
+        "",
+    ] {
+        assert_eq!(expand_id(&compact_id(id)), id);
+    }
+}
