@@ -193,3 +193,31 @@ fn a_compact_id_sorts_as_its_text_and_comes_back_unchanged() {
         assert_eq!(expand_id(&compact_id(id)), id);
     }
 }
+
+#[test]
+fn a_revocable_posting_follows_the_expiry_and_revoked_below_of_its_license() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), 8).expect("open");
+    let mut license = record(7, "c");
+    license.status = LicenseStatus::Suspended;
+    put(&store, vec![license.clone()]);
+    license.expires_at = Some(chrono::DateTime::from_timestamp(2_000_000_000, 0).expect("time"));
+    license.revoked_below = 1;
+    put(&store, vec![license.clone()]);
+    let mut seen = Vec::new();
+    store
+        .for_each_revocable(|r| {
+            seen.push(r);
+            true
+        })
+        .expect("revocable");
+    assert_eq!(
+        seen,
+        [Revocable {
+            license_id: license.license_id.clone(),
+            status: LicenseStatus::Suspended,
+            revoked_below: 1,
+            expires_at: Some(2_000_000_000),
+        }]
+    );
+}
