@@ -20,4 +20,6 @@ pub mod signing;
 pub mod startup;
 pub(crate) mod state;
 pub(crate) mod store;
+#[doc(hidden)]
+pub mod store_support;
 pub mod telemetry;

@@ -10,6 +10,10 @@
 //!   `revocation.resign_interval_secs`, with the current time as `issued_at`, so a program can
 //!   tell "no news" (a fresh list) from "news withheld" (no fresh list: `ListTooOld`).
 //!   `issued_at` never goes backwards between two lists.
+//!
+//! A build reads only the revocable postings of the store's index (`store::index::Revocable`:
+//! status, `revoked_below` and expiry of each license `may_be_listed` names), and the token
+//! history of those whose current token has expired; never every license.
 
 use std::sync::Arc;
 
@@ -19,7 +23,8 @@ use parking_lot::Mutex;
 
 use crate::settings::RevocationSettings;
 use crate::signing::Signer;
-use crate::store::records::{LicenseRecord, LicenseStatus};
+use crate::store::index::Revocable;
+use crate::store::records::LicenseStatus;
 use crate::store::{Store, StoreError};
 
 /// One signed list, as served.
@@ -67,7 +72,7 @@ pub(crate) fn current(
     let issued_at = cached.as_ref().map_or(now, |c| now.max(c.issued_at));
     let mut entries = Vec::new();
     let mut failure = None;
-    store.for_each_license(|record| {
+    store.for_each_revocable(|record| {
         match listed(store, &record, now, settings.expired_grace_secs) {
             Ok(Some(entry)) => entries.push(entry),
             Ok(None) => {}
@@ -93,7 +98,7 @@ pub(crate) fn current(
 /// The entry of a license, if the list must carry it at `now`.
 fn listed(
     store: &Store,
-    record: &LicenseRecord,
+    record: &Revocable,
     now: u64,
     grace: u64,
 ) -> Result<Option<RevocationEntry>, StoreError> {
@@ -103,7 +108,8 @@ fn listed(
     let live = |expires_at: Option<u64>| expires_at.is_none_or(|e| e.saturating_add(grace) > now);
     // The current token is revoked too unless only earlier tokens are: if it is still live,
     // the entry is needed without looking at the history.
-    if entry.status != EntryStatus::Superseded && live(record.expires_at.map(unix)) {
+    let expires_at = record.expires_at.map(|t| u64::try_from(t).unwrap_or(0));
+    if entry.status != EntryStatus::Superseded && live(expires_at) {
         return Ok(Some(entry));
     }
     let needed = store
@@ -120,7 +126,7 @@ fn listed(
 }
 
 /// What the list says about a license, before expiry is considered.
-fn entry(record: &LicenseRecord) -> Option<RevocationEntry> {
+fn entry(record: &Revocable) -> Option<RevocationEntry> {
     let license_id = LicenseId::parse(&record.license_id)?;
     let status = match record.status {
         LicenseStatus::Suspended => EntryStatus::Suspended,
@@ -151,6 +157,7 @@ mod tests {
     use crate::licensing::policy::Policy;
     use crate::licensing::tests::{new_license, verifier};
     use crate::licensing::{create, resign, NewLicense};
+    use crate::store::records::LicenseRecord;
     use crate::store::WriteBatch;
 
     fn list(sequence: u64, issued_at: u64) -> SignedList {

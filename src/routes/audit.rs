@@ -43,10 +43,7 @@ pub(crate) async fn list_audit_events(
     };
     let store = state.store.clone();
     let after = q.cursor.unwrap_or(0);
-    let events =
+    let page =
         crate::telemetry::blocking(move || store.query_audit(&filter, after, limit)).await??;
-    let next_cursor = (events.len() == limit)
-        .then(|| events.last().map(|e| e.id))
-        .flatten();
-    Ok(HttpResponse::Ok().json(json!({ "events": events, "next_cursor": next_cursor })))
+    Ok(HttpResponse::Ok().json(json!({ "events": page.events, "next_cursor": page.next_cursor })))
 }

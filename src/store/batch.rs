@@ -17,6 +17,8 @@ use sled::Transactional;
 use std::sync::atomic::Ordering;
 
 use super::commit::CommitError;
+use super::encoding::{decode_license, encode_audit, encode_license};
+use super::index::{audit_postings, license_postings};
 use super::market_records::{
     CodeRecord, JobState, OnlineInstance, OutboxJob, PendingCode, RejectedCall,
 };
@@ -24,15 +26,15 @@ use super::records::{AuditEvent, KeyRecord, LicenseRecord, TokenRecord};
 use super::seats::{held_key, DeactivationRecord, LeaseRecord};
 use super::{json, Result, Store, StoreError, ACTIVE_KID, REVOCATION_SEQUENCE};
 
-/// Most batches one transaction applies (a getLicense batch is about 3 KB, so a group stays well
+/// Most batches one transaction applies (a getLicense batch is about 1 KB, so a group stays well
 /// inside one 512 KiB sled segment).
 const MAX_GROUP: usize = 128;
 
 /// Everything one logical change writes, applied atomically.
 #[derive(Debug, Default)]
 pub(crate) struct WriteBatch {
-    /// Licenses to put; each also records its current token in the history and its instance
-    /// index.
+    /// Licenses to put; each also keeps its previous token in the history (when the revision
+    /// moved), its instance index and its postings (`index`).
     pub(crate) licenses: Vec<LicenseRecord>,
     /// Idempotency entries (key, value) to put.
     pub(crate) idempotency: Vec<(String, Vec<u8>)>,
@@ -68,9 +70,40 @@ pub(crate) struct WriteBatch {
 
 /// A batch encoded for the transaction, as (tree, key, value) puts in order; `None` removes.
 pub(super) struct Prepared {
-    puts: Vec<(Tree, Vec<u8>, Option<Vec<u8>>)>,
+    pub(super) puts: Vec<(Tree, Vec<u8>, Option<Vec<u8>>)>,
+    /// License records, applied before `puts` (they read the record they replace).
+    pub(super) licenses: Vec<LicenseWrite>,
     /// Advance the revocation sequence for this writer.
-    revocation_changed: bool,
+    pub(super) revocation_changed: bool,
+}
+
+/// One license record to put, encoded, with its postings.
+pub(super) struct LicenseWrite {
+    id: Vec<u8>,
+    value: Vec<u8>,
+    revision: u32,
+    postings: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Write every posting, whatever the replaced record had (the migration: schema 1 had none).
+    pub(super) fresh_index: bool,
+}
+
+impl LicenseWrite {
+    pub(super) fn new(record: &LicenseRecord) -> LicenseWrite {
+        LicenseWrite {
+            id: record.license_id.clone().into_bytes(),
+            value: encode_license(record),
+            revision: record.revision,
+            postings: license_postings(record),
+            fresh_index: false,
+        }
+    }
+}
+
+/// The key of a superseded token in the token history.
+pub(super) fn token_key(license_id: &str, revision: u32) -> Vec<u8> {
+    let mut key = format!("{license_id}/").into_bytes();
+    key.extend_from_slice(&revision.to_be_bytes());
+    key
 }
 
 /// The trees a batch writes, by position in [`Store::write_trees`].
@@ -82,7 +115,7 @@ pub(super) enum Tree {
     Instances,
     Idempotency,
     Audit,
-    AuditByLicense,
+    Index,
     SigningKeys,
     ApiTokens,
     OnlineInstances,
@@ -149,11 +182,8 @@ impl Store {
         let mut puts = Vec::new();
         let mut put =
             |tree: Tree, key: Vec<u8>, value: Vec<u8>| puts.push((tree, key, Some(value)));
+        let licenses = batch.licenses.iter().map(LicenseWrite::new).collect();
         for l in &batch.licenses {
-            let mut token_key = format!("{}/", l.license_id).into_bytes();
-            token_key.extend_from_slice(&l.revision.to_be_bytes());
-            put(Tree::Licenses, l.license_id.clone().into_bytes(), json(l));
-            put(Tree::Tokens, token_key, l.token.clone().into_bytes());
             if let Some(instance) = &l.instance_id {
                 put(
                     Tree::Instances,
@@ -166,11 +196,9 @@ impl Store {
             put(Tree::Idempotency, key.into_bytes(), value);
         }
         for e in &batch.audit {
-            put(Tree::Audit, id_key(e.id), json(e));
-            if let Some(license) = &e.license_id {
-                let mut key = format!("{license}/").into_bytes();
-                key.extend_from_slice(&e.id.to_be_bytes());
-                put(Tree::AuditByLicense, key, Vec::new());
+            put(Tree::Audit, id_key(e.id), encode_audit(e));
+            for key in audit_postings(e) {
+                put(Tree::Index, key, Vec::new());
             }
         }
         for i in &batch.instances {
@@ -224,6 +252,7 @@ impl Store {
         }
         let prepared = Prepared {
             puts,
+            licenses,
             revocation_changed: batch.revocation_changed,
         };
         let outcome = self.combiner.submit(
@@ -247,7 +276,7 @@ impl Store {
     }
 
     /// One transaction over every tree for `batches`.
-    fn apply(&self, batches: &[Prepared]) -> std::result::Result<(), GroupFailure> {
+    pub(super) fn apply(&self, batches: &[Prepared]) -> std::result::Result<(), GroupFailure> {
         // A backup snapshot waits for this transaction, and this one for a running snapshot.
         let _gate = self.gate.read();
         let trees = self.write_trees();
@@ -266,6 +295,9 @@ impl Store {
                     meta.insert(REVOCATION_SEQUENCE, &next.to_be_bytes())?;
                 }
                 for batch in batches {
+                    for license in &batch.licenses {
+                        put_license(license, &tree)?;
+                    }
                     for (t, key, value) in &batch.puts {
                         match value {
                             Some(value) => tree(*t).insert(key.as_slice(), value.as_slice())?,
@@ -280,6 +312,39 @@ impl Store {
                 TransactionError::Abort(()) => GroupFailure::Aborted,
             })
     }
+}
+
+/// Puts a license record and keeps what depends on the record it replaces: the postings that
+/// changed and, when the revision moved, the replaced token in the history.
+fn put_license<'a>(
+    l: &LicenseWrite,
+    tree: &impl Fn(Tree) -> &'a TransactionalTree,
+) -> std::result::Result<(), ConflictableTransactionError<()>> {
+    let old = match tree(Tree::Licenses).insert(l.id.as_slice(), l.value.as_slice())? {
+        Some(bytes) => Some(decode_license(&bytes).map_err(|e| {
+            tracing::error!(error = %e, "cannot read the license a write replaces");
+            ConflictableTransactionError::Abort(())
+        })?),
+        None => None,
+    };
+    let index = tree(Tree::Index);
+    let old_postings = match &old {
+        Some(old) if !l.fresh_index => license_postings(old),
+        _ => Vec::new(),
+    };
+    for (gone, _) in &old_postings {
+        if !l.postings.iter().any(|(key, _)| key == gone) {
+            index.remove(gone.as_slice())?;
+        }
+    }
+    for (key, value) in l.postings.iter().filter(|p| !old_postings.contains(p)) {
+        index.insert(key.as_slice(), value.as_slice())?;
+    }
+    if let Some(old) = old.filter(|old| old.revision != l.revision) {
+        let key = token_key(&old.license_id, old.revision);
+        tree(Tree::Tokens).insert(key, old.token.as_bytes())?;
+    }
+    Ok(())
 }
 
 pub(super) fn new_combiner() -> super::combine::Combiner<Prepared, GroupFailure> {

@@ -1,6 +1,6 @@
 //! Records of the POST interfaces and the marketplace client: online-license instances
 //! (在线开通License), License 2.0 authorization codes, and outbox jobs (calls to the marketplace
-//! that must happen after an answer). Stored as JSON like every other record.
+//! that must happen after an answer). Stored as JSON (they are few and written rarely).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

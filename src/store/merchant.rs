@@ -1,10 +1,16 @@
 //! Queries and records for the merchant API: license listing with filters and cursors, the audit
-//! log by license, actor and time, API tokens, and the revocation sequence.
+//! log by license, actor and time, API tokens, and the revocation sequence. Listings read the
+//! secondary indexes (`index`) and look at a bounded number of entries per page: no request
+//! walks the licenses or the audit log.
+
+use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 
+use super::encoding::{decode_audit, decode_license};
+use super::index::{self, status_byte, Kind, Revocable, UNINDEXED_ACTOR, UNINDEXED_STATUS};
 use super::records::{AuditEvent, LicenseRecord, LicenseStatus, TokenRecord};
-use super::{decode, json, tree, Result, Store, WriteBatch, REVOCATION_SEQUENCE};
+use super::{decode, json, tree, Result, Store, StoreError, WriteBatch, REVOCATION_SEQUENCE};
 
 /// Which licenses a listing returns. Empty fields do not filter.
 #[derive(Clone, Debug, Default)]
@@ -63,15 +69,56 @@ pub(crate) struct AuditFilter {
     pub(crate) before: Option<DateTime<Utc>>,
 }
 
+/// One page of the audit log.
+#[derive(Debug)]
+pub(crate) struct AuditPage {
+    pub(crate) events: Vec<AuditEvent>,
+    /// Pass as `cursor` to get the next page; `None` when the log was read to its end.
+    pub(crate) next_cursor: Option<u64>,
+}
+
+/// Most entries (postings or records) one page looks at. A filter the indexes cannot answer
+/// alone (a time range, a second equality, test traffic) is checked on each record; once this
+/// many did not match, the page ends early with a cursor where it stopped, so no request reads
+/// more than this however large the database is.
+pub(crate) const EXAMINED_PER_PAGE: usize = 2_000;
+
+/// Where a listing reads: the posting list of one value, or every record.
+enum Source {
+    Postings(Vec<u8>),
+    Records,
+}
+
+impl LicenseFilter {
+    /// The most selective posting list the filter names.
+    fn source(&self) -> Source {
+        let value = |kind, v: &Option<String>| {
+            v.as_ref()
+                .map(|v| Source::Postings(index::prefix(kind, v.as_bytes())))
+        };
+        value(Kind::Order, &self.order_id)
+            .or_else(|| value(Kind::Customer, &self.customer_id))
+            .or_else(|| value(Kind::Sku, &self.sku_code))
+            .or_else(|| value(Kind::Product, &self.product_id))
+            .or_else(|| {
+                self.status
+                    .filter(|&s| s != UNINDEXED_STATUS)
+                    .map(|s| Source::Postings(index::prefix(Kind::Status, &[status_byte(s)])))
+            })
+            .unwrap_or(Source::Records)
+    }
+}
+
 impl Store {
-    /// Licenses in creation order (ids are time-ordered) after `cursor`, filtered.
+    /// Licenses in creation order (ids are time-ordered) after `cursor`, filtered, read from
+    /// the most selective index (see [`EXAMINED_PER_PAGE`]).
     pub(crate) fn list_licenses(
         &self,
         filter: &LicenseFilter,
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<LicensePage> {
-        // Exact lookups first: an instance or order names at most one license.
+        // Exact lookups first: an instance names at most one license.
         if let Some(instance) = &filter.instance_id {
             let items: Vec<_> = self
                 .license_by_instance(instance)?
@@ -83,81 +130,176 @@ impl Store {
                 next_cursor: None,
             });
         }
-        let start = match cursor {
-            Some(c) => std::ops::Bound::Excluded(c.as_bytes().to_vec()),
-            None => std::ops::Bound::Unbounded,
-        };
         let mut items = Vec::new();
+        let mut examined = 0;
+        let mut last_seen = None;
+        let mut consider = |id: String, record: LicenseRecord| -> Option<Option<String>> {
+            if filter.matches(&record) {
+                if items.len() == limit {
+                    return Some(items.last().map(|r: &LicenseRecord| r.license_id.clone()));
+                }
+                items.push(record);
+            }
+            examined += 1;
+            last_seen = Some(id);
+            (examined >= EXAMINED_PER_PAGE).then(|| last_seen.clone())
+        };
         let mut next_cursor = None;
-        for entry in self
-            .licenses
-            .range::<Vec<u8>, _>((start, std::ops::Bound::Unbounded))
-        {
-            let (_, value) = entry?;
-            let record: LicenseRecord = decode(tree::LICENSES, &value)?;
-            if !filter.matches(&record) {
-                continue;
+        match filter.source() {
+            Source::Postings(prefix) => {
+                let after = cursor.map(index::compact_id);
+                for entry in self.postings_after(&prefix, after.as_deref()) {
+                    let (key, _) = entry?;
+                    let id = index::expand_id(key.get(prefix.len()..).unwrap_or(&[]));
+                    let Some(value) = self.licenses.get(id.as_bytes())? else {
+                        continue;
+                    };
+                    if let Some(stop) = consider(id, decode_license(&value)?) {
+                        next_cursor = stop;
+                        break;
+                    }
+                }
             }
-            if items.len() == limit {
-                next_cursor = items.last().map(|r: &LicenseRecord| r.license_id.clone());
-                break;
+            Source::Records => {
+                let start = match cursor {
+                    Some(c) => Bound::Excluded(c.as_bytes().to_vec()),
+                    None => Bound::Unbounded,
+                };
+                for entry in self.licenses.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
+                    let (id, value) = entry?;
+                    let id = String::from_utf8_lossy(&id).into_owned();
+                    if let Some(stop) = consider(id, decode_license(&value)?) {
+                        next_cursor = stop;
+                        break;
+                    }
+                }
             }
-            items.push(record);
         }
         Ok(LicensePage { items, next_cursor })
     }
 
-    /// Calls `f` for every license in creation order until it returns `false`.
+    /// The postings starting with `prefix` whose id part sorts after `after`, in order.
+    fn postings_after(&self, prefix: &[u8], after: Option<&[u8]>) -> sled::Iter {
+        let start = match after {
+            Some(id) => Bound::Excluded([prefix, id].concat()),
+            None => Bound::Included(prefix.to_vec()),
+        };
+        let end = match index::prefix_end(prefix) {
+            Some(end) => Bound::Excluded(end),
+            None => Bound::Unbounded,
+        };
+        self.index.range::<Vec<u8>, _>((start, end))
+    }
+
+    /// Calls `f` for every license the revocation list may carry (`index::may_be_listed`),
+    /// from its posting alone, until it returns `false`.
+    pub(crate) fn for_each_revocable(&self, mut f: impl FnMut(Revocable) -> bool) -> Result<()> {
+        let prefix = index::prefix(Kind::Revocable, &[]);
+        for entry in self.index.scan_prefix(&prefix) {
+            let (key, value) = entry?;
+            let id = key.get(prefix.len()..).unwrap_or(&[]);
+            let entry = Revocable::read(id, &value).ok_or_else(|| StoreError::Corrupt {
+                tree: tree::INDEX,
+                message: "unreadable revocable posting".into(),
+            })?;
+            if !f(entry) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f` for every license in creation order until it returns `false` (exports).
     pub(crate) fn for_each_license(&self, mut f: impl FnMut(LicenseRecord) -> bool) -> Result<()> {
         for value in self.licenses.iter().values() {
-            if !f(decode(tree::LICENSES, &value?)?) {
+            if !f(decode_license(&value?)?) {
                 break;
             }
         }
         Ok(())
     }
 
-    /// Calls `f` for every audit event in order until it returns `false`.
+    /// Calls `f` for every audit event in order until it returns `false` (exports).
     pub(crate) fn for_each_audit_event(&self, mut f: impl FnMut(AuditEvent) -> bool) -> Result<()> {
         for value in self.audit.iter().values() {
-            if !f(decode(tree::AUDIT, &value?)?) {
+            if !f(decode_audit(&value?)?) {
                 break;
             }
         }
         Ok(())
     }
 
-    /// Audit events matching `filter` with id above `after_id`, oldest first, at most `limit`.
+    /// Audit events matching `filter` with id above `after_id`, oldest first, at most `limit`,
+    /// read from the license's or the actor's postings when the filter names one (see
+    /// [`EXAMINED_PER_PAGE`]).
     pub(crate) fn query_audit(
         &self,
         filter: &AuditFilter,
         after_id: u64,
         limit: usize,
-    ) -> Result<Vec<AuditEvent>> {
+    ) -> Result<AuditPage> {
         let matches = |e: &AuditEvent| {
-            e.id > after_id
+            filter
+                .license_id
+                .as_deref()
+                .is_none_or(|l| e.license_id.as_deref() == Some(l))
                 && filter.actor.as_deref().is_none_or(|a| e.actor == a)
                 && filter.after.is_none_or(|t| e.at >= t)
                 && filter.before.is_none_or(|t| e.at < t)
         };
-        if let Some(license) = &filter.license_id {
-            let mut events = self.audit_for_license(license)?;
-            events.retain(matches);
-            events.truncate(limit);
-            return Ok(events);
-        }
+        let after = after_id.to_be_bytes();
+        let postings = match (&filter.license_id, &filter.actor) {
+            (Some(license), _) => Some(index::prefix(
+                Kind::AuditByLicense,
+                &index::compact_id(license),
+            )),
+            (None, Some(actor)) if actor != UNINDEXED_ACTOR => {
+                Some(index::prefix(Kind::AuditByActor, actor.as_bytes()))
+            }
+            (None, _) => None,
+        };
         let mut events = Vec::new();
-        let start = after_id.saturating_add(1).to_be_bytes();
-        for value in self.audit.range(start..).values() {
-            let event: AuditEvent = decode(tree::AUDIT, &value?)?;
+        let mut examined = 0;
+        let mut consider = |id: u64, event: AuditEvent| -> Option<Option<u64>> {
             if matches(&event) {
                 events.push(event);
                 if events.len() == limit {
-                    break;
+                    return Some(Some(id));
+                }
+            }
+            examined += 1;
+            (examined >= EXAMINED_PER_PAGE).then_some(Some(id))
+        };
+        let mut next_cursor = None;
+        match postings {
+            Some(prefix) => {
+                for entry in self.postings_after(&prefix, Some(&after)) {
+                    let (key, _) = entry?;
+                    let id = key.get(prefix.len()..).unwrap_or(&[]);
+                    let Some(value) = self.audit.get(id)? else {
+                        continue;
+                    };
+                    if let Some(stop) = consider(event_id(id), decode_audit(&value)?) {
+                        next_cursor = stop;
+                        break;
+                    }
+                }
+            }
+            None => {
+                let start = after_id.saturating_add(1).to_be_bytes();
+                for entry in self.audit.range(start..) {
+                    let (id, value) = entry?;
+                    if let Some(stop) = consider(event_id(&id), decode_audit(&value)?) {
+                        next_cursor = stop;
+                        break;
+                    }
                 }
             }
         }
-        Ok(events)
+        Ok(AuditPage {
+            events,
+            next_cursor,
+        })
     }
 
     /// How many times the revocation list has changed.
@@ -195,4 +337,8 @@ impl Store {
             .map(|v| decode(tree::API_TOKENS, &v?))
             .collect()
     }
+}
+
+fn event_id(key: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(key).map_or(0, u64::from_be_bytes)
 }

@@ -11,12 +11,15 @@ pub(crate) mod backup;
 mod batch;
 mod combine;
 pub(crate) mod commit;
+mod encoding;
 pub(crate) mod failure;
+pub(crate) mod index;
 pub(crate) mod keys;
 pub(crate) mod locks;
 pub(crate) mod market;
 pub(crate) mod market_records;
 mod merchant;
+mod migrate;
 pub(crate) mod records;
 pub(crate) mod seats;
 #[cfg(test)]
@@ -25,6 +28,7 @@ mod tests;
 pub(crate) use batch::WriteBatch;
 pub(crate) use merchant::{AuditFilter, LicenseFilter};
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -34,11 +38,13 @@ use sled::Tree;
 
 use self::batch::WriteCombiner;
 use self::commit::{CommitError, GroupCommit, SledFlusher};
+use self::encoding::{decode_audit, decode_license};
 use self::failure::Failure;
 use self::records::{AuditEvent, KeyRecord, LicenseRecord};
 use crate::metrics::storage::StorageMetrics;
 
-/// Storage schema version; the database lives in `<data_dir>/db/v<SCHEMA>`.
+/// Version of the on-disk directory layout: the database lives in `<data_dir>/db/v<SCHEMA>`.
+/// The version of the records inside is `migrate::SCHEMA_VERSION`, kept in the database.
 pub(crate) const SCHEMA: u32 = 1;
 
 pub(super) mod tree {
@@ -48,7 +54,9 @@ pub(super) mod tree {
     pub(super) const INSTANCES: &str = "licenses-by-instance";
     pub(super) const IDEMPOTENCY: &str = "idempotency";
     pub(super) const AUDIT: &str = "audit";
+    /// Schema 1 only (its postings moved to `INDEX`); dropped by the migration.
     pub(super) const AUDIT_BY_LICENSE: &str = "audit-by-license";
+    pub(super) const INDEX: &str = "index";
     pub(super) const SIGNING_KEYS: &str = "signing-keys";
     pub(super) const API_TOKENS: &str = "api-tokens";
 }
@@ -118,7 +126,8 @@ pub(crate) struct Store {
     instances: Tree,
     idempotency: Tree,
     audit: Tree,
-    audit_by_license: Tree,
+    /// Postings of the secondary indexes (`index.rs`).
+    index: Tree,
     signing_keys: Tree,
     api_tokens: Tree,
     /// Trees of the POST interfaces, the outbox and the rejected calls (`market.rs`).
@@ -192,14 +201,14 @@ impl Store {
                     source,
                 }
             })?;
-        Ok(Store {
+        let store = Store {
             meta: db.open_tree(tree::META)?,
             licenses: db.open_tree(tree::LICENSES)?,
             tokens: db.open_tree(tree::TOKENS)?,
             instances: db.open_tree(tree::INSTANCES)?,
             idempotency: db.open_tree(tree::IDEMPOTENCY)?,
             audit: db.open_tree(tree::AUDIT)?,
-            audit_by_license: db.open_tree(tree::AUDIT_BY_LICENSE)?,
+            index: db.open_tree(tree::INDEX)?,
             signing_keys: db.open_tree(tree::SIGNING_KEYS)?,
             api_tokens: db.open_tree(tree::API_TOKENS)?,
             market: market::MarketTrees::open(&db)?,
@@ -212,7 +221,9 @@ impl Store {
             failure: Arc::new(Failure::default()),
             applied: Arc::new(AtomicU64::new(0)),
             synced: Arc::new(AtomicU64::new(0)),
-        })
+        };
+        store.migrate()?;
+        Ok(store)
     }
 
     /// Why storage failed, once it has (see [`failure`]).
@@ -338,7 +349,7 @@ impl Store {
     pub(crate) fn license(&self, license_id: &str) -> Result<Option<LicenseRecord>> {
         self.licenses
             .get(license_id.as_bytes())?
-            .map(|v| decode(tree::LICENSES, &v))
+            .map(|v| decode_license(&v))
             .transpose()
     }
 
@@ -363,10 +374,12 @@ impl Store {
         Ok(found)
     }
 
-    /// Every token a license has had, by revision.
+    /// Every token a license has had, by revision: the superseded ones from the history, the
+    /// current one from the record (stored once).
     pub(crate) fn token_history(&self, license_id: &str) -> Result<Vec<(u32, String)>> {
         let prefix = format!("{license_id}/");
-        self.tokens
+        let mut tokens = self
+            .tokens
             .scan_prefix(prefix.as_bytes())
             .map(|entry| {
                 let (k, v) = entry?;
@@ -377,27 +390,77 @@ impl Store {
                     .unwrap_or(0);
                 Ok((rev, String::from_utf8_lossy(&v).into_owned()))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(record) = self.license(license_id)? {
+            tokens.retain(|(rev, _)| *rev < record.revision);
+            tokens.push((record.revision, record.token));
+        }
+        Ok(tokens)
     }
 
     /// The audit events of one license, oldest first.
     pub(crate) fn audit_for_license(&self, license_id: &str) -> Result<Vec<AuditEvent>> {
-        let prefix = format!("{license_id}/");
+        let prefix = index::prefix(index::Kind::AuditByLicense, &index::compact_id(license_id));
         let mut events = Vec::new();
-        for entry in self.audit_by_license.scan_prefix(prefix.as_bytes()) {
+        for entry in self.index.scan_prefix(&prefix) {
             let (k, _) = entry?;
             let id = k.get(prefix.len()..).unwrap_or(&[]);
             if let Some(v) = self.audit.get(id)? {
-                events.push(decode(tree::AUDIT, &v)?);
+                events.push(decode_audit(&v)?);
             }
         }
         Ok(events)
     }
 
-    /// Number of licenses.
+    /// Moves licenses' creation, and the marketplace's audit events about them, `days` into the
+    /// past (the console's screenshots show a month). Rewrites records in place: for a stopped
+    /// service's database in tests and screenshots only, never a request path; creation-day
+    /// postings are not kept (no index is by day).
+    pub(crate) fn backdate(&self, days_by_license: &HashMap<String, i64>) -> Result<()> {
+        for (id, days) in days_by_license {
+            if let Some(mut record) = self.license(id)? {
+                record.created_at -= chrono::Duration::days(*days);
+                self.licenses
+                    .insert(id.as_bytes(), encoding::encode_license(&record))?;
+            }
+        }
+        for entry in self.audit.iter() {
+            let (key, value) = entry?;
+            let mut event = decode_audit(&value)?;
+            let days = event
+                .license_id
+                .as_ref()
+                .and_then(|id| days_by_license.get(id));
+            if let (Some(days), "koomarket") = (days, event.actor.as_str()) {
+                event.at -= chrono::Duration::days(*days);
+                self.audit.insert(key, encoding::encode_audit(&event))?;
+            }
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Number of licenses. Walks the whole tree: for tests, never a request path.
     #[cfg(test)]
     pub(crate) fn license_count(&self) -> usize {
         self.licenses.len()
+    }
+
+    /// Per tree: (name, entries, bytes of keys and values). Walks every tree: for tools and
+    /// benchmarks, never a request path.
+    pub(crate) fn tree_sizes(&self) -> Result<Vec<(String, usize, u64)>> {
+        let mut sizes = Vec::new();
+        for name in self.db.tree_names() {
+            let tree = self.db.open_tree(&name)?;
+            let (mut entries, mut bytes) = (0, 0u64);
+            for entry in tree.iter() {
+                let (k, v) = entry?;
+                entries += 1;
+                bytes += (k.len() + v.len()) as u64;
+            }
+            sizes.push((String::from_utf8_lossy(&name).into_owned(), entries, bytes));
+        }
+        Ok(sizes)
     }
 
     /// The trees a batch writes, in the order of `batch::Tree`.
@@ -410,7 +473,7 @@ impl Store {
             &self.instances,
             &self.idempotency,
             &self.audit,
-            &self.audit_by_license,
+            &self.index,
             &self.signing_keys,
             &self.api_tokens,
             &m.instances,

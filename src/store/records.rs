@@ -1,5 +1,6 @@
 //! The records kept in storage: licenses, their token history, audit events and published
-//! signing keys. Stored as JSON so an operator can read an export without tools.
+//! signing keys. Their serde shapes are what the API answers and exports (JSON); licenses and
+//! audit events are stored in a compact binary form (`encoding`), the rest as JSON.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

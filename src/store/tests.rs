@@ -219,6 +219,11 @@ fn faulty_store(dir: &Path, hold: Option<std::sync::mpsc::Receiver<()>>) -> (Sto
     let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let calls = Arc::new(AtomicU64::new(0));
     let (b, c) = (Arc::clone(&broken), Arc::clone(&calls));
+    // Created (schema version written and synced) by a healthy store first, so that opening the
+    // faulty one flushes nothing: every flush the test counts or holds is a write's.
+    let created = Store::open(dir, 8).expect("create");
+    created.close().expect("close");
+    drop(created);
     let store = Store::open_with(dir, 8, move |inner| Faulty {
         inner,
         broken: b,

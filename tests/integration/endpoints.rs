@@ -12,7 +12,11 @@ fn healthz_readyz_and_keys_have_their_documented_shapes() {
 
     let (status, ready) = app.get_json("/readyz");
     assert_eq!(status, 200);
-    assert_eq!(ready, serde_json::json!({"status": "ready"}));
+    assert_eq!(
+        ready,
+        serde_json::json!({"status": "ready"}),
+        "readiness reads nothing and counts nothing"
+    );
     app.provision(&Order::new());
     assert_eq!(app.license_count(), 1);
     let (_, ready) = app.get_json("/readyz");

@@ -261,7 +261,7 @@ pub(crate) fn try_spawn(config: Config, dir: Arc<TempDir>) -> anyhow::Result<Tes
             })
         })?;
     let handle = match rx.recv_timeout(START_STOP_LIMIT) {
-        Ok(Ok(handle)) => handle,
+        Ok(Ok(started)) => started,
         Ok(Err(e)) => {
             let _ = thread.join();
             return Err(e);
@@ -528,15 +528,18 @@ impl Drop for TestApp {
     }
 }
 
-/// The license records of a stopped app's database, keyed by instanceId. Reads sled directly:
-/// the lifecycle status (frozen, released) is not visible over HTTP.
+/// The license records of a stopped app's database, as the API shows them. Reads the database
+/// directly: the lifecycle status (frozen, released) is not visible over HTTP.
 pub(crate) fn stored_licenses(data_dir: &Path) -> Vec<Value> {
-    let db = open_stopped_db(data_dir);
-    let tree = db.open_tree("licenses").expect("licenses tree");
-    tree.iter()
-        .values()
-        .map(|v| serde_json::from_slice(&v.expect("read")).expect("JSON record"))
-        .collect()
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match koolicense::store_support::stored_licenses(data_dir) {
+            Err(e) if is_lock_error(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result.expect("read the stopped app's licenses"),
+        }
+    }
 }
 
 /// The stored record of one instance of a stopped app.

@@ -26,4 +26,5 @@ mod ops_fail_stop;
 mod ops_observe;
 mod post;
 mod replays;
+mod scale;
 mod seats;

@@ -4,8 +4,7 @@
 
 use std::path::PathBuf;
 
-use chrono::{DateTime, Duration, Utc};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::driver::Browser;
 use super::{license_for, HOSTILE_NAME};
@@ -24,43 +23,16 @@ const CUSTOMERS: &[&str] = &[
 ];
 
 /// Moves each license's creation (and its audit events) `days_back(i)` days into the past, so
-/// the charts show a month. Reads and writes the stopped app's database directly.
+/// the charts show a month. Rewrites the stopped app's database.
 fn spread_over_a_month(data_dir: &std::path::Path, order: &[String]) {
-    let db = open_stopped_db(data_dir);
-    let licenses = db.open_tree("licenses").expect("licenses");
-    let mut shift = std::collections::HashMap::new();
-    for (i, id) in order.iter().enumerate() {
-        let days = ((i * 7) % 29) as i64 + i64::from(i % 3 == 0);
-        let raw = licenses.get(id.as_bytes()).expect("read").expect("license");
-        let mut record: Value = serde_json::from_slice(&raw).expect("JSON");
-        let created: DateTime<Utc> = record["created_at"]
-            .as_str()
-            .expect("created")
-            .parse()
-            .expect("time");
-        record["created_at"] = json!(created - Duration::days(days));
-        licenses
-            .insert(id.as_bytes(), serde_json::to_vec(&record).expect("JSON"))
-            .expect("write");
-        shift.insert(id.clone(), days);
-    }
-    let audit = db.open_tree("audit").expect("audit");
-    for entry in audit.iter() {
-        let (key, raw) = entry.expect("read");
-        let mut event: Value = serde_json::from_slice(&raw).expect("JSON");
-        let Some(days) = event["license_id"].as_str().and_then(|id| shift.get(id)) else {
-            continue;
-        };
-        if event["actor"] != "koomarket" {
-            continue;
-        }
-        let at: DateTime<Utc> = event["at"].as_str().expect("at").parse().expect("time");
-        event["at"] = json!(at - Duration::days(*days));
-        audit
-            .insert(key, serde_json::to_vec(&event).expect("JSON"))
-            .expect("write");
-    }
-    db.flush().expect("flush");
+    let shift: std::collections::HashMap<String, i64> = order
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), ((i * 7) % 29) as i64 + i64::from(i % 3 == 0)))
+        .collect();
+    // The stopped app's worker may release the database a moment after it reports stopped.
+    drop(open_stopped_db(data_dir));
+    koolicense::store_support::backdate(data_dir, &shift).expect("backdate");
 }
 
 /// An app holding a month of licenses in every state.
