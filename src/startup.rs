@@ -42,11 +42,6 @@ pub const DEV_ACCESS_KEY_FILE: &str = "koomarket-access-dev.key";
 /// Connections the kernel queues for accepting (actix's own default).
 const LISTEN_BACKLOG: i32 = 1024;
 
-/// Threads making marketplace calls for inbound requests (activation), and how many different
-/// calls may wait for them; beyond that an activation is answered 503 at once.
-const OUTBOUND_THREADS: usize = 8;
-const OUTBOUND_QUEUE: usize = 256;
-
 /// Start-up options that are not configuration.
 #[derive(Clone, Debug, Default)]
 pub struct StartOptions {
@@ -280,8 +275,12 @@ pub(crate) fn prepare_state(
     );
     let mut state = AppState::new(store, signer, settings.clone(), licensing.clone(), tokens)
         .with_outbound(
-            CallPool::start("koolicense-outbound", OUTBOUND_THREADS, OUTBOUND_QUEUE)
-                .context("while starting the outbound pool")?,
+            CallPool::start(
+                "koolicense-outbound",
+                settings.marketplace.outbound_threads,
+                settings.marketplace.outbound_queue,
+            )
+            .context("while starting the outbound pool")?,
         );
     state.clock = options.clock;
     let interface = Interface::new(

@@ -46,7 +46,17 @@ pub struct MarketplaceSettings {
     /// Query an authorization code's status at the marketplace at most this often (the spec
     /// expects one query on each day of use).
     pub code_refresh_interval_secs: u64,
+    /// Threads of the outbound pool: marketplace calls made for an inbound request (code
+    /// activation and status queries) at the same time. Each waits up to `timeout_secs`.
+    pub outbound_threads: usize,
+    /// Calls waiting for an outbound thread; one more is refused at once (`503 busy`).
+    pub outbound_queue: usize,
 }
+
+/// Most outbound threads: each is an OS thread waiting on the network.
+const MAX_OUTBOUND_THREADS: usize = 256;
+/// Longest outbound queue: a waiting call holds its request's connection open.
+const MAX_OUTBOUND_QUEUE: usize = 65_536;
 
 impl Default for MarketplaceSettings {
     fn default() -> Self {
@@ -60,6 +70,8 @@ impl Default for MarketplaceSettings {
             retry_max_secs: 3600,
             max_attempts: 20,
             code_refresh_interval_secs: 86_400,
+            outbound_threads: 8,
+            outbound_queue: 256,
         }
     }
 }
@@ -209,6 +221,14 @@ pub(super) fn validate(settings: &Settings) -> Result<(), SettingsError> {
             "marketplace max_attempts and code_refresh_interval_secs must be at least 1".into(),
         ));
     }
+    if !(1..=MAX_OUTBOUND_THREADS).contains(&m.outbound_threads)
+        || !(1..=MAX_OUTBOUND_QUEUE).contains(&m.outbound_queue)
+    {
+        return Err(invalid(format!(
+            "marketplace.outbound_threads must be 1..={MAX_OUTBOUND_THREADS} and \
+             marketplace.outbound_queue 1..={MAX_OUTBOUND_QUEUE}"
+        )));
+    }
     Ok(())
 }
 
@@ -284,5 +304,32 @@ mod tests {
         assert!(Settings::load(None, &e, &Overrides::default()).is_err());
         let e = env(&[("KOOLICENSE_KOOMARKET_SCHEME_B_READING", "guess")]);
         assert!(Settings::load(None, &e, &Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn the_outbound_pool_is_sized_by_settings_within_bounds() {
+        let load = |toml: &str| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("koolicense.toml");
+            std::fs::write(&path, toml).expect("write");
+            Settings::load(Some(&path), &[], &Overrides::default())
+        };
+        let s = load("").expect("load");
+        assert_eq!(
+            (s.marketplace.outbound_threads, s.marketplace.outbound_queue),
+            (8, 256)
+        );
+        let s = load("[marketplace]\noutbound_threads = 2\noutbound_queue = 1\n").expect("load");
+        assert_eq!(
+            (s.marketplace.outbound_threads, s.marketplace.outbound_queue),
+            (2, 1)
+        );
+        for bad in [
+            "[marketplace]\noutbound_threads = 0\n",
+            "[marketplace]\noutbound_queue = 0\n",
+            "[marketplace]\noutbound_threads = 100000\n",
+        ] {
+            assert!(load(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -142,3 +142,69 @@ fn activations_waiting_on_a_silent_marketplace_never_delay_koomarket_callbacks()
     );
     assert_eq!(s.bad_signatures, 0);
 }
+
+#[test]
+fn the_outbound_pool_takes_its_threads_and_queue_from_the_settings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let market = FakeMarket::start();
+    {
+        let mut s = market.state.lock();
+        s.hold = true;
+        for i in 0..4 {
+            s.codes
+                .insert(format!("PL-SIZED-{i}"), FakeCode::alive("P-CODE", 1000));
+        }
+    }
+    let toml = config(
+        dir.path(),
+        market.port,
+        "[[product]]\nproduct_id = \"P-CODE\"\nbinding = \"hardware\"\n",
+    )
+    .replace(
+        "\ntimeout_secs = 1\n",
+        "\ntimeout_secs = 300\noutbound_threads = 2\noutbound_queue = 1\n",
+    );
+    let app = App::start(dir.path(), &toml);
+    let port = app.port;
+
+    let results: Mutex<Vec<(usize, u16)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        let start = |i: usize| {
+            let results = &results;
+            s.spawn(move || {
+                let (status, _) = activate(port, &format!("PL-SIZED-{i}"));
+                results.lock().expect("lock").push((i, status));
+            });
+        };
+        // Two threads: the first two calls reach the marketplace, one after the other.
+        for i in 0..2 {
+            start(i);
+            assert!(
+                wait_until(BOUND, || market.state.lock().held as usize == i + 1),
+                "call {i} reaches the silent marketplace"
+            );
+        }
+        // A queue of one: of the next two, one waits and the other is refused at once.
+        start(2);
+        start(3);
+        assert!(
+            wait_until(BOUND, || results.lock().expect("lock").len() == 1),
+            "one of the two is answered while the marketplace is still silent"
+        );
+        let refused = results.lock().expect("lock")[0];
+        assert!(
+            refused.0 >= 2,
+            "the refused one is not in flight: {refused:?}"
+        );
+        assert_eq!(refused.1, 503, "a full queue refuses at once");
+        assert_eq!(market.state.lock().held, 2, "never more calls than threads");
+
+        market.state.lock().hold = false;
+        assert!(
+            wait_until(BOUND, || results.lock().expect("lock").len() == 4),
+            "the others finish once the marketplace answers"
+        );
+    });
+    let results = results.into_inner().expect("lock");
+    assert_eq!(results.iter().filter(|(_, s)| *s == 200).count(), 3);
+}
