@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use koolicense_verify::{PublicKey, Verifier};
 
 use super::directory::CodeDirectory;
 use super::jobs::Jobs;
@@ -122,6 +123,17 @@ impl Licensing {
     /// The policy of a product.
     pub(super) fn policy(&self, product_id: &str, sku_code: Option<&str>) -> &Policy {
         self.policies.for_product(product_id, sku_code)
+    }
+
+    /// A verifier that knows every key this service has signed with (current and retired).
+    pub(crate) fn issuer_verifier(&self) -> Result<Verifier, super::LicensingError> {
+        let keys = self
+            .store
+            .signing_keys()?
+            .iter()
+            .filter_map(|k| PublicKey::parse(&k.public_key_pem).ok())
+            .collect::<Vec<_>>();
+        Ok(Verifier::new(keys))
     }
 
     /// Writes one audit event (durably, like every acknowledged call).

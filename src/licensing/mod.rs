@@ -25,6 +25,7 @@ mod lifecycle;
 mod machines;
 mod offline;
 mod online;
+mod order_activation;
 pub(crate) mod policy;
 mod renewal;
 pub(crate) mod revocations;
