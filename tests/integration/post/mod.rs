@@ -4,7 +4,7 @@
 pub(crate) mod codes;
 pub(crate) mod fake_market;
 pub(crate) mod online;
-mod order_seats;
+pub(crate) mod order_seats;
 mod outbox;
 mod replays;
 mod revocations;

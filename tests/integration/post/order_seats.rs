@@ -22,7 +22,7 @@ use super::support::{api, code_of, wait_until};
 
 /// An order of `seats` machines for P-HW (hardware binding) whose first license the marketplace
 /// delivered to [`MACHINE_A`]: the instance and the license as uploaded.
-fn order_with_license(env: &Env, order: &str, seats: u32) -> (String, String) {
+pub(crate) fn order_with_license(env: &Env, order: &str, seats: u32) -> (String, String) {
     let expiry = (chrono::Utc::now() + chrono::Duration::days(365))
         .format("%Y%m%d%H%M%S")
         .to_string();
