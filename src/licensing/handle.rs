@@ -30,6 +30,8 @@ pub(crate) struct Rules {
     pub(crate) deactivation_limit: u32,
     /// The window of the deactivation limit.
     pub(crate) deactivation_window: chrono::Duration,
+    /// A lease's heartbeats are audited once per this period since checkout (zero: all).
+    pub(crate) heartbeat_audit_interval: chrono::Duration,
 }
 
 impl Default for Rules {
@@ -39,6 +41,7 @@ impl Default for Rules {
             code_refresh_interval: chrono::Duration::days(1),
             deactivation_limit: 3,
             deactivation_window: chrono::Duration::days(30),
+            heartbeat_audit_interval: chrono::Duration::hours(1),
         }
     }
 }
