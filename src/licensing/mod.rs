@@ -20,6 +20,7 @@ mod directory;
 mod handle;
 pub(crate) mod health;
 mod jobs;
+mod lease_holders;
 mod leases;
 mod lifecycle;
 mod machines;
@@ -36,6 +37,7 @@ pub(crate) use self::delivery::Delivery;
 pub(crate) use self::directory::{CodeDirectory, CodeInfo, CodeLookupError};
 pub(crate) use self::handle::{Licensing, Rules};
 pub(crate) use self::jobs::{Attempt, OrderDetails, RetryOutcome};
+pub(crate) use self::lease_holders::HeldLease;
 pub(crate) use self::leases::LeaseAnswer;
 pub(crate) use self::seats::{Deactivated, FreedBy};
 

@@ -99,3 +99,37 @@ fn a_killed_clients_lapse_is_audited_when_its_seat_is_taken_again() {
         "{detail}"
     );
 }
+
+#[test]
+fn the_merchant_sees_who_holds_the_seats_now_and_an_anonymous_caller_does_not() {
+    let api = spawn_api_app_with(Config::default());
+    let app = &api.app;
+    let license = floating_license(app, 3);
+    let (a, b) = (machine(1), machine(2));
+    let (_, held) = check_out(app, &license, &a);
+    let (_, returned) = check_out(app, &license, &b);
+    app.config.clock.advance(TTL / 2);
+    assert_eq!(heartbeat(app, &held, &a).0, 200);
+    assert_eq!(give_back(app, &returned, &b).0, 200);
+    let path = format!(
+        "/v1/licenses/{}/leases",
+        held["license_id"].as_str().expect("id")
+    );
+    let reply = api.get(&path, &api.read);
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.body["seats"], 3);
+    let leases = reply.body["leases"].as_array().expect("leases");
+    assert_eq!(leases.len(), 1, "{}", reply.text);
+    assert_eq!(leases[0]["lease_id"], held["lease_id"]);
+    assert_eq!(leases[0]["heartbeats"], 1);
+    assert!(
+        !reply.text.contains(&a),
+        "the machine identifier is not shown"
+    );
+    assert_eq!(api.request("GET", &path, None, None).status, 401);
+    let unknown = api.get(
+        "/v1/licenses/00000000-0000-7000-8000-000000000000/leases",
+        &api.read,
+    );
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+}
