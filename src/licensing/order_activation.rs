@@ -85,8 +85,9 @@ impl Licensing {
             }
             _ => {
                 return Err(LicensingError::Invalid(
-                    "this license's purchase has no seats to activate: it was bound where it \
-                     was bought (License 1.0) or issued by the merchant"
+                    "this license's purchase has no seats to activate offline: a License 1.0 \
+                     license is bound where it was bought, a floating one's machines lease \
+                     seats (POST /v1/leases), one the merchant issued is delivered as it is"
                         .into(),
                 ))
             }
