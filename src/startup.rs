@@ -305,6 +305,7 @@ fn rules(settings: &Settings) -> Rules {
         code_refresh_interval: seconds(settings.marketplace.code_refresh_interval_secs),
         deactivation_limit: settings.seats.deactivation_limit,
         deactivation_window: seconds(settings.seats.deactivation_window_secs),
+        heartbeat_audit_interval: seconds(settings.seats.heartbeat_audit_interval_secs),
     }
 }
 

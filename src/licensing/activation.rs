@@ -22,7 +22,7 @@ use super::renewal::{ExpiryChange, Renewal};
 use super::{create, Licensing, LicensingError, NewLicense};
 use crate::store::keys::LockKey;
 use crate::store::market_records::{CodeRecord, CodeStatus, Device};
-use crate::store::records::{LicenseStatus, Origin};
+use crate::store::records::{LicenseRecord, LicenseStatus, Origin};
 use crate::store::WriteBatch;
 
 /// Audit actor of activation calls.
@@ -64,6 +64,34 @@ pub(crate) struct Activated {
     pub(crate) expires_at: Option<DateTime<Utc>>,
     /// The same machine had it already.
     pub(crate) repeated: bool,
+}
+
+impl Activated {
+    /// The license the machine holds already, handed out again while it is active.
+    pub(crate) fn held(record: LicenseRecord) -> Result<Activated, LicensingError> {
+        if record.status != LicenseStatus::Active {
+            return Err(LicensingError::CodeInactive(format!(
+                "this machine's license is {}",
+                record.status.as_str()
+            )));
+        }
+        Ok(Activated {
+            license: record.token,
+            license_id: record.license_id,
+            expires_at: record.expires_at,
+            repeated: true,
+        })
+    }
+
+    /// A license just issued to the machine.
+    pub(crate) fn issued(record: &LicenseRecord) -> Activated {
+        Activated {
+            license: record.token.clone(),
+            license_id: record.license_id.clone(),
+            expires_at: record.expires_at,
+            repeated: false,
+        }
+    }
 }
 
 /// When to query a code next: after the interval, or at its known expiry if that comes first.
@@ -363,18 +391,7 @@ impl Licensing {
         let found =
             self.find_machine(&record.machines, Some(hardware_identifier), &batch.licenses)?;
         if let Some(current) = found {
-            if current.status != LicenseStatus::Active {
-                return Err(LicensingError::CodeInactive(format!(
-                    "this machine's license is {}",
-                    current.status.as_str()
-                )));
-            }
-            return Ok(Activated {
-                license: current.token,
-                license_id: current.license_id,
-                expires_at: current.expires_at,
-                repeated: true,
-            });
+            return Activated::held(current);
         }
         if let Some(max) = machine_limit(policy, record.amount) {
             if self.machines_in_use(&record.machines, &batch.licenses)? >= max {
@@ -421,12 +438,7 @@ impl Licensing {
             machine_limit(policy, record.amount)
         ));
         batch.audit.push(event);
-        let answer = Activated {
-            license: license.token.clone(),
-            license_id: license.license_id.clone(),
-            expires_at: license.expires_at,
-            repeated: false,
-        };
+        let answer = Activated::issued(&license);
         batch.licenses.push(license);
         Ok(answer)
     }

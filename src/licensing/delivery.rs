@@ -16,8 +16,18 @@ use crate::store::keys::{IdemKey, JobKey, LockKey};
 use crate::store::market_records::{
     Device, InstanceStatus, JobKind, JobState, OnlineInstance, PendingDelivery,
 };
-use crate::store::records::{LicenseStatus, Origin};
+use crate::store::records::{LicenseRecord, LicenseStatus, Origin};
 use crate::store::WriteBatch;
+
+/// A machine new to an online-license instance.
+pub(super) struct NewMachine<'a> {
+    /// Its fingerprint (hardware or system identifier), if the product binds.
+    pub(super) identifier: Option<&'a str>,
+    /// The license's expiry.
+    pub(super) expires_at: Option<DateTime<Utc>>,
+    /// Test traffic.
+    pub(super) test: bool,
+}
 
 /// Leeway when comparing a requested license period with the order's (time zones, rounding).
 const VALIDITY_LEEWAY_HOURS: i64 = 24;
@@ -202,6 +212,55 @@ impl Licensing {
         Ok(())
     }
 
+    /// Issues a license of `instance` for a machine it does not know yet, counted against the
+    /// order's quantity (`unwritten` as for `find_machine`); the machine joins the instance.
+    pub(super) fn issue_for_instance(
+        &self,
+        instance: &mut OnlineInstance,
+        machine: NewMachine<'_>,
+        unwritten: &[LicenseRecord],
+        now: DateTime<Utc>,
+    ) -> Result<LicenseRecord, LicensingError> {
+        let product_id = instance.product_id.clone().unwrap_or_default();
+        let policy = self.policy(&product_id, instance.sku_code.as_deref());
+        if let Some(max) = machine_limit(policy, instance.amount) {
+            if self.machines_in_use(&instance.devices, unwritten)? >= max {
+                return Err(LicensingError::QuantityExhausted(format!(
+                    "all {max} license(s) of this order are in use; give one back \
+                     (deactivation) or buy more"
+                )));
+            }
+        }
+        let record = create(
+            NewLicense {
+                origin: Origin::KoomarketOnline,
+                instance_id: Some(instance.instance_id.clone()),
+                order_id: Some(instance.order_id.clone()),
+                product_id,
+                sku_code: instance.sku_code.clone(),
+                customer_id: None,
+                customer_name: None,
+                trial: instance.trial,
+                test: machine.test,
+                charging_mode: instance.charging_mode.clone(),
+                period_type: instance.period_type.clone(),
+                period_number: None,
+                amount: instance.amount,
+                expires_at: machine.expires_at,
+                identifier: machine.identifier.map(str::to_owned),
+            },
+            policy,
+            &self.signer,
+            now,
+        )?;
+        instance.devices.push(Device {
+            license_id: record.license_id.clone(),
+            fingerprint_sha256: fingerprint_digest(machine.identifier),
+        });
+        instance.updated_at = now;
+        Ok(record)
+    }
+
     /// Validates a delivery against the known order and issues (or finds) the machine's license,
     /// putting it, its idempotency entry and its upload job into `batch`.
     fn issue_delivery(
@@ -251,43 +310,16 @@ impl Licensing {
                 batch.revocation_changed |= renewed.superseded;
                 record
             }
-            None => {
-                if let Some(max) = machine_limit(policy, instance.amount) {
-                    if self.machines_in_use(&instance.devices, &batch.licenses)? >= max {
-                        return Err(LicensingError::QuantityExhausted(format!(
-                            "all {max} license(s) of this order are in use"
-                        )));
-                    }
-                }
-                let record = create(
-                    NewLicense {
-                        origin: Origin::KoomarketOnline,
-                        instance_id: Some(instance.instance_id.clone()),
-                        order_id: Some(instance.order_id.clone()),
-                        product_id,
-                        sku_code: instance.sku_code.clone(),
-                        customer_id: None,
-                        customer_name: None,
-                        trial: instance.trial,
-                        test: instance.test || req.test,
-                        charging_mode: instance.charging_mode.clone(),
-                        period_type: instance.period_type.clone(),
-                        period_number: None,
-                        amount: instance.amount,
-                        expires_at,
-                        identifier: req.fingerprint.clone(),
-                    },
-                    policy,
-                    &self.signer,
-                    now,
-                )?;
-                instance.devices.push(Device {
-                    license_id: record.license_id.clone(),
-                    fingerprint_sha256: digest.clone(),
-                });
-                instance.updated_at = now;
-                record
-            }
+            None => self.issue_for_instance(
+                instance,
+                NewMachine {
+                    identifier: req.fingerprint.as_deref(),
+                    expires_at,
+                    test: instance.test || req.test,
+                },
+                &batch.licenses,
+                now,
+            )?,
         };
         let job = self.jobs.job(
             &self.store,

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use koolicense_verify::{PublicKey, Verifier};
 
 use super::directory::CodeDirectory;
 use super::jobs::Jobs;
@@ -29,6 +30,8 @@ pub(crate) struct Rules {
     pub(crate) deactivation_limit: u32,
     /// The window of the deactivation limit.
     pub(crate) deactivation_window: chrono::Duration,
+    /// A lease's heartbeats are audited once per this period since checkout (zero: all).
+    pub(crate) heartbeat_audit_interval: chrono::Duration,
 }
 
 impl Default for Rules {
@@ -38,6 +41,7 @@ impl Default for Rules {
             code_refresh_interval: chrono::Duration::days(1),
             deactivation_limit: 3,
             deactivation_window: chrono::Duration::days(30),
+            heartbeat_audit_interval: chrono::Duration::hours(1),
         }
     }
 }
@@ -122,6 +126,17 @@ impl Licensing {
     /// The policy of a product.
     pub(super) fn policy(&self, product_id: &str, sku_code: Option<&str>) -> &Policy {
         self.policies.for_product(product_id, sku_code)
+    }
+
+    /// A verifier that knows every key this service has signed with (current and retired).
+    pub(crate) fn issuer_verifier(&self) -> Result<Verifier, super::LicensingError> {
+        let keys = self
+            .store
+            .signing_keys()?
+            .iter()
+            .filter_map(|k| PublicKey::parse(&k.public_key_pem).ok())
+            .collect::<Vec<_>>();
+        Ok(Verifier::new(keys))
     }
 
     /// Writes one audit event (durably, like every acknowledged call).

@@ -18,7 +18,7 @@ use super::machines::fingerprint_digest;
 use super::policy::{BindingKind, LicenseModel, Policy};
 use super::{binding_claim, claims, new_id, resolve_binding, Licensing, LicensingError};
 use crate::store::keys::LockKey;
-use crate::store::records::{LicenseRecord, LicenseStatus};
+use crate::store::records::{AuditEvent, LicenseRecord, LicenseStatus};
 use crate::store::seats::LeaseRecord;
 use crate::store::WriteBatch;
 
@@ -142,6 +142,11 @@ impl Licensing {
         let mut next_free: Option<DateTime<Utc>> = None;
         for lease in self.store.leases_held(&record.license_id)? {
             if !lease.holds_seat(now) {
+                if lease.returned_at.is_none() {
+                    batch
+                        .audit
+                        .push(lease_event(&lease, "lapse", "lapsed", now));
+                }
                 batch
                     .leases_lapsed
                     .push((lease.license_id.clone(), lease.lease_id.clone()));
@@ -314,11 +319,17 @@ impl Licensing {
             });
         }
         lease.previous_token_sha256 = Some(sha256_hex(&lease.token));
+        let previous_beat = lease.issued_at;
         self.sign_lease(&mut lease, &license, policy.lease_ttl_secs, now)?;
-        self.store.write(WriteBatch {
-            leases: vec![lease.clone()],
-            ..WriteBatch::default()
-        })?;
+        let mut batch = WriteBatch::default();
+        let interval = self.rules.heartbeat_audit_interval;
+        if first_beat_of_period(lease.created_at, previous_beat, now, interval) {
+            batch
+                .audit
+                .push(lease_event(&lease, "heartbeat", "renewed", now));
+        }
+        batch.leases.push(lease.clone());
+        self.store.write(batch)?;
         Ok(LeaseAnswer::of(&lease, policy.lease_ttl_secs))
     }
 
@@ -343,16 +354,51 @@ impl Licensing {
             return Ok(at);
         }
         lease.returned_at = Some(now);
-        let mut audit = event(now, ACTOR, "return", "returned");
-        audit.license_id = Some(lease.license_id.clone());
-        audit.detail = Some(format!("lease {}", lease.lease_id));
         self.store.write(WriteBatch {
+            audit: vec![lease_event(&lease, "return", "returned", now)],
             leases: vec![lease],
-            audit: vec![audit],
             ..WriteBatch::default()
         })?;
         Ok(now)
     }
+}
+
+/// The audit event of a lease's heartbeat, return or lapse: which lease, since when, how many
+/// heartbeats, until when.
+fn lease_event(lease: &LeaseRecord, action: &str, outcome: &str, now: DateTime<Utc>) -> AuditEvent {
+    let mut audit = event(now, ACTOR, action, outcome);
+    audit.license_id = Some(lease.license_id.clone());
+    audit.detail = Some(format!(
+        "lease {} checked out {}, {} heartbeat(s), {} {}",
+        lease.lease_id,
+        lease.created_at.to_rfc3339(),
+        lease.revision.saturating_sub(1),
+        if lease.holds_seat(now) || lease.returned_at.is_some() {
+            "until"
+        } else {
+            "lapsed at"
+        },
+        lease.returned_at.unwrap_or(lease.expires_at).to_rfc3339()
+    ));
+    audit
+}
+
+/// Whether a heartbeat at `now` (the one before at `previous`) is the first of its audit
+/// period; periods of `interval` count from the checkout, and a zero interval audits every
+/// heartbeat. One lease thus writes at most one heartbeat event per period however often its
+/// client beats.
+fn first_beat_of_period(
+    checked_out: DateTime<Utc>,
+    previous: DateTime<Utc>,
+    now: DateTime<Utc>,
+    interval: chrono::Duration,
+) -> bool {
+    let secs = interval.num_seconds();
+    if secs <= 0 {
+        return true;
+    }
+    let period = |t: DateTime<Utc>| (t - checked_out).num_seconds().div_euclid(secs);
+    period(now) > period(previous)
 }
 
 fn unix(t: DateTime<Utc>) -> u64 {

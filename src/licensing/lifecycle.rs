@@ -23,6 +23,13 @@ pub(crate) struct Provisioned {
     pub(crate) license: String,
 }
 
+/// A marketplace order's change to a license, ready to apply (see `Licensing::order_change`).
+struct OrderChange {
+    record: LicenseRecord,
+    idem_key: String,
+    audit: AuditEvent,
+}
+
 fn audit(call: &Call, now: DateTime<Utc>, outcome: &str, license: &LicenseRecord) -> AuditEvent {
     AuditEvent {
         license_id: Some(license.license_id.clone()),
@@ -144,6 +151,43 @@ impl Licensing {
         self.audit_only(audit)
     }
 
+    /// The prelude of a change a marketplace order makes to a GET instance's license (renewal,
+    /// upgrade), under the caller's lock of the instance: `None` when the call is answered
+    /// already (a test call about an unknown instance; a replay of the order, answered as the
+    /// first call was, also after a release; a change to a released license, as `test_replay`
+    /// answers it), else the license, the order's idempotency key and the audit event (with
+    /// `outcome`) to write with the change.
+    fn order_change(
+        &self,
+        instance: &str,
+        order_id: &str,
+        key: IdemKey<'_>,
+        outcome: &str,
+        call: &Call,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OrderChange>, LicensingError> {
+        let Some(record) = self.instance_license(instance, call, now)? else {
+            return Ok(None);
+        };
+        let idem_key = key.to_string();
+        let mut audit = audit(call, now, outcome, &record);
+        audit.order_id = Some(order_id.to_string());
+        if self.store.idempotency(&idem_key)?.is_some() {
+            audit.outcome = "replayed".into();
+            self.audit_only(audit)?;
+            return Ok(None);
+        }
+        if record.status == LicenseStatus::Released {
+            self.test_replay(call, instance, "released instance", now)?;
+            return Ok(None);
+        }
+        Ok(Some(OrderChange {
+            record,
+            idem_key,
+            audit,
+        }))
+    }
+
     /// refreshLicense / refreshInstance: extend the validity, once per renewal order.
     pub(crate) fn renew_license(
         &self,
@@ -152,24 +196,18 @@ impl Licensing {
         now: DateTime<Utc>,
     ) -> Result<(), LicensingError> {
         let _guard = self.lock(LockKey::Instance(&req.target));
-        let Some(mut record) = self.instance_license(&req.target, call, now)? else {
-            return Ok(());
-        };
-        let idem_key = IdemKey::Renewal {
+        let key = IdemKey::Renewal {
             instance: &req.target,
             order: &req.order_id,
-        }
-        .to_string();
-        let mut audit = audit(call, now, "renewed", &record);
-        audit.order_id = Some(req.order_id.clone());
-        // A replay answers as the first call did, also after a release.
-        if self.store.idempotency(&idem_key)?.is_some() {
-            audit.outcome = "replayed".into();
-            return self.audit_only(audit);
-        }
-        if record.status == LicenseStatus::Released {
-            return self.test_replay(call, &req.target, "released instance", now);
-        }
+        };
+        let Some(OrderChange {
+            mut record,
+            idem_key,
+            mut audit,
+        }) = self.order_change(&req.target, &req.order_id, key, "renewed", call, now)?
+        else {
+            return Ok(());
+        };
         let before = format!(
             "expires {:?}, product {}, trial {}, status {}",
             record.expires_at,
@@ -319,23 +357,18 @@ impl Licensing {
         now: DateTime<Utc>,
     ) -> Result<(), LicensingError> {
         let _guard = self.lock(LockKey::Instance(&req.instance_id));
-        let Some(mut record) = self.instance_license(&req.instance_id, call, now)? else {
-            return Ok(());
-        };
-        let idem_key = IdemKey::Upgrade {
+        let key = IdemKey::Upgrade {
             instance: &req.instance_id,
             order: &req.order_id,
-        }
-        .to_string();
-        let mut audit = audit(call, now, "upgraded", &record);
-        audit.order_id = Some(req.order_id.clone());
-        if self.store.idempotency(&idem_key)?.is_some() {
-            audit.outcome = "replayed".into();
-            return self.audit_only(audit);
-        }
-        if record.status == LicenseStatus::Released {
-            return self.test_replay(call, &req.instance_id, "released instance", now);
-        }
+        };
+        let Some(OrderChange {
+            mut record,
+            idem_key,
+            audit,
+        }) = self.order_change(&req.instance_id, &req.order_id, key, "upgraded", call, now)?
+        else {
+            return Ok(());
+        };
         let renewal = Renewal {
             product_id: Some(&req.product_id),
             sku_code: Some(&req.sku_code),

@@ -1,13 +1,15 @@
 //! `/v1/leases`: floating licenses' seats for the delivered software: check out a lease,
 //! renew it by heartbeats, return it. Public (the license or the lease plus the machine
-//! identifier are the proof), rate-limited per address like every `/v1` route.
+//! identifier are the proof), rate-limited per address like every `/v1` route. And
+//! `GET /v1/licenses/{id}/leases`: the leases holding the seats now, for the merchant.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::access::extract::Read;
 use crate::error::ApiError;
-use crate::licensing::LeaseAnswer;
+use crate::licensing::{HeldLease, LeaseAnswer};
 use crate::state::AppState;
 
 /// Body of `POST /v1/leases`.
@@ -94,4 +96,33 @@ pub(crate) async fn return_lease(
     })
     .await??;
     Ok(HttpResponse::Ok().json(json!({ "lease_id": lease_id, "returned_at": returned_at })))
+}
+
+fn held_json(lease: &HeldLease) -> serde_json::Value {
+    json!({
+        "lease_id": lease.lease_id,
+        "machine_sha256": lease.machine_sha256,
+        "checked_out_at": lease.checked_out_at,
+        "renewed_at": lease.renewed_at,
+        "heartbeats": lease.heartbeats,
+        "expires_at": lease.expires_at,
+        "borrowed": lease.borrowed,
+    })
+}
+
+/// `GET /v1/licenses/{id}/leases` (read scope)
+pub(crate) async fn list_held_leases(
+    _caller: Read,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let now = state.clock.now();
+    let state2 = state.clone();
+    let (seats, held) =
+        crate::telemetry::blocking(move || state2.licensing.leases_of(&id, now)).await??;
+    Ok(HttpResponse::Ok().json(json!({
+        "seats": seats,
+        "leases": held.iter().map(held_json).collect::<Vec<_>>(),
+    })))
 }

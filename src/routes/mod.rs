@@ -66,6 +66,7 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/licenses/{id}/deactivate"),
     ("post", "/v1/activate/offline"),
     ("post", "/v1/deactivate/offline"),
+    ("get", "/v1/licenses/{id}/leases"),
 ];
 
 /// Registers every route.
@@ -147,6 +148,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             )
             .route("/activate/offline", post().to(seats::activate_offline))
             .route("/deactivate/offline", post().to(seats::deactivate_offline))
+            .route("/licenses/{id}/leases", get().to(leases::list_held_leases))
             .default_service(web::to(not_found)),
     )
     .default_service(web::to(not_found));

@@ -6,9 +6,7 @@
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
-use koolicense_verify::{
-    LicenseId, LicenseState, PublicKey, StatusAnswer, Verifier, MAX_NONCE_LEN,
-};
+use koolicense_verify::{LicenseId, LicenseState, StatusAnswer, MAX_NONCE_LEN};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -107,13 +105,9 @@ pub(crate) async fn check_status(
 fn status_answer(state: &AppState, req: StatusRequest) -> Result<(LicenseState, String), ApiError> {
     let (license_id, token_revision) = match (&req.license, &req.license_id) {
         (Some(token), None) => {
-            let keys = state
-                .store
-                .signing_keys()?
-                .iter()
-                .filter_map(|k| PublicKey::parse(&k.public_key_pem).ok())
-                .collect::<Vec<_>>();
-            let claims = Verifier::new(keys)
+            let claims = state
+                .licensing
+                .issuer_verifier()?
                 .authenticate(token)
                 .map_err(|e| ApiError::InvalidRequest(format!("license: {e}")))?;
             (claims.license_id, Some(claims.revision))

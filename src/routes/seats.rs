@@ -1,9 +1,11 @@
 //! Seats given back and offline activation: `POST /v1/deactivate` (the software frees its own
 //! seat), `POST /v1/licenses/{id}/deactivate` (the merchant frees any seat), and
 //! `POST /v1/activate/offline` / `POST /v1/deactivate/offline` (the text blocks a person
-//! carries to and from a machine that never reaches the service).
+//! carries to and from a machine that never reaches the service; a request names an
+//! authorization code or a license of an online-license order).
 
 use actix_web::{web, HttpResponse};
+use koolicense_verify::ActivationSubject;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -92,12 +94,25 @@ pub(crate) async fn activate_offline(
 ) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
     let request = state.licensing.read_activation_request(&req.request)?;
-    let activated = super::activate::activate_code(
-        &state,
-        request.authorization_code.clone(),
-        request.machine.clone(),
-    )
-    .await?;
+    let activated = match &request.subject {
+        ActivationSubject::AuthorizationCode(code) => {
+            super::activate::activate_code(&state, code.clone(), request.machine.clone()).await?
+        }
+        ActivationSubject::License(license) => {
+            let (state, license, machine) =
+                (state.clone(), license.clone(), request.machine.clone());
+            let now = state.clock.now();
+            crate::telemetry::blocking(move || {
+                state.licensing.activate_by_license(&license, &machine, now)
+            })
+            .await??
+        }
+        _ => {
+            return Err(ApiError::InvalidRequest(
+                "activation request: unknown subject".into(),
+            ))
+        }
+    };
     let answer = crate::telemetry::blocking(move || {
         state.licensing.activation_response(&request, activated)
     })

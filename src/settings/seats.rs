@@ -1,4 +1,5 @@
-//! `[seats]`: how often one purchase's seats may be given back by deactivation.
+//! `[seats]`: how often one purchase's seats may be given back by deactivation, and how often a
+//! lease's heartbeats reach the audit trail.
 
 use serde::Deserialize;
 
@@ -12,6 +13,9 @@ pub struct SeatSettings {
     pub deactivation_limit: u32,
     /// The window of the deactivation limit (seconds).
     pub deactivation_window_secs: u64,
+    /// A lease's heartbeats are audited at most once per this many seconds since its checkout
+    /// (the first heartbeat of each period); 0 audits every heartbeat.
+    pub heartbeat_audit_interval_secs: u64,
 }
 
 impl Default for SeatSettings {
@@ -19,6 +23,7 @@ impl Default for SeatSettings {
         SeatSettings {
             deactivation_limit: 3,
             deactivation_window_secs: 30 * 86_400,
+            heartbeat_audit_interval_secs: 3600,
         }
     }
 }
@@ -28,6 +33,9 @@ impl SeatSettings {
     pub(crate) fn validate(&self) -> Result<(), String> {
         if self.deactivation_window_secs == 0 || self.deactivation_window_secs > 3650 * 86_400 {
             return Err("seats.deactivation_window_secs must be 1 s to 10 years".into());
+        }
+        if self.heartbeat_audit_interval_secs > 366 * 86_400 {
+            return Err("seats.heartbeat_audit_interval_secs must be 0 to 366 days".into());
         }
         Ok(())
     }

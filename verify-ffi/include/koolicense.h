@@ -197,7 +197,8 @@ typedef int32_t KoolicenseEntryStatus;
 // Immutable.
 typedef struct KoolicenseActivation KoolicenseActivation;
 
-// An activation request: authorization code, machine identifier and nonce. Immutable.
+// An activation request: authorization code or license of the purchase, machine identifier and
+// nonce. Immutable.
 typedef struct KoolicenseActivationRequest KoolicenseActivationRequest;
 
 // The claims of a verified license. Immutable.
@@ -700,6 +701,25 @@ KoolicenseStatus koolicense_activation_request_new(const uint8_t *code,
                                                    size_t machine_len,
                                                    struct KoolicenseActivationRequest **request_out,
                                                    struct KoolicenseError **error_out);
+
+// Creates an activation request for a seat of the purchase `license` belongs to (either text
+// form; for an online-license order, a license the marketplace delivered for it) and this
+// machine's identifier, with a fresh nonce. Keep its text as for
+// `koolicense_activation_request_new`. Its text is a version 2 request, which verifiers before
+// this function existed refuse (`KOOLICENSE_STATUS_UNSUPPORTED_VERSION`).
+//
+// Thread-safe. Fails with `KOOLICENSE_STATUS_MALFORMED` when `license` is not a license or the
+// machine identifier is empty or over 5 KiB.
+//
+// # Safety
+// `license` and `machine` are valid for their lengths; `request_out` is valid for writing a
+// pointer; `error_out` is NULL or valid for writing one.
+KoolicenseStatus koolicense_activation_request_for_license(const uint8_t *license,
+                                                           size_t license_len,
+                                                           const uint8_t *machine,
+                                                           size_t machine_len,
+                                                           struct KoolicenseActivationRequest **request_out,
+                                                           struct KoolicenseError **error_out);
 
 // Reads back a request's text (armoured or one-line `klq1.`), e.g. the one this program kept
 // while the person carried it to the merchant. A mistyped character is

@@ -12,7 +12,8 @@ use crate::host::KoolicenseHost;
 use crate::text::{lend, require_out, required, Text};
 use crate::verifier::{clear, resolve_now, KoolicenseVerifier};
 
-/// An activation request: authorization code, machine identifier and nonce. Immutable.
+/// An activation request: authorization code or license of the purchase, machine identifier and
+/// nonce. Immutable.
 #[derive(Debug)]
 pub struct KoolicenseActivationRequest {
     request: ActivationRequest,
@@ -47,6 +48,33 @@ impl KoolicenseActivation {
     }
 }
 
+/// A fresh request for `subject` (a code or a license) and the machine, made by `make`.
+///
+/// # Safety
+/// As for `koolicense_activation_request_new`.
+unsafe fn new_request(
+    (subject, subject_len, name): (*const u8, usize, &'static str),
+    (machine, machine_len): (*const u8, usize),
+    make: fn(&str, &str) -> Result<ActivationRequest, koolicense_verify::Error>,
+    request_out: *mut *mut KoolicenseActivationRequest,
+    error_out: *mut *mut KoolicenseError,
+) -> KoolicenseStatus {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        guard(error_out, || {
+            require_out(request_out, "request_out")?;
+            clear(request_out);
+            let subject = required(subject, subject_len, name)?;
+            let machine = required(machine, machine_len, "machine")?;
+            hand_over(
+                request_out,
+                KoolicenseActivationRequest::new(make(subject, machine)?),
+            );
+            Ok(())
+        })
+    }
+}
+
 /// Creates an activation request for the License 2.0 authorization code and this machine's
 /// identifier (its hardware identifier `MAC|disk|board|CPU`, or the system identifier, as the
 /// product binds) with a fresh nonce. Keep its text (`koolicense_activation_request_text`)
@@ -69,15 +97,46 @@ pub unsafe extern "C" fn koolicense_activation_request_new(
 ) -> KoolicenseStatus {
     // SAFETY: the caller guarantees the pointer contracts documented above.
     unsafe {
-        guard(error_out, || {
-            require_out(request_out, "request_out")?;
-            clear(request_out);
-            let code = required(code, code_len, "code")?;
-            let machine = required(machine, machine_len, "machine")?;
-            let request = ActivationRequest::with_fresh_nonce(code, machine)?;
-            hand_over(request_out, KoolicenseActivationRequest::new(request));
-            Ok(())
-        })
+        new_request(
+            (code, code_len, "code"),
+            (machine, machine_len),
+            ActivationRequest::with_fresh_nonce,
+            request_out,
+            error_out,
+        )
+    }
+}
+
+/// Creates an activation request for a seat of the purchase `license` belongs to (either text
+/// form; for an online-license order, a license the marketplace delivered for it) and this
+/// machine's identifier, with a fresh nonce. Keep its text as for
+/// `koolicense_activation_request_new`. Its text is a version 2 request, which verifiers before
+/// this function existed refuse (`KOOLICENSE_STATUS_UNSUPPORTED_VERSION`).
+///
+/// Thread-safe. Fails with `KOOLICENSE_STATUS_MALFORMED` when `license` is not a license or the
+/// machine identifier is empty or over 5 KiB.
+///
+/// # Safety
+/// `license` and `machine` are valid for their lengths; `request_out` is valid for writing a
+/// pointer; `error_out` is NULL or valid for writing one.
+#[no_mangle]
+pub unsafe extern "C" fn koolicense_activation_request_for_license(
+    license: *const u8,
+    license_len: usize,
+    machine: *const u8,
+    machine_len: usize,
+    request_out: *mut *mut KoolicenseActivationRequest,
+    error_out: *mut *mut KoolicenseError,
+) -> KoolicenseStatus {
+    // SAFETY: the caller guarantees the pointer contracts documented above.
+    unsafe {
+        new_request(
+            (license, license_len, "license"),
+            (machine, machine_len),
+            ActivationRequest::for_license_with_fresh_nonce,
+            request_out,
+            error_out,
+        )
     }
 }
 

@@ -98,8 +98,8 @@ pub use lease::{armor_lease, Lease, UnsignedLease, MAX_LEASE_LEN};
 pub use mark_file::MarkFile;
 pub use offline::{
     armor_activation_response, deactivation_tag, machine_digest, ActivationRequest,
-    ActivationResponse, DeactivationProof, OfflineActivation, DEACTIVATION_KEY_LEN,
-    MAX_REQUEST_MACHINE_LEN, REQUEST_NONCE_LEN,
+    ActivationResponse, ActivationSubject, DeactivationProof, OfflineActivation,
+    DEACTIVATION_KEY_LEN, MAX_REQUEST_MACHINE_LEN, REQUEST_NONCE_LEN,
 };
 pub use revocation::{
     armor_revocation_list, EntryStatus, ListStamp, RevocationEntry, RevocationList,

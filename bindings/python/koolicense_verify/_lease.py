@@ -24,6 +24,7 @@ _declare("koolicense_lease_claims", c_void_p, c_void_p)
 _declare("koolicense_lease_to_json", c_int32, c_void_p, _out, _len_out, _out)
 _declare("koolicense_lease_free", None, c_void_p)
 _declare("koolicense_activation_request_new", c_int32, *_text, *_text, _out, _out)
+_declare("koolicense_activation_request_for_license", c_int32, *_text, *_text, _out, _out)
 _declare("koolicense_activation_request_parse", c_int32, *_text, _out, _out)
 _declare("koolicense_activation_request_text", c_void_p, c_void_p, _len_out)
 _declare("koolicense_activation_request_free", None, c_void_p)
@@ -114,7 +115,8 @@ def lease_claims(verifier: int, token: Text, host: int, now: int, product: Optio
 
 class ActivationRequest:
     """A request for a license for this machine, for a machine that never reaches the service:
-    :meth:`new` writes one with a fresh nonce; carry :attr:`text` to the merchant and keep it
+    :meth:`new` (for an authorization code) or :meth:`for_license` (for a license of the
+    purchase) writes one with a fresh nonce; carry :attr:`text` to the merchant and keep it
     (or the object) until the response arrives, since the response answers this request only.
     :meth:`parse` reads a kept text back. Immutable."""
 
@@ -129,6 +131,20 @@ class ActivationRequest:
         :class:`LicenseError` (``Malformed``) for an empty code or machine identifier."""
         out = c_void_p()
         call(lib.koolicense_activation_request_new, *_native.text(code), *_native.text(machine), byref(out))
+        return cls(out)
+
+    @classmethod
+    def for_license(cls, license: Text, machine: str) -> "ActivationRequest":
+        """A request for a seat of the purchase ``license`` belongs to (either text form; for an
+        online-license order, a license the marketplace delivered for it) on ``machine``. Its
+        text is a version 2 request, which verifiers before this method existed refuse
+        (``UnsupportedVersion``). Raises :class:`LicenseError` (``Malformed``) when ``license``
+        is not a license or the machine identifier is empty."""
+        out = c_void_p()
+        call(
+            lib.koolicense_activation_request_for_license,
+            *_native.text(license), *_native.text(machine), byref(out),
+        )
         return cls(out)
 
     @classmethod

@@ -95,6 +95,17 @@ def test_a_fresh_request_has_its_own_nonce_and_reads_back():
     assert ActivationRequest.parse(first.text).text == first.text
 
 
+def test_a_request_for_a_license_of_the_purchase_has_its_own_nonce_and_reads_back():
+    license = next(c for c in ACTIVATIONS if "ok" in c["expect"])["expect"]["ok"]["license"]
+    first = ActivationRequest.for_license(license, "SYSCODE-FLOAT-0001")
+    second = ActivationRequest.for_license(license, "SYSCODE-FLOAT-0001")
+    assert first.text != second.text
+    assert ActivationRequest.parse(first.text).text == first.text
+    with pytest.raises(LicenseError) as raised:
+        ActivationRequest.for_license("PL-CODE-0001", "SYSCODE-FLOAT-0001")
+    assert raised.value.kind == "Malformed"
+
+
 def test_a_request_without_a_code_or_with_a_typo_is_refused():
     with pytest.raises(LicenseError) as raised:
         ActivationRequest.new("", "SYSCODE-FLOAT-0001")

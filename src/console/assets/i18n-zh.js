@@ -228,8 +228,8 @@ export const zh = {
   "For machines that never reach this service: the software writes a request, you turn it into a response here, and a deactivation proof brought back frees the seat.":
     "适用于无法连接本服务的机器：软件生成激活请求，您在此处将其转换为激活响应；带回的停用凭证可释放席位。",
   "Activation request": "激活请求",
-  "Paste the KOOLICENSE ACTIVATION REQUEST block the software wrote, or load its file. The activation is the one of the online route: the same machine gets the same license, and a code's seats are counted.":
-    "粘贴软件生成的 KOOLICENSE ACTIVATION REQUEST 文本块，或加载其文件。激活规则与在线激活相同：同一机器得到同一许可证，并计入授权码的席位。",
+  "Paste the KOOLICENSE ACTIVATION REQUEST block the software wrote, or load its file. It names an authorization code or a license of an online-license order; the activation is the one of the online route: the same machine gets the same license, and the purchase's seats are counted.":
+    "粘贴软件生成的 KOOLICENSE ACTIVATION REQUEST 文本块，或加载其文件。请求指明授权码，或在线开通License订单的一个许可证；激活规则与在线激活相同：同一机器得到同一许可证，并计入该购买的席位。",
   "Or load a file": "或加载文件",
   "Create response": "生成响应",
   "Activation response": "激活响应",

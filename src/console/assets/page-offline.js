@@ -77,7 +77,7 @@ function activationCard() {
     "section",
     { class: "card" },
     h("h2", {}, t("Activation request")),
-    h("p", { class: "muted" }, t("Paste the KOOLICENSE ACTIVATION REQUEST block the software wrote, or load its file. The activation is the one of the online route: the same machine gets the same license, and a code's seats are counted.")),
+    h("p", { class: "muted" }, t("Paste the KOOLICENSE ACTIVATION REQUEST block the software wrote, or load its file. It names an authorization code or a license of an online-license order; the activation is the one of the online route: the same machine gets the same license, and the purchase's seats are counted.")),
     h("form", { id: "offline-request-form", on: { submit } }, field, h("div", { class: "button-row" }, h("button", { type: "submit", class: "button button-primary", id: "offline-activate" }, t("Create response")))),
     result,
   );

@@ -1,5 +1,6 @@
-//! Seats in the console: an offline activation request pasted into the page becomes the response
-//! the verifier accepts on that machine only, a carried deactivation proof frees the seat, the
+//! Seats in the console: an offline activation request pasted into the page (naming an
+//! authorization code, or a license of an online-license order) becomes the response the
+//! verifier accepts on that machine only, a carried deactivation proof frees the seat, the
 //! merchant frees a seat from the license page, and a read-only session is offered none of it.
 
 use koolicense_verify::{ActivationRequest, Error, HardwareId, Host};
@@ -12,6 +13,7 @@ use super::HOSTILE_NAME;
 use crate::post::codes::{activate, add_code, CODE_POLICY};
 use crate::post::fake_market::FakeCode;
 use crate::post::online::{start, Env, MACHINE_A, MACHINE_B};
+use crate::post::order_seats::order_with_license;
 use crate::post::seats::verifier;
 use crate::post::support::api;
 
@@ -114,6 +116,40 @@ fn an_offline_request_pasted_in_the_console_becomes_a_response_for_that_machine_
         browser.texts("#offline-freed")
     );
     assert_eq!(status_of(&env, license_id), "released");
+}
+
+#[test]
+fn a_request_naming_an_order_license_pasted_in_the_console_gives_that_machine_a_seat_of_the_order()
+{
+    let env = start("");
+    let (instance, held) = order_with_license(&env, "CS-CONSOLE-ORDER-1", 2);
+    let Some(browser) = signed_in_at(&base(&env), "console offline order", &env.token) else {
+        return;
+    };
+    browser.click("a[data-page=offline]");
+    let request = ActivationRequest::for_license(&held, MACHINE_B, [8; 16]).expect("request");
+    browser.type_into("#offline-request", &request.to_text());
+    browser.click("#offline-activate");
+    browser.wait_for("#offline-response");
+    let response = value_of(&browser, "offline-response");
+    let verifier = verifier(&env).allow_test_licenses();
+    let now = koolicense_verify::unix_now();
+    let activation = verifier
+        .read_activation_response(&response, &request, now, &on(&hardware(MACHINE_B)))
+        .expect("the console's response verifies on machine B");
+    assert_eq!(activation.claims.instance_id.as_deref(), Some(&*instance));
+    assert!(matches!(
+        verifier.read_activation_response(&response, &request, now, &on(&hardware(MACHINE_A))),
+        Err(Error::HardwareMismatch { .. })
+    ));
+
+    browser.type_into("#offline-proof", &activation.deactivation_proof());
+    browser.click("#offline-deactivate");
+    browser.wait_for("#offline-freed");
+    let freed = browser.texts("#offline-freed").join(" ");
+    assert!(freed.contains(&instance), "{freed}");
+    let license_id = activation.claims.license_id.to_string();
+    assert_eq!(status_of(&env, &license_id), "released");
 }
 
 #[test]

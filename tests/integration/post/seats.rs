@@ -13,7 +13,7 @@ use super::fake_market::FakeCode;
 use super::online::{start, Env, MACHINE_A, MACHINE_B};
 use super::support::{api, nonce};
 
-fn machine(n: u8) -> String {
+pub(crate) fn machine(n: u8) -> String {
     format!("AA:BB:CC:DD:EE:{n:02X}|DISK-{n}|BOARD-{n}|CPU-{n}")
 }
 
@@ -22,14 +22,14 @@ fn deactivate(env: &Env, license: &str, machine: &str, code: Option<&str>) -> (u
     api(env.app.port, "POST", "/v1/deactivate", None, Some(&body))
 }
 
-fn state_of(env: &Env, license_id: &str) -> String {
+pub(crate) fn state_of(env: &Env, license_id: &str) -> String {
     let body = json!({"license_id": license_id, "nonce": nonce()});
     let (_, answer) = api(env.app.port, "POST", "/v1/status", None, Some(&body));
     answer["state"].as_str().unwrap_or("").to_string()
 }
 
 #[track_caller]
-fn assert_refused(reply: &(u16, Value), status: u16, code: &str) {
+pub(crate) fn assert_refused(reply: &(u16, Value), status: u16, code: &str) {
     assert_eq!(reply.0, status, "{}", reply.1);
     assert_eq!(reply.1["code"], code, "{}", reply.1);
     assert!(reply.1["message"].is_string(), "{}", reply.1);
@@ -46,7 +46,7 @@ pub(crate) fn verifier(env: &Env) -> Verifier {
     )
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     koolicense_verify::unix_now()
 }
 
@@ -176,7 +176,7 @@ fn one_seat_cannot_be_rotated_among_many_machines_but_the_merchant_frees_any_sea
     assert_eq!(activate(&env, "PL-ROT", &machine(4)).0, 200);
 }
 
-fn offline(env: &Env, request: &str) -> (u16, Value) {
+pub(crate) fn offline(env: &Env, request: &str) -> (u16, Value) {
     let body = json!({"request": request});
     api(
         env.app.port,
@@ -187,7 +187,25 @@ fn offline(env: &Env, request: &str) -> (u16, Value) {
     )
 }
 
-fn proof_back(env: &Env, proof: &str) -> (u16, Value) {
+/// `koolicense activate --offline FILE` against the service: the response it prints.
+pub(crate) fn offline_by_cli(env: &Env, request: &str) -> String {
+    let file = env._dir.path().join("request.txt");
+    std::fs::write(&file, request).expect("write request");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_koolicense"))
+        .args(["activate", "--offline"])
+        .arg(&file)
+        .args(["--url", &format!("http://127.0.0.1:{}", env.app.port)])
+        .output()
+        .expect("run koolicense activate");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub(crate) fn proof_back(env: &Env, proof: &str) -> (u16, Value) {
     let body = json!({"proof": proof});
     api(
         env.app.port,
@@ -211,20 +229,7 @@ fn an_offline_request_becomes_a_response_for_that_machine_only_and_its_proof_fre
     let response = answer["response"].as_str().expect("response");
     assert!(response.starts_with("-----BEGIN KOOLICENSE ACTIVATION-----"));
     // The merchant's command line gives the same response.
-    let file = env._dir.path().join("request.txt");
-    std::fs::write(&file, &text).expect("write request");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_koolicense"))
-        .args(["activate", "--offline"])
-        .arg(&file)
-        .args(["--url", &format!("http://127.0.0.1:{}", env.app.port)])
-        .output()
-        .expect("run koolicense activate");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&output.stdout), response);
+    assert_eq!(offline_by_cli(&env, &text), response);
 
     let a = HardwareId::parse(MACHINE_A).expect("hwid");
     let b = HardwareId::parse(MACHINE_B).expect("hwid");

@@ -138,27 +138,48 @@ static const char *run_activation(const json *c) {
     return problem;
 }
 
-/* A fresh request reads back to itself and two fresh requests differ (their nonces). */
-static size_t fresh_requests_differ(void) {
-    static const char code[] = "PL-CODE-0001", machine[] = "SYSCODE-FLOAT-0001";
+typedef KoolicenseStatus (*request_maker)(const uint8_t *, size_t, const uint8_t *, size_t,
+                                         KoolicenseActivationRequest **, KoolicenseError **);
+
+/* A fresh request (for a code, or for a license of the purchase) reads back to itself and two
+ * fresh requests differ (their nonces). */
+static size_t fresh_requests_differ(request_maker make, const char *subject, const char *what) {
+    static const char machine[] = "SYSCODE-FLOAT-0001";
     KoolicenseActivationRequest *a = NULL, *b = NULL, *back = NULL;
     size_t a_len = 0, b_len = 0, failed = 0;
     const char *a_text, *b_text;
-    koolicense_activation_request_new((const uint8_t *)code, strlen(code), (const uint8_t *)machine,
-                                      strlen(machine), &a, NULL);
-    koolicense_activation_request_new((const uint8_t *)code, strlen(code), (const uint8_t *)machine,
-                                      strlen(machine), &b, NULL);
+    make((const uint8_t *)subject, strlen(subject), (const uint8_t *)machine, strlen(machine), &a, NULL);
+    make((const uint8_t *)subject, strlen(subject), (const uint8_t *)machine, strlen(machine), &b, NULL);
     a_text = koolicense_activation_request_text(a, &a_len);
     b_text = koolicense_activation_request_text(b, &b_len);
     koolicense_activation_request_parse((const uint8_t *)a_text, a_len, &back, NULL);
     if (a_text == NULL || b_text == NULL || strcmp(a_text, b_text) == 0 ||
         strcmp(a_text, koolicense_activation_request_text(back, NULL)) != 0) {
-        printf("FAIL fresh activation requests: not distinct or not read back\n");
+        printf("FAIL fresh activation requests for %s: not distinct or not read back\n", what);
         failed = 1;
     }
     koolicense_activation_request_free(a);
     koolicense_activation_request_free(b);
     koolicense_activation_request_free(back);
+    return failed;
+}
+
+/* Requests for a code and for a license (the first activated license of the vectors). */
+static size_t fresh_requests(const char *activations) {
+    json *cases = json_parse_file(activations);
+    const char *license = NULL;
+    size_t failed;
+    if (cases != NULL && cases->type == JSON_ARRAY && cases->count > 0) {
+        license = json_string(json_get(json_get(cases->items[0], "expect"), "ok"), "license", NULL);
+    }
+    if (license == NULL) {
+        fprintf(stderr, "no license in %s\n", activations);
+        json_free(cases);
+        return 1;
+    }
+    failed = fresh_requests_differ(koolicense_activation_request_new, "PL-CODE-0001", "a code") +
+             fresh_requests_differ(koolicense_activation_request_for_license, license, "a license");
+    json_free(cases);
     return failed;
 }
 
@@ -188,6 +209,6 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s leases.json activations.json\n", argv[0]);
         return 2;
     }
-    failed = run_all(argv[1], run_lease) + run_all(argv[2], run_activation) + fresh_requests_differ();
+    failed = run_all(argv[1], run_lease) + run_all(argv[2], run_activation) + fresh_requests(argv[2]);
     return failed == 0 ? 0 : 1;
 }

@@ -7,7 +7,8 @@ import com.sun.jna.ptr.PointerByReference;
 
 /**
  * A request for a license for this machine, for a machine that never reaches the service:
- * {@link #create} writes one with a fresh nonce; carry {@link #text()} to the merchant and keep
+ * {@link #create} (for an authorization code) or {@link #forLicense} (for a license of the
+ * purchase) writes one with a fresh nonce; carry {@link #text()} to the merchant and keep
  * it until the response arrives (the response answers this request only); {@link #parse} reads
  * a kept text back. Immutable; {@link #close()} (or garbage collection) frees it.
  */
@@ -32,6 +33,23 @@ public final class ActivationRequest implements AutoCloseable {
         PointerByReference error = new PointerByReference();
         NativeLibrary.check(LEASES.koolicense_activation_request_new(c, NativeLibrary.len(c), m, NativeLibrary.len(m),
                 out, error), error);
+        return new ActivationRequest(out.getValue());
+    }
+
+    /**
+     * A request for a seat of the purchase {@code license} belongs to (either text form; for an
+     * online-license order, a license the marketplace delivered for it) on {@code machine}. Its
+     * text is a version 2 request, which verifiers before this method existed refuse (kind
+     * {@code UnsupportedVersion}). Fails with kind {@code Malformed} when {@code license} is not a
+     * license or the machine identifier is empty.
+     */
+    public static ActivationRequest forLicense(String license, String machine) throws LicenseException {
+        byte[] l = NativeLibrary.utf8(license == null ? "" : license);
+        byte[] m = NativeLibrary.utf8(machine == null ? "" : machine);
+        PointerByReference out = new PointerByReference();
+        PointerByReference error = new PointerByReference();
+        NativeLibrary.check(LEASES.koolicense_activation_request_for_license(l, NativeLibrary.len(l), m,
+                NativeLibrary.len(m), out, error), error);
         return new ActivationRequest(out.getValue());
     }
 

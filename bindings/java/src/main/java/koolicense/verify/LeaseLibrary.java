@@ -25,6 +25,9 @@ interface LeaseLibrary extends Library {
     int koolicense_activation_request_new(byte[] code, NativeLibrary.SizeT codeLen, byte[] machine,
             NativeLibrary.SizeT machineLen, PointerByReference requestOut, PointerByReference error);
 
+    int koolicense_activation_request_for_license(byte[] license, NativeLibrary.SizeT licenseLen, byte[] machine,
+            NativeLibrary.SizeT machineLen, PointerByReference requestOut, PointerByReference error);
+
     int koolicense_activation_request_parse(byte[] text, NativeLibrary.SizeT textLen, PointerByReference requestOut,
             PointerByReference error);
 

@@ -80,21 +80,43 @@ final class SeatsTest {
         return failed;
     }
 
+    private interface Maker {
+        ActivationRequest make(String subject, String machine) throws LicenseException;
+    }
+
     /** Two fresh requests differ (their nonces) and each reads back to itself. */
-    private static int freshRequestsDiffer() throws LicenseException {
-        try (ActivationRequest a = ActivationRequest.create("PL-CODE-0001", "SYSCODE-FLOAT-0001");
-                ActivationRequest b = ActivationRequest.create("PL-CODE-0001", "SYSCODE-FLOAT-0001");
+    private static int freshRequestsDiffer(Maker maker, String subject, String what) throws LicenseException {
+        try (ActivationRequest a = maker.make(subject, "SYSCODE-FLOAT-0001");
+                ActivationRequest b = maker.make(subject, "SYSCODE-FLOAT-0001");
                 ActivationRequest back = ActivationRequest.parse(a.text())) {
             if (a.text().equals(b.text()) || !back.text().equals(a.text())) {
-                System.out.println("FAIL fresh activation requests: not distinct or not read back");
+                System.out.println("FAIL fresh activation requests for " + what + ": not distinct or not read back");
                 return 1;
             }
         }
         return 0;
     }
 
+    /** Fresh requests for a code and for a license of the purchase (the first activated license). */
+    private static int freshRequests(Path activations) throws Exception {
+        String license = null;
+        for (Map<String, Object> c : VectorsTest.load(activations)) {
+            if (expected(c) != null) {
+                license = (String) expected(c).get("license");
+                break;
+            }
+        }
+        if (license == null) {
+            System.out.println("FAIL no activated license in " + activations);
+            return 1;
+        }
+        return freshRequestsDiffer(ActivationRequest::create, "PL-CODE-0001", "a code")
+                + freshRequestsDiffer(ActivationRequest::forLicense, license, "a license");
+    }
+
     static int run(Path dir) throws Exception {
         return runFile(dir.resolve("leases.json"), SeatsTest::leaseAnswer)
-                + runFile(dir.resolve("activations.json"), SeatsTest::activationAnswer) + freshRequestsDiffer();
+                + runFile(dir.resolve("activations.json"), SeatsTest::activationAnswer)
+                + freshRequests(dir.resolve("activations.json"));
     }
 }

@@ -8,8 +8,7 @@
 //! Formats (details in `FORMAT.md`):
 //!
 //! ```text
-//! REQUEST  = VERSION (1) SUBJECT_KIND (1: 1 authorization code) SUBJECT_LEN (1) SUBJECT
-//!            MACHINE_LEN (u16) MACHINE NONCE (16) CHECKSUM (4)     armour "KOOLICENSE ACTIVATION REQUEST"
+//! REQUEST  = VERSION SUBJECT_KIND SUBJECT MACHINE NONCE (16) CHECKSUM (4)   see `request`
 //! RESPONSE = signed envelope kla1. over NONCE (16) MACHINE_DIGEST (32) DEACTIVATION_KEY (32) LICENSE
 //! PROOF    = VERSION (1) LICENSE_ID (16) REVISION (u32) TAG (32)  armour "KOOLICENSE DEACTIVATION PROOF"
 //! ```
@@ -28,29 +27,20 @@ use crate::error::Error;
 use crate::keys::Kid;
 use crate::verifier::{Host, Verifier};
 
+mod request;
+
+pub use request::{ActivationRequest, ActivationSubject, MAX_REQUEST_MACHINE_LEN};
+
 /// Length of the nonce of an activation request.
 pub const REQUEST_NONCE_LEN: usize = 16;
 /// Length of the key that authenticates a deactivation proof.
 pub const DEACTIVATION_KEY_LEN: usize = 32;
-/// Longest machine identifier an activation request carries.
-pub const MAX_REQUEST_MACHINE_LEN: usize = 5 * 1024;
-const REQUEST_VERSION: u8 = 1;
-const SUBJECT_CODE: u8 = 1;
-const CHECKSUM_LEN: usize = 4;
 const PROOF_VERSION: u8 = 1;
 const PROOF_LEN: usize = 1 + 16 + 4 + 32;
-const REQUEST_DOMAIN: &[u8] = b"koolicense/activation-request/v1\0";
 const MACHINE_DOMAIN: &[u8] = b"koolicense/machine/v1\0";
 const PROOF_DOMAIN: &[u8] = b"koolicense/deactivation/v1\0";
 
-/// The unsigned text blocks: only their prefix and label are used.
-const REQUEST: Kind = Kind {
-    prefix: "klq1.",
-    label: "KOOLICENSE ACTIVATION REQUEST",
-    domain: b"",
-    version: REQUEST_VERSION,
-    max_len: MAX_INPUT_LEN,
-};
+/// The unsigned proof block: only its prefix and label are used.
 const PROOF: Kind = Kind {
     prefix: "kld1.",
     label: "KOOLICENSE DEACTIVATION PROOF",
@@ -58,139 +48,6 @@ const PROOF: Kind = Kind {
     version: PROOF_VERSION,
     max_len: MAX_INPUT_LEN,
 };
-
-/// A request for a license for one machine, written by the software on that machine.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ActivationRequest {
-    /// The License 2.0 authorization code (授权码) to activate.
-    pub authorization_code: String,
-    /// This machine's identifier: the hardware identifier (`MAC|disk|board|CPU`) or the system
-    /// identifier, as the product binds.
-    pub machine: String,
-    /// A fresh random value: the response must echo it.
-    pub nonce: [u8; REQUEST_NONCE_LEN],
-}
-
-impl ActivationRequest {
-    /// A request; fails with [`Error::Malformed`] when the code is empty, longer than 64 bytes
-    /// or contains whitespace, or the machine identifier is empty or over 5 KiB.
-    pub fn new(
-        authorization_code: &str,
-        machine: &str,
-        nonce: [u8; REQUEST_NONCE_LEN],
-    ) -> Result<ActivationRequest, Error> {
-        let code = authorization_code.trim();
-        if code.is_empty() || code.len() > 64 || code.chars().any(char::is_whitespace) {
-            return Err(Error::Malformed("authorization code"));
-        }
-        let machine = machine.trim();
-        if machine.is_empty() || machine.len() > MAX_REQUEST_MACHINE_LEN {
-            return Err(Error::Malformed("machine identifier"));
-        }
-        Ok(ActivationRequest {
-            authorization_code: String::from(code),
-            machine: String::from(machine),
-            nonce,
-        })
-    }
-
-    /// A request with a fresh nonce from the system clock, the process id and the standard
-    /// library's per-process random hash keys (unique, not secret: the nonce only ties the
-    /// response to this request).
-    #[cfg(feature = "std")]
-    pub fn with_fresh_nonce(
-        authorization_code: &str,
-        machine: &str,
-    ) -> Result<ActivationRequest, Error> {
-        use std::hash::{BuildHasher, Hasher};
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
-        );
-        hasher.write_u32(std::process::id());
-        let mut digest = Sha256::new();
-        digest.update(hasher.finish().to_be_bytes());
-        digest.update(machine.as_bytes());
-        let full: [u8; 32] = digest.finalize().into();
-        let mut nonce = [0u8; REQUEST_NONCE_LEN];
-        nonce.copy_from_slice(full.get(..REQUEST_NONCE_LEN).unwrap_or(&[0; 16]));
-        ActivationRequest::new(authorization_code, machine, nonce)
-    }
-
-    /// The armoured text block to carry to the merchant.
-    pub fn to_text(&self) -> String {
-        let mut bytes = Vec::with_capacity(32 + self.machine.len());
-        bytes.push(REQUEST_VERSION);
-        bytes.push(SUBJECT_CODE);
-        // `new` and `parse` bound both lengths.
-        bytes.push(self.authorization_code.len() as u8);
-        bytes.extend_from_slice(self.authorization_code.as_bytes());
-        bytes.extend_from_slice(&(self.machine.len() as u16).to_be_bytes());
-        bytes.extend_from_slice(self.machine.as_bytes());
-        bytes.extend_from_slice(&self.nonce);
-        let checksum = request_checksum(&bytes);
-        bytes.extend_from_slice(&checksum);
-        armour_bytes(&REQUEST, &bytes)
-    }
-
-    /// Reads a request block (armoured, or the one-line `klq1.` form). A mistyped character is
-    /// [`Error::Encoding`] (`checksum`).
-    pub fn parse(text: &str) -> Result<ActivationRequest, Error> {
-        let bytes = unarmour_bytes(&REQUEST, text)?;
-        let split = bytes
-            .len()
-            .checked_sub(CHECKSUM_LEN)
-            .ok_or(Error::Encoding("too short"))?;
-        let (body, checksum) = bytes.split_at(split);
-        if request_checksum(body) != checksum {
-            return Err(Error::Encoding("checksum"));
-        }
-        let mut r = body;
-        let mut take = |n: usize| -> Result<&[u8], Error> {
-            if n > r.len() {
-                return Err(Error::Malformed("activation request runs past the end"));
-            }
-            let (head, rest) = r.split_at(n);
-            r = rest;
-            Ok(head)
-        };
-        match take(1)? {
-            [REQUEST_VERSION] => {}
-            [v] => return Err(Error::UnsupportedVersion(*v)),
-            _ => return Err(Error::Malformed("activation request")),
-        }
-        if take(1)? != [SUBJECT_CODE] {
-            return Err(Error::Malformed("unknown activation subject"));
-        }
-        let code_len = usize::from(*take(1)?.first().unwrap_or(&0));
-        let code = utf8(take(code_len)?)?;
-        let machine_len = take(2)?;
-        let machine_len = usize::from(u16::from_be_bytes([
-            *machine_len.first().unwrap_or(&0),
-            *machine_len.get(1).unwrap_or(&0),
-        ]));
-        let machine = utf8(take(machine_len)?)?;
-        let nonce: [u8; REQUEST_NONCE_LEN] = take(REQUEST_NONCE_LEN)?
-            .try_into()
-            .map_err(|_| Error::Malformed("nonce"))?;
-        if !r.is_empty() {
-            return Err(Error::Malformed("trailing bytes in activation request"));
-        }
-        let request = ActivationRequest::new(code, machine, nonce)?;
-        if request.authorization_code != code || request.machine != machine {
-            return Err(Error::Malformed("untrimmed field"));
-        }
-        Ok(request)
-    }
-
-    /// The digest of the machine identifier the response names.
-    pub fn machine_digest(&self) -> [u8; 32] {
-        machine_digest(&self.machine)
-    }
-}
 
 /// `SHA-256("koolicense/machine/v1\0" || trimmed identifier)`.
 pub fn machine_digest(machine: &str) -> [u8; 32] {
@@ -200,27 +57,17 @@ pub fn machine_digest(machine: &str) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-fn request_checksum(body: &[u8]) -> [u8; CHECKSUM_LEN] {
-    let mut hasher = Sha256::new();
-    hasher.update(REQUEST_DOMAIN);
-    hasher.update(body);
-    let full: [u8; 32] = hasher.finalize().into();
-    let mut out = [0u8; CHECKSUM_LEN];
-    out.copy_from_slice(full.get(..CHECKSUM_LEN).unwrap_or(&[0; CHECKSUM_LEN]));
-    out
-}
-
-fn utf8(bytes: &[u8]) -> Result<&str, Error> {
+pub(super) fn utf8(bytes: &[u8]) -> Result<&str, Error> {
     core::str::from_utf8(bytes).map_err(|_| Error::Malformed("not UTF-8"))
 }
 
-fn armour_bytes(kind: &Kind, bytes: &[u8]) -> String {
+pub(super) fn armour_bytes(kind: &Kind, bytes: &[u8]) -> String {
     let mut one_line = String::from(kind.prefix);
     one_line.push_str(&URL_SAFE_NO_PAD.encode(bytes));
     envelope::armor(kind, &one_line)
 }
 
-fn unarmour_bytes(kind: &Kind, text: &str) -> Result<Vec<u8>, Error> {
+pub(super) fn unarmour_bytes(kind: &Kind, text: &str) -> Result<Vec<u8>, Error> {
     if text.len() > kind.max_len {
         return Err(Error::TooLarge);
     }
