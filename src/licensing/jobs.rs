@@ -96,6 +96,11 @@ impl Jobs {
         })
     }
 
+    /// The in-process write lock of the jobs.
+    pub(super) fn write_lock(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.write_lock.lock()
+    }
+
     /// Wakes the worker (after a batch with new or re-armed jobs is written).
     pub(crate) fn wake(&self) {
         *self.signal.woken.lock() = true;
@@ -120,7 +125,7 @@ impl Licensing {
         now: DateTime<Utc>,
     ) -> Result<RetryOutcome, LicensingError> {
         let outcome = {
-            let _w = self.jobs.write_lock.lock();
+            let _w = self.lock_jobs();
             let Some(mut job) = self.store.outbox_job(id)? else {
                 return Ok(RetryOutcome::NotFound);
             };
@@ -165,7 +170,7 @@ impl Licensing {
         let _instance = instance_id
             .as_deref()
             .map(|i| self.lock(LockKey::Instance(i)));
-        let _w = self.jobs.write_lock.lock();
+        let _w = self.lock_jobs();
         let Some(mut job) = self.store.outbox_job(id)? else {
             return Ok(());
         };

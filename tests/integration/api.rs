@@ -22,6 +22,7 @@ pub(crate) fn create_token_offline(data_dir: &Path, name: &str, scopes: &[&str])
     let mut command = Command::new(env!("CARGO_BIN_EXE_koolicense"));
     command.args(["token", "create", "--name", name, "--data-dir"]);
     command.arg(data_dir);
+    command.envs(crate::support::storage_env(data_dir));
     for scope in scopes {
         command.args(["--scope", scope]);
     }

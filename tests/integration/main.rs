@@ -28,3 +28,4 @@ mod post;
 mod replays;
 mod scale;
 mod seats;
+mod support;
