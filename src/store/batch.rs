@@ -263,7 +263,14 @@ impl Store {
                 if let Err(reason) = self.refuse_if_failed() {
                     return Err(GroupFailure::Failed(reason.to_string()));
                 }
+                let started = std::time::Instant::now();
                 self.apply(batches)?;
+                if self.commit.is_none() {
+                    // PostgreSQL: the transaction's commit is the durable step.
+                    self.metrics
+                        .flush_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                }
                 self.durable().map_err(GroupFailure::Commit)?;
                 self.synced.fetch_max(mark, Ordering::SeqCst);
                 Ok(())
@@ -313,7 +320,11 @@ impl Store {
         };
         self.db.transaction(&trees, &run).map_err(|e| match e {
             TxError::Backend(e) => GroupFailure::Backend(e),
-            TxError::Abort(_) | TxError::Sled(_) => GroupFailure::Aborted,
+            TxError::Abort(reason) => {
+                tracing::error!(%reason, "a write transaction gave up");
+                GroupFailure::Aborted
+            }
+            TxError::Sled(_) => GroupFailure::Aborted,
         })
     }
 }

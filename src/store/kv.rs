@@ -285,7 +285,8 @@ impl Tree {
         })
     }
 
-    /// Removes `key` on its own, outside the write path (tools and tests).
+    /// Removes `key` on its own, outside the write path (tests).
+    #[cfg(test)]
     pub(crate) fn remove(&self, key: impl AsRef<[u8]>) -> Result<()> {
         self.guard.watch(match &self.inner {
             Inner::Sled(t) => t.remove(key.as_ref()).map(drop).map_err(Error::from),
@@ -342,12 +343,7 @@ impl Tree {
         self.iter().next().transpose()
     }
 
-    /// The last entry.
-    pub(crate) fn last(&self) -> Result<Option<(IVec, IVec)>> {
-        self.iter().rev().next().transpose()
-    }
-
-    /// Whether the tree has no entry.
+    /// Whether the tree has no entry (reads one entry at most).
     pub(crate) fn is_empty(&self) -> Result<bool> {
         Ok(self.first()?.is_none())
     }
@@ -388,6 +384,7 @@ impl Iter {
     }
 
     /// The keys only.
+    #[cfg(test)]
     pub(crate) fn keys(self) -> impl Iterator<Item = Result<IVec>> {
         self.map(|e| e.map(|(k, _)| k))
     }

@@ -25,6 +25,7 @@ pub(crate) mod records;
 pub(crate) mod seats;
 #[cfg(test)]
 mod tests;
+pub(crate) mod transfer;
 
 pub(crate) use batch::WriteBatch;
 pub(crate) use merchant::{AuditFilter, LicenseFilter};

@@ -516,6 +516,23 @@ impl TestApp {
         try_spawn(config, dir).expect("the app restarts")
     }
 
+    /// Waits (bounded) for the app to stop by itself, as after a storage failure: the error it
+    /// stopped with (what `main` turns into a non-zero exit), or `Ok` for a clean stop.
+    pub(crate) fn wait_for_exit(mut self) -> Result<(), String> {
+        self.agent = None;
+        self.handle = None;
+        let thread = self.thread.take().expect("running");
+        let deadline = Instant::now() + START_STOP_LIMIT;
+        while !thread.is_finished() {
+            assert!(Instant::now() < deadline, "the app did not stop by itself");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        match thread.join() {
+            Ok(result) => result.map_err(|e| format!("{e:#}")),
+            Err(_) => Err("the app thread panicked".into()),
+        }
+    }
+
     fn shutdown(&mut self) {
         // Close pooled keep-alive connections so the graceful stop does not wait for them.
         self.agent = None;

@@ -70,6 +70,8 @@ fn a_full_disk_stops_the_service_with_the_reason_and_loses_nothing_it_acknowledg
         return;
     };
     let data_dir = disk.0.join("data");
+    // About sled's files on a full disk: sled whatever backend the suite runs on.
+    crate::support::pin_sled(&data_dir);
     let log = dir.path().join("server.log");
     let mut server = Server::start(&data_dir, log.clone(), &[("KOOLICENSE_LOG", "info")]);
     let agent = client();

@@ -32,7 +32,6 @@ use crate::settings::Secret;
 mod locks;
 mod table;
 
-pub(crate) use locks::key64;
 pub(crate) use locks::{AdvisoryGuard, AdvisoryLocks};
 pub(crate) use table::{Cursor, Table};
 

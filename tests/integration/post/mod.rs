@@ -4,7 +4,7 @@
 pub(crate) mod codes;
 pub(crate) mod fake_market;
 pub(crate) mod online;
-mod outbox;
+pub(crate) mod outbox;
 mod replays;
 mod revocations;
 mod scheme_b;

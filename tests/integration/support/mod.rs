@@ -30,6 +30,15 @@ pub(crate) fn pin_sled(data_dir: &Path) {
     std::fs::write(file, "sled").expect("write the backend file");
 }
 
+/// Points `data_dir` at an existing database (a second instance on the same data).
+pub(crate) fn use_database(data_dir: &Path, url: &str) {
+    let file = url_file(data_dir);
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent).expect("create the parent directory");
+    }
+    std::fs::write(file, url).expect("write the database URL file");
+}
+
 /// The PostgreSQL database of `data_dir` (created on first use), when the suite runs on it.
 pub(crate) fn database_of(data_dir: &Path) -> Option<String> {
     let file = url_file(data_dir);
@@ -59,7 +68,6 @@ pub(crate) fn storage_of(data_dir: &Path) -> StorageSettings {
     if let Some(url) = database_of(data_dir) {
         storage.backend = StorageBackend::Postgres;
         storage.postgres_url = Some(Secret::new(url));
-        storage.postgres_pool_size = 4;
     }
     storage
 }

@@ -18,13 +18,13 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The server of this process: how to reach it as its administrator.
-pub struct Server {
+pub(crate) struct Server {
     /// A connection string for the `postgres` database as superuser.
     admin: String,
 }
 
 /// The server, started on first call; `None` (with the reason) when there is none.
-pub fn available() -> Result<&'static Server, String> {
+pub(crate) fn available() -> Result<&'static Server, String> {
     static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
     SERVER
         .get_or_init(|| match std::env::var("KOOLICENSE_TEST_DATABASE_URL") {
@@ -37,7 +37,7 @@ pub fn available() -> Result<&'static Server, String> {
 
 /// The server or a loud skip: prints why and returns `None`, or panics under
 /// `KOOLICENSE_REQUIRE_ALL=1`.
-pub fn or_skip(what: &str) -> Option<&'static Server> {
+pub(crate) fn or_skip(what: &str) -> Option<&'static Server> {
     match available() {
         Ok(server) => Some(server),
         Err(why) => {
@@ -54,7 +54,7 @@ pub fn or_skip(what: &str) -> Option<&'static Server> {
 
 impl Server {
     /// A fresh, empty database; its connection string.
-    pub fn new_database(&self) -> String {
+    pub(crate) fn new_database(&self) -> String {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let mut client = connect(&self.admin).expect("connect to the test server");
         client
@@ -65,7 +65,7 @@ impl Server {
 }
 
 /// Connects with `url` (no TLS: the server is local).
-pub fn connect(url: &str) -> Result<postgres::Client, postgres::Error> {
+pub(crate) fn connect(url: &str) -> Result<postgres::Client, postgres::Error> {
     url.parse::<postgres::Config>()?.connect(postgres::NoTls)
 }
 

@@ -63,6 +63,7 @@ impl Table {
         Ok(())
     }
 
+    #[cfg(test)]
     pub(crate) fn remove(&self, key: &[u8]) -> Result<()> {
         self.query(
             format!("DELETE FROM {} WHERE k = $1", self.name),
