@@ -20,6 +20,7 @@ mod helpers;
 mod keys;
 mod lifecycle;
 mod market;
+mod migrate_to_postgres;
 mod ops_access;
 mod ops_backup;
 mod ops_delisting;

@@ -138,6 +138,7 @@ fn a_full_disk_stops_the_service_with_the_reason_and_loses_nothing_it_acknowledg
     // On a healthy disk every acknowledged license is there, byte-identical.
     let healthy = dir.path().join("healthy");
     copy_tree(&data_dir, &healthy);
+    crate::support::pin_sled(&healthy);
     drop(disk);
     let server = Server::start(&healthy, dir.path().join("restarted.log"), &[]);
     for (order, instance, license) in &acknowledged {
