@@ -66,7 +66,7 @@ impl Store {
             tracing::info!(licenses, events, "records migrated");
         }
         self.meta
-            .insert(VERSION_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+            .insert(VERSION_KEY, SCHEMA_VERSION.to_be_bytes())?;
         Ok(self.durable()?)
     }
 

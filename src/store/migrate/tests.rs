@@ -366,7 +366,7 @@ fn a_database_of_a_newer_schema_is_refused() {
     let store = Store::open(dir.path(), 8).expect("open");
     store
         .meta
-        .insert(VERSION_KEY, &(SCHEMA_VERSION + 1).to_be_bytes())
+        .insert(VERSION_KEY, (SCHEMA_VERSION + 1).to_be_bytes())
         .expect("newer");
     store.close().expect("close");
     drop(store);
