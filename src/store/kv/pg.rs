@@ -28,6 +28,8 @@ use crate::settings::Secret;
 mod locks;
 mod session;
 mod table;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use locks::{AdvisoryGuard, AdvisoryLocks};
 pub(crate) use session::{Driver, Param, Pool, Session};

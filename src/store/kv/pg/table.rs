@@ -20,6 +20,8 @@ use super::{describe, table_name, transient, Database, Param, Session};
 /// Rows the first page of a scan reads; later pages read [`PAGE`].
 const FIRST_PAGE: i64 = 64;
 const PAGE: i64 = 1_000;
+/// The table whose entries are written once (see `PgTxn::flush`).
+const IDEMPOTENCY: &str = "kv_idempotency";
 /// Runs of a transaction that met a deadlock or a serialisation failure.
 const ATTEMPTS: usize = 5;
 
@@ -271,14 +273,28 @@ impl PgTxn<'_> {
         for (tree, (keys, values, removed)) in per_tree {
             let name = self.tables[tree].name.clone();
             if !keys.is_empty() {
+                let count = keys.len();
+                // An idempotency entry is written once: one holding another answer means
+                // another instance applied the same call (its lock failed to exclude this
+                // one), so the transaction gives up rather than overwrite it.
+                let once = name == IDEMPOTENCY;
+                let guard = match once {
+                    true => format!(" WHERE {name}.v = excluded.v RETURNING k"),
+                    false => String::new(),
+                };
                 let sql = format!(
                     "INSERT INTO {name} (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
-                     ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+                     ON CONFLICT (k) DO UPDATE SET v = excluded.v{guard}"
                 );
-                self.run(
+                let rows = self.run(
                     sql,
                     vec![Param::BytesArray(keys), Param::BytesArray(values)],
                 )?;
+                if once && rows.len() != count {
+                    return Err(TxError::Abort(
+                        "an idempotency entry already holds another answer".into(),
+                    ));
+                }
             }
             if !removed.is_empty() {
                 let sql = format!("DELETE FROM {name} WHERE k = ANY($1)");

@@ -1,0 +1,114 @@
+//! The rules several instances rely on, at the store, against a throwaway PostgreSQL (the
+//! integration harness's; skipped loudly without server binaries): two stores on one database
+//! stand for two instances.
+
+#[path = "../../../../tests/integration/support/postgres.rs"]
+mod harness;
+
+use std::time::Duration;
+
+use super::Connection;
+use crate::settings::Secret;
+use crate::store::kv::ReadFault;
+use crate::store::market_records::{JobKind, JobState, OutboxJob};
+use crate::store::{Store, WriteBatch};
+
+/// Two stores on one fresh database, or `None` (said loudly) without a server.
+fn two_instances(test: &str) -> Option<(Store, Store)> {
+    let server = harness::or_skip(test)?;
+    let connection = Connection {
+        url: Secret::new(server.new_database()),
+        pool_size: 2,
+    };
+    let open = || Store::open_postgres(&connection, ReadFault::default()).expect("open");
+    Some((open(), open()))
+}
+
+fn idempotency(key: &str, value: &str) -> WriteBatch {
+    WriteBatch {
+        idempotency: vec![(key.to_owned(), value.as_bytes().to_vec())],
+        ..WriteBatch::default()
+    }
+}
+
+#[test]
+fn an_idempotency_entry_is_written_once_and_another_answer_never_replaces_it() {
+    let Some((a, b)) = two_instances("idempotency entries written once") else {
+        return;
+    };
+    a.write(idempotency("km/order/O-1", "license-1"))
+        .expect("first");
+    b.write(idempotency("km/order/O-1", "license-1"))
+        .expect("the same answer again is harmless");
+    assert!(
+        b.write(idempotency("km/order/O-1", "license-2")).is_err(),
+        "another answer for an applied call is refused"
+    );
+    assert!(b.failure().reason().is_some(), "and fails that store");
+    assert_eq!(
+        a.idempotency("km/order/O-1").expect("read"),
+        Some(b"license-1".to_vec())
+    );
+}
+
+#[test]
+fn a_nonce_is_accepted_by_one_instance_only() {
+    let Some((a, b)) = two_instances("a shared nonce cache") else {
+        return;
+    };
+    let window = 60_000;
+    assert!(a.remember_nonce("n-1", 1_000, 1_000, window).expect("a"));
+    assert!(!b.remember_nonce("n-1", 1_000, 1_000, window).expect("b"));
+    assert!(!a
+        .remember_nonce("n-1", 1_000, 2_000, window)
+        .expect("a again"));
+    // Once outside the window the entry may be replaced, once.
+    let later = 1_000 + 2 * window as i64;
+    assert!(b
+        .remember_nonce("n-1", later, later, window)
+        .expect("expired"));
+    assert!(!a
+        .remember_nonce("n-1", later, later, window)
+        .expect("replay"));
+}
+
+#[test]
+fn a_pending_job_is_claimed_by_one_instance_until_released_or_its_lease_lapses() {
+    let Some((a, b)) = two_instances("outbox claims") else {
+        return;
+    };
+    let now = chrono::Utc::now();
+    let job = OutboxJob {
+        id: a.next_job_id().expect("id"),
+        key: "order/I-1".into(),
+        kind: JobKind::QueryOrder {
+            instance_id: "I-1".into(),
+            order_id: "O-1".into(),
+            order_line_id: "O-1-000001".into(),
+        },
+        state: JobState::Pending,
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+        done_at: None,
+    };
+    a.write(WriteBatch {
+        jobs: vec![job.clone()],
+        ..WriteBatch::default()
+    })
+    .expect("job");
+    let lease = Duration::from_secs(60);
+    assert!(a.claim_job(job.id, lease).expect("a claims"));
+    assert!(!b.claim_job(job.id, lease).expect("b waits"));
+    a.release_job(job.id).expect("release");
+    assert!(b
+        .claim_job(job.id, Duration::from_millis(1))
+        .expect("b claims"));
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(
+        a.claim_job(job.id, lease).expect("lapsed"),
+        "a claim whose lease lapsed is taken over"
+    );
+}
