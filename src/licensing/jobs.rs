@@ -82,18 +82,12 @@ impl Jobs {
         kind: JobKind,
         now: DateTime<Utc>,
     ) -> Result<OutboxJob, StoreError> {
-        Ok(OutboxJob {
-            id: store.next_job_id()?,
-            key: key.to_string(),
+        Ok(OutboxJob::pending(
+            store.next_job_id()?,
+            key.to_string(),
             kind,
-            state: JobState::Pending,
-            attempts: 0,
-            next_attempt_at: now,
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-            done_at: None,
-        })
+            now,
+        ))
     }
 
     /// The in-process write lock of the jobs.

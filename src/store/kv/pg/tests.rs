@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::Connection;
 use crate::settings::Secret;
 use crate::store::kv::ReadFault;
-use crate::store::market_records::{JobKind, JobState, OutboxJob};
+use crate::store::market_records::{JobKind, OutboxJob};
 use crate::store::{Store, WriteBatch};
 
 /// Two stores on one fresh database, or `None` (said loudly) without a server.
@@ -77,23 +77,16 @@ fn a_pending_job_is_claimed_by_one_instance_until_released_or_its_lease_lapses()
     let Some((a, b)) = two_instances("outbox claims") else {
         return;
     };
-    let now = chrono::Utc::now();
-    let job = OutboxJob {
-        id: a.next_job_id().expect("id"),
-        key: "order/I-1".into(),
-        kind: JobKind::QueryOrder {
+    let job = OutboxJob::pending(
+        a.next_job_id().expect("id"),
+        "order/I-1".into(),
+        JobKind::QueryOrder {
             instance_id: "I-1".into(),
             order_id: "O-1".into(),
             order_line_id: "O-1-000001".into(),
         },
-        state: JobState::Pending,
-        attempts: 0,
-        next_attempt_at: now,
-        last_error: None,
-        created_at: now,
-        updated_at: now,
-        done_at: None,
-    };
+        chrono::Utc::now(),
+    );
     a.write(WriteBatch {
         jobs: vec![job.clone()],
         ..WriteBatch::default()
