@@ -1,11 +1,11 @@
-//! Durable storage: the sled database, one named tree per index, and ONE write path
+//! Durable storage: the database (sled, or PostgreSQL), one named tree per index, and ONE write path
 //! ([`WriteBatch`] → [`Store::write`]: the combiner groups concurrent batches into one
 //! transaction, the group commit makes it durable) used by every writer, so nothing is
 //! acknowledged before it is on disk. Typed keys ([`keys`]) and the per-key locks ([`locks`])
 //! that make read-check-write sequences race-free live here too.
 //!
-//! Every method blocks; async callers run them on the blocking pool. The interface is
-//! deliberately narrow (records and batches in, records out) so another backend can follow.
+//! Every method blocks; async callers run them on the blocking pool. The trees are ordered
+//! key-value trees on sled or PostgreSQL ([`kv`]), so everything here is the same on both.
 
 pub(crate) mod backup;
 mod batch;
