@@ -120,6 +120,9 @@ pub struct StorageSettings {
     pub postgres_url: Option<Secret>,
     /// PostgreSQL connections per instance (besides a few holding the per-key locks).
     pub postgres_pool_size: usize,
+    /// Extra CA certificates (PEM) to verify the database's certificate when the URL says
+    /// `sslmode=require` (a managed database's own CA); the Mozilla roots are always trusted.
+    pub postgres_ca_file: Option<PathBuf>,
 }
 
 impl Default for StorageSettings {
@@ -130,6 +133,7 @@ impl Default for StorageSettings {
             backend: StorageBackend::Sled,
             postgres_url: None,
             postgres_pool_size: storage::DEFAULT_POOL_SIZE,
+            postgres_ca_file: None,
         }
     }
 }

@@ -315,6 +315,7 @@ pub(crate) fn open_store(
             let connection = Connection {
                 url: url.clone(),
                 pool_size: storage.postgres_pool_size,
+                ca_file: storage.postgres_ca_file.clone(),
             };
             let store = Store::open_postgres(&connection, read_fault)
                 .with_context(|| format!("while opening the database {}", redact(url.expose())))?;

@@ -21,6 +21,9 @@ pub(crate) struct MigrateArgs {
     /// The empty PostgreSQL database to fill.
     #[arg(long, env = "KOOLICENSE_DATABASE_URL", hide_env_values = true)]
     database_url: String,
+    /// Extra CA certificates (PEM) to verify the database with `sslmode=require`.
+    #[arg(long, env = "KOOLICENSE_DATABASE_CA_FILE")]
+    database_ca_file: Option<PathBuf>,
 }
 
 /// Copies, checks, and prints what was copied.
@@ -33,7 +36,11 @@ pub(crate) fn migrate(args: &MigrateArgs) -> anyhow::Result<ExitCode> {
             args.from_sled.display()
         )
     })?;
-    let connection = pg::Connection { url, pool_size: 2 };
+    let connection = pg::Connection {
+        url,
+        pool_size: 2,
+        ca_file: args.database_ca_file.clone(),
+    };
     let target = kv::Db::open_postgres(&connection, std::sync::Arc::new(Failure::default()))
         .with_context(|| format!("while opening {shown}"))?;
     let copied = source

@@ -22,6 +22,7 @@ const ENV_VARS: &[(&str, &str)] = &[
         "storage.backend (sled or postgres)",
     ),
     ("KOOLICENSE_DATABASE_URL", "storage.postgres_url"),
+    ("KOOLICENSE_DATABASE_CA_FILE", "storage.postgres_ca_file"),
     (
         "KOOLICENSE_DATABASE_POOL_SIZE",
         "storage.postgres_pool_size",

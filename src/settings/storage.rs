@@ -45,6 +45,7 @@ pub(super) fn apply_env(
     match name {
         "KOOLICENSE_STORAGE_BACKEND" => storage.backend = value.parse().map_err(bad)?,
         "KOOLICENSE_DATABASE_URL" => storage.postgres_url = Some(Secret::new(value.trim())),
+        "KOOLICENSE_DATABASE_CA_FILE" => storage.postgres_ca_file = Some(value.into()),
         "KOOLICENSE_DATABASE_POOL_SIZE" => {
             storage.postgres_pool_size = value.parse().map_err(|e| bad(format!("{e}")))?;
         }

@@ -73,6 +73,8 @@ pub(crate) struct Connection {
     pub(crate) url: Secret,
     /// Connections for queries and writes.
     pub(crate) pool_size: usize,
+    /// Extra CA certificates (PEM) for `sslmode=require`.
+    pub(crate) ca_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -80,6 +82,7 @@ impl std::fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("url", &redact(self.url.expose()))
             .field("pool_size", &self.pool_size)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -148,7 +151,7 @@ pub(crate) struct Database {
 impl Database {
     /// Connects, applies the migrations not applied yet and checks every tree's table.
     pub(crate) fn open(connection: &Connection) -> Result<Database> {
-        let driver = Driver::new(&connection.url)?;
+        let driver = Driver::new(&connection.url, connection.ca_file.as_deref())?;
         let session = driver.connect()?;
         migrate(&session)?;
         let database = Database {

@@ -3,12 +3,18 @@
 //! for from whatever thread), and the bounded pool ([`Pool`]).
 
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, NoTls, Row, Socket};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::super::{Error, Result};
 use super::{describe, redact};
@@ -51,11 +57,54 @@ impl Drop for Runtime {
 #[derive(Clone)]
 pub(crate) struct Driver {
     config: tokio_postgres::Config,
+    /// TLS, when the URL asks for it (`sslmode=require`).
+    tls: Option<MakeRustlsConnect>,
     runtime: Arc<Runtime>,
 }
 
+/// TLS that verifies the server's certificate against the Mozilla roots and the certificates
+/// in `ca_file` (a managed database's own CA).
+fn tls(ca_file: Option<&Path>) -> Result<MakeRustlsConnect> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = ca_file {
+        let bad = |e: &dyn std::fmt::Display| {
+            Error::Postgres(format!("cannot read the CA file {}: {e}", path.display()))
+        };
+        for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))? {
+            roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Postgres(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// Connects with `tls` and drives the session on the current runtime.
+async fn open<T>(
+    config: tokio_postgres::Config,
+    tls: T,
+) -> std::result::Result<Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config.connect(tls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %describe(&e), "PostgreSQL session ended");
+        }
+    });
+    Ok(client)
+}
+
 impl Driver {
-    pub(super) fn new(url: &Secret) -> Result<Driver> {
+    pub(super) fn new(url: &Secret, ca_file: Option<&Path>) -> Result<Driver> {
         let mut config: tokio_postgres::Config =
             url.expose().parse().map_err(|e: tokio_postgres::Error| {
                 Error::Postgres(format!(
@@ -67,6 +116,10 @@ impl Driver {
             .application_name("koolicense")
             .connect_timeout(Duration::from_secs(10))
             .keepalives_idle(Duration::from_secs(30));
+        let tls = match config.get_ssl_mode() {
+            SslMode::Require => Some(tls(ca_file)?),
+            _ => None,
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("koolicense-pg")
@@ -75,6 +128,7 @@ impl Driver {
             .map_err(|e| Error::Postgres(format!("cannot start the driver's runtime: {e}")))?;
         Ok(Driver {
             config,
+            tls,
             runtime: Arc::new(Runtime(Some(runtime))),
         })
     }
@@ -99,14 +153,12 @@ impl Driver {
 
     /// Opens a session with `synchronous_commit = on`, checked.
     pub(crate) fn connect(&self) -> Result<Session> {
-        let config = self.config.clone();
+        let (config, tls) = (self.config.clone(), self.tls.clone());
         let client = self.block(async move {
-            let (client, connection) = config.connect(NoTls).await?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::warn!(error = %describe(&e), "PostgreSQL session ended");
-                }
-            });
+            let client = match tls {
+                Some(tls) => open(config, tls).await?,
+                None => open(config, NoTls).await?,
+            };
             client.batch_execute("SET synchronous_commit TO on").await?;
             let setting: String = client
                 .query_one("SHOW synchronous_commit", &[])

@@ -19,6 +19,7 @@ fn two_instances(test: &str) -> Option<(Store, Store)> {
     let connection = Connection {
         url: Secret::new(server.new_database()),
         pool_size: 2,
+        ca_file: None,
     };
     let open = || Store::open_postgres(&connection, ReadFault::default()).expect("open");
     Some((open(), open()))
@@ -104,4 +105,28 @@ fn a_pending_job_is_claimed_by_one_instance_until_released_or_its_lease_lapses()
         a.claim_job(job.id, lease).expect("lapsed"),
         "a claim whose lease lapsed is taken over"
     );
+}
+
+#[test]
+fn sslmode_require_connects_over_tls_or_not_at_all() {
+    let Some(server) = harness::or_skip("TLS required") else {
+        return;
+    };
+    // The throwaway server has no TLS: a session that requires it is refused, never plaintext.
+    let url = format!("{} sslmode=require", server.new_database());
+    let open = |ca_file: Option<&str>| {
+        let connection = Connection {
+            url: Secret::new(url.clone()),
+            pool_size: 1,
+            ca_file: ca_file.map(Into::into),
+        };
+        Store::open_postgres(&connection, ReadFault::default())
+            .map(drop)
+            .expect_err("no TLS, no session")
+            .to_string()
+    };
+    let refused = open(None);
+    assert!(refused.to_lowercase().contains("tls"), "{refused}");
+    let missing = open(Some("/nonexistent/ca.pem"));
+    assert!(missing.contains("cannot read the CA file"), "{missing}");
 }
