@@ -105,8 +105,11 @@ struct Fixture {
 /// Writes a schema-1 database of `count` licenses under `data_dir`: some reissued (two
 /// tokens), some revoked, suspended or released, two audit events per license.
 fn write_schema1(data_dir: &Path, count: u8) -> Fixture {
+    // No background flusher: it would hold the database's file lock for up to its period after
+    // the fixture is dropped, and the store opened next would find it locked.
     let db = sled::Config::new()
         .path(data_dir.join("db").join("v1"))
+        .flush_every_ms(None)
         .open()
         .expect("sled");
     let tree = |name: &str| db.open_tree(name).expect("tree");
