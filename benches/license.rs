@@ -9,6 +9,11 @@
 //!   into sled and waits for the group commit, and answers the same body (see
 //!   `koolicense::bench_support`).
 //!
+//! * the same service on PostgreSQL (`storage.backend = "postgres"`), one instance and two
+//!   instances on one database (clients split between them), on a throwaway server started
+//!   like the test harness's (`tests/integration/support/postgres.rs`); without server
+//!   binaries these runs say so and are left out.
+//!
 //! For each concurrency (16 and 64) and each server, N client threads, each with its own
 //! keep-alive connection (one `ureq::Agent` per thread), run a closed loop: warm-up, then a timed
 //! window in which every request is recorded. Every getLicense carries a new orderId, so every
@@ -21,7 +26,8 @@
 //! * `KOOLICENSE_BENCH_SECS`: measured seconds per run (default 4);
 //! * `KOOLICENSE_BENCH_WARMUP_SECS`: warm-up seconds per run (default 1);
 //! * `KOOLICENSE_BENCH_CONCURRENCY`: comma-separated client counts (default `16,64`);
-//! * `KOOLICENSE_BENCH_TARGETS`: `ceiling`, `getLicense` or both (default), e.g. to profile one;
+//! * `KOOLICENSE_BENCH_TARGETS`: any of `ceiling`, `getLicense`, `pg`, `pg2` (default: all), e.g.
+//!   to profile one;
 //! * `KOOLICENSE_BENCH_LOG`: the service's log filter (default `info`; `off` to disable);
 //! * `KOOLICENSE_BENCH_DIR`: parent directory of the temporary data (default `target/tmp`).
 //!
@@ -36,6 +42,10 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context};
 use koolicense::bench_support::{self, BenchServer, CEILING_PATH};
 
+#[path = "../tests/integration/support/postgres.rs"]
+#[allow(dead_code)]
+mod postgres;
+
 const MARKET_KEY: &str = "bench-market-key-5b0c1e";
 const WORKERS: usize = 2;
 /// No single request may take longer than this (the loops are bounded by time regardless).
@@ -48,6 +58,10 @@ const TARGET_P99_MS: f64 = 50.0;
 enum Target {
     Ceiling,
     GetLicense,
+    /// getLicense on PostgreSQL, one instance.
+    Postgres,
+    /// getLicense on PostgreSQL, two instances on one database.
+    PostgresTwo,
 }
 
 impl Target {
@@ -55,8 +69,17 @@ impl Target {
         match self {
             Target::Ceiling => "ceiling",
             Target::GetLicense => "getLicense",
+            Target::Postgres => "pg",
+            Target::PostgresTwo => "pg2",
         }
     }
+
+    const ALL: [Target; 4] = [
+        Target::Ceiling,
+        Target::GetLicense,
+        Target::Postgres,
+        Target::PostgresTwo,
+    ];
 }
 
 struct Config {
@@ -97,15 +120,14 @@ impl Config {
         let targets = match std::env::var("KOOLICENSE_BENCH_TARGETS") {
             Ok(v) => v
                 .split(',')
-                .map(|t| match t.trim() {
-                    "ceiling" => Ok(Target::Ceiling),
-                    "getLicense" => Ok(Target::GetLicense),
-                    other => Err(anyhow!(
-                        "unknown target {other:?} in KOOLICENSE_BENCH_TARGETS"
-                    )),
+                .map(|t| {
+                    Target::ALL
+                        .into_iter()
+                        .find(|target| target.name() == t.trim())
+                        .ok_or_else(|| anyhow!("unknown target {t:?} in KOOLICENSE_BENCH_TARGETS"))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?,
-            Err(_) => vec![Target::Ceiling, Target::GetLicense],
+            Err(_) => Target::ALL.to_vec(),
         };
         let measure = env_secs("KOOLICENSE_BENCH_SECS", 4.0)?;
         if measure.is_zero() {
@@ -200,7 +222,7 @@ fn client(
     loop {
         let url = match target {
             Target::Ceiling => format!("{base}{CEILING_PATH}"),
-            Target::GetLicense => {
+            Target::GetLicense | Target::Postgres | Target::PostgresTwo => {
                 let n = orders.fetch_add(1, Ordering::Relaxed);
                 let order = format!("CS{n:020}");
                 // A fresh businessId per call, shaped like the marketplace's (a UUID).
@@ -246,20 +268,32 @@ fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
     f64::from(sorted_us[index]) / 1e3
 }
 
+/// Sums the group-commit counters of `servers`.
+fn commit_stats(servers: &[&BenchServer]) -> (u64, u64) {
+    servers.iter().fold((0, 0), |(f, w), s| {
+        let (flushes, waiters) = s.commit_stats();
+        (f + flushes, w + waiters)
+    })
+}
+
+/// One measured run; client `i` talks to `servers[i % servers.len()]`.
 fn run(
     target: Target,
-    server: &BenchServer,
+    servers: &[&BenchServer],
     concurrency: usize,
     config: &Config,
     orders: &Arc<AtomicU64>,
 ) -> anyhow::Result<RunResult> {
-    let base = format!("http://127.0.0.1:{}", server.port());
+    let bases: Vec<String> = servers
+        .iter()
+        .map(|s| format!("http://127.0.0.1:{}", s.port()))
+        .collect();
     let start = Instant::now() + Duration::from_millis(100);
     let warm_end = start + config.warmup;
     let end = warm_end + config.measure;
     let threads = (0..concurrency)
         .map(|i| {
-            let (base, orders) = (base.clone(), Arc::clone(orders));
+            let (base, orders) = (bases[i % bases.len()].clone(), Arc::clone(orders));
             std::thread::Builder::new()
                 .name(format!("bench-client-{i}"))
                 .stack_size(256 * 1024)
@@ -268,7 +302,7 @@ fn run(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     std::thread::sleep(warm_end.saturating_duration_since(Instant::now()));
-    let (flushes_before, waiters_before) = server.commit_stats();
+    let (flushes_before, waiters_before) = commit_stats(servers);
     let (cpu_before, io_before) = (
         bench_support::process_cpu_secs(),
         bench_support::device_written_bytes(),
@@ -278,7 +312,7 @@ fn run(
         bench_support::process_cpu_secs(),
         bench_support::device_written_bytes(),
     );
-    let (flushes_after, waiters_after) = server.commit_stats();
+    let (flushes_after, waiters_after) = commit_stats(servers);
     let mut latencies = Vec::new();
     let (mut errors, mut first_error, mut body_len) = (0, None, 0);
     for thread in threads {
@@ -387,56 +421,82 @@ fn main() -> anyhow::Result<()> {
         bench_support::service_settings(&dir.path().join("service"), WORKERS, MARKET_KEY);
     let service = bench_support::service_server(settings, loopback()?)?;
     check_answer(&service)?;
+    let on_postgres = config
+        .targets
+        .iter()
+        .any(|t| matches!(t, Target::Postgres | Target::PostgresTwo));
+    let pg = match on_postgres {
+        true => start_postgres(dir.path(), &loopback)?,
+        false => Vec::new(),
+    };
 
     let orders = Arc::new(AtomicU64::new(1));
-    let mut table = Vec::new();
+    let mut table: Vec<(usize, Vec<(Target, RunResult)>)> = Vec::new();
     for &concurrency in &config.concurrency {
-        let mut row = (concurrency, None, None);
+        let mut row = Vec::new();
         for &target in &config.targets {
-            let server = match target {
-                Target::Ceiling => &ceiling,
-                Target::GetLicense => &service,
+            let servers: Vec<&BenchServer> = match target {
+                Target::Ceiling => vec![&ceiling],
+                Target::GetLicense => vec![&service],
+                Target::Postgres => pg.iter().take(1).collect(),
+                Target::PostgresTwo => pg.iter().take(2).collect(),
             };
-            let result = run(target, server, concurrency, &config, &orders)?;
-            print_run(target, concurrency, &result);
-            match target {
-                Target::Ceiling => row.2 = Some(result),
-                Target::GetLicense => row.1 = Some(result),
+            if servers.is_empty() {
+                continue;
             }
+            let result = run(target, &servers, concurrency, &config, &orders)?;
+            print_run(target, concurrency, &result);
+            row.push((target, result));
         }
-        table.push(row);
+        table.push((concurrency, row));
     }
     service.stop()?;
     ceiling.stop()?;
+    for server in pg {
+        server.stop()?;
+    }
 
     println!();
-    for (concurrency, s, c) in &table {
-        let part = |name: &str, r: &Option<RunResult>| match r {
-            Some(r) => format!(
-                "{name} {:.0} req/s p50 {:.1} ms p99 {:.1} ms",
-                r.rate, r.p50_ms, r.p99_ms
-            ),
-            None => format!("{name} not run"),
-        };
-        let ratio = match (s, c) {
-            (Some(s), Some(c)) => format!("{:.2}", s.rate / c.rate),
+    for (concurrency, row) in &table {
+        let rate = |t: Target| row.iter().find(|(r, _)| *r == t).map(|(_, r)| r.rate);
+        let parts: Vec<String> = row
+            .iter()
+            .map(|(t, r)| {
+                format!(
+                    "{} {:.0} req/s p50 {:.1} ms p99 {:.1} ms",
+                    t.name(),
+                    r.rate,
+                    r.p50_ms,
+                    r.p99_ms
+                )
+            })
+            .collect();
+        let ratio = |a: Target, b: Target| match (rate(a), rate(b)) {
+            (Some(a), Some(b)) => format!("{:.2}", a / b),
             _ => "-".to_owned(),
         };
         println!(
-            "concurrency {concurrency}: {} | {} | ratio {ratio}",
-            part("getLicense", s),
-            part("ceiling", c)
+            "concurrency {concurrency}: {} | getLicense/ceiling {} | pg/getLicense {} | pg2/getLicense {}",
+            parts.join(" | "),
+            ratio(Target::GetLicense, Target::Ceiling),
+            ratio(Target::Postgres, Target::GetLicense),
+            ratio(Target::PostgresTwo, Target::GetLicense),
         );
     }
     let errors: u64 = table
         .iter()
-        .flat_map(|(_, s, c)| [s, c])
-        .flatten()
-        .map(|r| r.errors)
+        .flat_map(|(_, row)| row.iter().map(|(_, r)| r.errors))
         .sum();
+    let table: Vec<(usize, Option<RunResult>)> = table
+        .into_iter()
+        .map(|(n, row)| {
+            let sled = row.into_iter().find(|(t, _)| *t == Target::GetLicense);
+            (n, sled.map(|(_, r)| r))
+        })
+        .collect();
     let highest = table
         .iter()
-        .filter_map(|(n, s, _)| s.as_ref().map(|s| (n, s)))
+        .filter_map(|(n, s)| s.as_ref().map(|s| (n, s)))
         .max_by_key(|(n, _)| **n);
     if let Some((concurrency, s)) = highest {
         let met = s.rate >= TARGET_RATE && s.p99_ms < TARGET_P99_MS && s.errors == 0;
@@ -450,6 +510,37 @@ fn main() -> anyhow::Result<()> {
         bail!("{errors} requests failed");
     }
     Ok(())
+}
+
+/// Two instances of the service on one fresh PostgreSQL database (the second signing with the
+/// first's key), each checked; none, said so, without a server.
+fn start_postgres(
+    dir: &std::path::Path,
+    loopback: &dyn Fn() -> anyhow::Result<TcpListener>,
+) -> anyhow::Result<Vec<BenchServer>> {
+    let server = match postgres::available() {
+        Ok(server) => server,
+        Err(why) => {
+            println!("SKIPPED the PostgreSQL runs: {why}");
+            return Ok(Vec::new());
+        }
+    };
+    let url = server.new_database();
+    let mut servers = Vec::new();
+    for name in ["pg-a", "pg-b"] {
+        let mut settings = bench_support::service_settings(&dir.join(name), WORKERS, MARKET_KEY);
+        settings.storage.backend = koolicense::settings::StorageBackend::Postgres;
+        settings.storage.postgres_url = Some(koolicense::settings::Secret::new(url.clone()));
+        settings.storage.postgres_pool_size = 16;
+        if name == "pg-b" {
+            settings.signing.key_file =
+                Some(koolicense::startup::dev_signing_key_path(&dir.join("pg-a")));
+        }
+        let service = bench_support::service_server(settings, loopback()?)?;
+        check_answer(&service)?;
+        servers.push(service);
+    }
+    Ok(servers)
 }
 
 /// One getLicense before measuring: the answer is `000000`, carries a license and a valid

@@ -14,10 +14,12 @@ mod env;
 mod post;
 mod revocation;
 mod seats;
+mod storage;
 pub(crate) use post::allowed_base_url;
 pub use post::{MarketplaceSettings, SchemeBReadingSetting};
 pub use revocation::RevocationSettings;
 pub use seats::SeatSettings;
+pub use storage::StorageBackend;
 
 /// A secret string: never printed by `Debug`, zeroed on drop.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
@@ -54,7 +56,7 @@ impl Drop for Secret {
 pub struct Settings {
     /// HTTP server.
     pub server: ServerSettings,
-    /// sled storage.
+    /// Storage: sled (default) or PostgreSQL.
     pub storage: StorageSettings,
     /// License signing key.
     pub signing: SigningSettings,
@@ -111,6 +113,16 @@ pub struct StorageSettings {
     pub data_dir: PathBuf,
     /// sled page-cache size in MiB (sled's own default of 1 GiB is too much for a small VM).
     pub cache_capacity_mb: u64,
+    /// `sled` (embedded, one process) or `postgres` (several instances on one database).
+    pub backend: StorageBackend,
+    /// The PostgreSQL database (`postgres://user:password@host:5432/db`) when `backend` is
+    /// `postgres`.
+    pub postgres_url: Option<Secret>,
+    /// PostgreSQL connections per instance (besides a few holding the per-key locks).
+    pub postgres_pool_size: usize,
+    /// Extra CA certificates (PEM) to verify the database's certificate when the URL says
+    /// `sslmode=require` (a managed database's own CA); the Mozilla roots are always trusted.
+    pub postgres_ca_file: Option<PathBuf>,
 }
 
 impl Default for StorageSettings {
@@ -118,6 +130,10 @@ impl Default for StorageSettings {
         StorageSettings {
             data_dir: PathBuf::from("./data"),
             cache_capacity_mb: 64,
+            backend: StorageBackend::Sled,
+            postgres_url: None,
+            postgres_pool_size: storage::DEFAULT_POOL_SIZE,
+            postgres_ca_file: None,
         }
     }
 }
@@ -363,6 +379,7 @@ impl Settings {
                 "storage.cache_capacity_mb must be at least 1".into(),
             ));
         }
+        storage::validate(self).map_err(invalid)?;
         post::validate(self)?;
         self.revocation.validate().map_err(invalid)?;
         self.seats.validate().map_err(invalid)?;

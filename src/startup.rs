@@ -26,9 +26,10 @@ use crate::marketplace::outbox::{OutboxWorker, RetryPolicy};
 use crate::marketplace::pool::CallPool;
 use crate::metrics::census::Censor;
 use crate::routes;
-use crate::settings::{Secret, Settings};
+use crate::settings::{Secret, Settings, StorageBackend};
 use crate::signing::Signer;
 use crate::state::AppState;
+use crate::store::kv::pg::{redact, Connection};
 use crate::store::records::KeyRecord;
 use crate::store::{KeyRegistration, Store};
 
@@ -49,6 +50,9 @@ pub struct StartOptions {
     pub rotate_key: bool,
     /// The clock of leases, deactivations and offline activation (tests advance it).
     pub clock: Clock,
+    /// Armed, it makes every storage read fail (tests prove the fail-stop with it).
+    #[doc(hidden)]
+    pub read_fault: crate::store_support::ReadFault,
 }
 
 /// A built, not yet running, application.
@@ -101,7 +105,13 @@ impl Application {
         options: StartOptions,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
-        let (shared, client) = prepare_state(settings, options)?;
+        // Opening storage blocks (PostgreSQL's client runs a runtime of its own, which may not
+        // start inside the caller's), so it runs on a thread of its own.
+        let (shared, client) = std::thread::scope(|s| {
+            s.spawn(|| prepare_state(settings, options))
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("opening storage panicked")))
+        })?;
         let state = shared.state.clone();
         let outbox = OutboxWorker::start(
             state.licensing.clone(),
@@ -229,8 +239,7 @@ pub(crate) fn prepare_state(
              host (127.0.0.0/8, ::1); list your proxies in api.trusted_proxies instead"
         );
     }
-    let store = Store::open(&data_dir, settings.storage.cache_capacity_mb)
-        .with_context(|| format!("while opening the database under {}", data_dir.display()))?;
+    let store = open_store(&settings, options.read_fault.clone())?;
     let signer = load_signer(&settings, &data_dir)?;
     let record = KeyRecord {
         kid: signer.kid().to_string(),
@@ -292,6 +301,32 @@ pub(crate) fn prepare_state(
     );
     let interface = web::Data::new(interface);
     Ok((Shared { state, interface }, client))
+}
+
+/// Opens the configured backend: sled under the data directory, or PostgreSQL.
+pub(crate) fn open_store(
+    settings: &Settings,
+    read_fault: crate::store_support::ReadFault,
+) -> anyhow::Result<Store> {
+    let storage = &settings.storage;
+    match (storage.backend, &storage.postgres_url) {
+        (StorageBackend::Postgres, Some(url)) => {
+            let connection = Connection {
+                url: url.clone(),
+                pool_size: storage.postgres_pool_size,
+                ca_file: storage.postgres_ca_file.clone(),
+            };
+            let store = Store::open_postgres(&connection, read_fault)
+                .with_context(|| format!("while opening the database {}", redact(url.expose())))?;
+            tracing::info!(database = %redact(url.expose()), "storage: PostgreSQL");
+            Ok(store)
+        }
+        _ => {
+            let data_dir = &storage.data_dir;
+            Store::open_with_fault(data_dir, storage.cache_capacity_mb, read_fault)
+                .with_context(|| format!("while opening the database under {}", data_dir.display()))
+        }
+    }
 }
 
 /// The core's tunable rules from the configuration.

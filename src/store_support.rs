@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::licensing::policy::{BindingKind, Policy};
 use crate::licensing::revocations::{self, ListCache};
 use crate::licensing::{create, NewLicense};
-use crate::settings::RevocationSettings;
+use crate::settings::{RevocationSettings, Settings, StorageSettings};
 use crate::signing::Signer;
 use crate::store::keys::IdemKey;
 use crate::store::records::{AuditEvent, KeyRecord, LicenseStatus, Origin};
@@ -213,8 +213,8 @@ fn issued_event(license_id: &str, order: &str, now: DateTime<Utc>) -> AuditEvent
 }
 
 /// The license records of a stopped app's database, as the API shows them.
-pub fn stored_licenses(data_dir: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
-    let store = Store::open(data_dir, 8)?;
+pub fn stored_licenses(storage: &StorageSettings) -> anyhow::Result<Vec<serde_json::Value>> {
+    let store = open(storage)?;
     let mut records = Vec::new();
     store.for_each_license(|record| {
         records.push(serde_json::to_value(&record).unwrap_or_default());
@@ -227,11 +227,23 @@ pub fn stored_licenses(data_dir: &Path) -> anyhow::Result<Vec<serde_json::Value>
 /// Moves licenses' creation (and the marketplace's audit events about them) the given number of
 /// days into the past, in a stopped app's database (the console's screenshots show a month).
 pub fn backdate(
-    data_dir: &Path,
+    storage: &StorageSettings,
     days_by_license: &std::collections::HashMap<String, i64>,
 ) -> anyhow::Result<()> {
-    let store = Store::open(data_dir, 8)?;
+    let store = open(storage)?;
     store.backdate(days_by_license)?;
     store.close()?;
     Ok(())
 }
+
+/// Opens the store `storage` describes (either backend).
+fn open(storage: &StorageSettings) -> anyhow::Result<Store> {
+    let settings = Settings {
+        storage: storage.clone(),
+        ..Settings::default()
+    };
+    crate::startup::open_store(&settings, ReadFault::default())
+}
+
+/// A switch that makes every storage read of an application fail (`StartOptions::read_fault`).
+pub use crate::store::kv::ReadFault;

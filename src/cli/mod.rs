@@ -1,6 +1,6 @@
 //! The `koolicense` command line: `serve` (default), key generation, offline issuance,
 //! verification, inspection, this machine's fingerprint, a signed KooMarket test call, and
-//! online backup / offline restore.
+//! online backup / offline restore, and the move from sled to PostgreSQL.
 
 /// `println!` for command output: a closed pipe (`| head`) ends the program quietly instead of
 /// panicking.
@@ -16,6 +16,7 @@ macro_rules! out {
 mod backup;
 mod call;
 mod marketplace;
+mod migrate;
 mod offline;
 mod seats;
 mod token;
@@ -67,6 +68,9 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Restore a snapshot into a new, empty data directory (the service stopped).
     Restore(backup::RestoreArgs),
+    /// Move a stopped service's sled database into an empty PostgreSQL database, then check
+    /// every tree's count and every license byte for byte.
+    Migrate(migrate::MigrateArgs),
     /// Turn an offline activation request into its response (through a running service).
     Activate(seats::ActivateArgs),
     /// Free the seat a license holds (merchant), or read a carried deactivation proof.
@@ -174,6 +178,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Marketplace(MarketplaceCommand::Health(args))) => marketplace::health(&args),
         Some(Command::Backup(args)) => backup::backup(&args),
         Some(Command::Restore(args)) => backup::restore(&args),
+        Some(Command::Migrate(args)) => migrate::migrate(&args),
         Some(Command::Activate(args)) => seats::activate(&args),
         Some(Command::Deactivate(args)) => seats::deactivate(&args),
         Some(Command::Token(command)) => token::run(&command, cli.serve.config.clone()),

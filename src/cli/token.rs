@@ -13,8 +13,9 @@ use serde_json::json;
 
 use super::ServeArgs;
 use crate::access::{new_token, TokenRegistry};
+use crate::startup::open_store;
 use crate::store::records::Scope;
-use crate::store::Store;
+use crate::store_support::ReadFault;
 
 /// `koolicense token`
 #[derive(Debug, Subcommand)]
@@ -92,15 +93,15 @@ pub(crate) fn run(command: &TokenCommand, config: Option<PathBuf>) -> anyhow::Re
     }
     .settings()?;
     let data_dir = &settings.storage.data_dir;
-    let store = Store::open(data_dir, settings.storage.cache_capacity_mb).map_err(|e| {
-        if e.to_string().contains("lock") {
+    let store = open_store(&settings, ReadFault::default()).map_err(|e| {
+        if format!("{e:#}").contains("could not acquire lock") {
             anyhow::anyhow!(
                 "the database under {} is held by a running koolicense service; stop it, or use \
                  --url http://<service> --token <write-scoped token> to go through the API",
                 data_dir.display()
             )
         } else {
-            anyhow::Error::new(e).context(format!("while opening {}", data_dir.display()))
+            e
         }
     })?;
     let registry = TokenRegistry::load(&store)?;

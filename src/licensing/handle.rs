@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use koolicense_verify::{PublicKey, Verifier};
+use parking_lot::MutexGuard;
 
 use super::directory::CodeDirectory;
 use super::jobs::Jobs;
 use super::policy::{Policies, Policy};
 use crate::signing::Signer;
 use crate::store::keys::LockKey;
-use crate::store::locks::KeyLocks;
+use crate::store::kv::pg::AdvisoryGuard;
+use crate::store::locks::{KeyGuard, KeyLocks};
 use crate::store::records::AuditEvent;
 use crate::store::{Store, WriteBatch};
 
@@ -77,10 +79,10 @@ impl Licensing {
         codes: Arc<dyn CodeDirectory>,
     ) -> Licensing {
         Licensing {
+            locks: Arc::new(KeyLocks::default().across_instances_of(&store)),
             store,
             signer,
             policies: Arc::new(policies),
-            locks: Arc::new(KeyLocks::default()),
             rules,
             codes,
             jobs: Jobs::default(),
@@ -119,8 +121,16 @@ impl Licensing {
     }
 
     /// Locks `key` until the guard is dropped.
-    pub(super) fn lock(&self, key: LockKey<'_>) -> parking_lot::MutexGuard<'_, ()> {
+    pub(super) fn lock(&self, key: LockKey<'_>) -> KeyGuard<'_> {
         self.locks.lock(key)
+    }
+
+    /// The outbox queue's write lock: in this process, and across instances on PostgreSQL.
+    pub(super) fn lock_jobs(&self) -> (MutexGuard<'_, ()>, Option<AdvisoryGuard<'_>>) {
+        (
+            self.jobs.write_lock(),
+            self.locks.across_instances("outbox/jobs"),
+        )
     }
 
     /// The policy of a product.

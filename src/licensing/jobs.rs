@@ -82,18 +82,17 @@ impl Jobs {
         kind: JobKind,
         now: DateTime<Utc>,
     ) -> Result<OutboxJob, StoreError> {
-        Ok(OutboxJob {
-            id: store.next_job_id()?,
-            key: key.to_string(),
+        Ok(OutboxJob::pending(
+            store.next_job_id()?,
+            key.to_string(),
             kind,
-            state: JobState::Pending,
-            attempts: 0,
-            next_attempt_at: now,
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-            done_at: None,
-        })
+            now,
+        ))
+    }
+
+    /// The in-process write lock of the jobs.
+    pub(super) fn write_lock(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.write_lock.lock()
     }
 
     /// Wakes the worker (after a batch with new or re-armed jobs is written).
@@ -120,7 +119,7 @@ impl Licensing {
         now: DateTime<Utc>,
     ) -> Result<RetryOutcome, LicensingError> {
         let outcome = {
-            let _w = self.jobs.write_lock.lock();
+            let _w = self.lock_jobs();
             let Some(mut job) = self.store.outbox_job(id)? else {
                 return Ok(RetryOutcome::NotFound);
             };
@@ -165,7 +164,7 @@ impl Licensing {
         let _instance = instance_id
             .as_deref()
             .map(|i| self.lock(LockKey::Instance(i)));
-        let _w = self.jobs.write_lock.lock();
+        let _w = self.lock_jobs();
         let Some(mut job) = self.store.outbox_job(id)? else {
             return Ok(());
         };

@@ -26,10 +26,15 @@ use super::client::MarketClient;
 use super::MarketError;
 use crate::licensing::{Attempt, Licensing, LicensingError};
 use crate::settings::MarketplaceSettings;
-use crate::store::market_records::{JobKind, OutboxJob};
+use crate::store::market_records::{JobKind, JobState, OutboxJob};
 
 /// The longest the worker sleeps without looking at the pending jobs again.
 const IDLE_POLL: Duration = Duration::from_secs(30);
+/// How long a claim on a job keeps other instances from sending it (PostgreSQL): longer than
+/// any attempt; a claim of an instance killed mid-attempt lapses after it and the job is retried.
+const CLAIM_LEASE: Duration = Duration::from_secs(120);
+/// How soon to look again when every due job was being sent by another instance.
+const CLAIMED_ELSEWHERE_POLL: Duration = Duration::from_secs(1);
 
 /// The retry policy of `[marketplace]`.
 #[derive(Clone, Copy, Debug)]
@@ -164,13 +169,41 @@ impl Worker {
                     .map(|j| (j.next_attempt_at - now).to_std().unwrap_or_default());
                 return Ok(next.map_or(IDLE_POLL, |n| n.min(IDLE_POLL)));
             }
+            let mut attempted = 0;
             for job in due {
                 if self.stopping() {
                     return Ok(Duration::ZERO);
                 }
-                self.attempt(&job)?;
+                attempted += usize::from(self.claim_and_attempt(&job, force, now)?);
+            }
+            if attempted == 0 {
+                return Ok(CLAIMED_ELSEWHERE_POLL);
             }
         }
+    }
+
+    /// Claims `job` (several instances may share the database) and, if it is still pending
+    /// and due once claimed, attempts it. Returns whether it did.
+    fn claim_and_attempt(
+        &self,
+        job: &OutboxJob,
+        force: bool,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<bool, LicensingError> {
+        let store = self.licensing.store();
+        if !store.claim_job(job.id, CLAIM_LEASE)? {
+            return Ok(false);
+        }
+        // Another instance may have sent or rescheduled it since the list was read.
+        let current = store
+            .outbox_job(job.id)?
+            .filter(|j| j.state == JobState::Pending && (force || j.next_attempt_at <= now));
+        let outcome = match &current {
+            Some(job) => self.attempt(job).map(|()| true),
+            None => Ok(false),
+        };
+        store.release_job(job.id)?;
+        outcome
     }
 
     fn attempt(&self, job: &OutboxJob) -> Result<(), LicensingError> {

@@ -118,7 +118,7 @@ impl Metrics {
         );
         registry.register(
             "storage_flush_duration_seconds",
-            "Durable flushes (sled flush and fsync) by duration",
+            "Durable flushes by duration (sled: its flush and fsync; PostgreSQL: a group's transaction up to its commit)",
             storage.flush_seconds.clone(),
         );
         registry.register(

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{post, LogFormat, Secret, Settings, SettingsError};
+use super::{post, storage, LogFormat, Secret, Settings, SettingsError};
 
 /// Every environment variable the service reads, with the setting it overrides.
 const ENV_VARS: &[(&str, &str)] = &[
@@ -17,6 +17,16 @@ const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("KOOLICENSE_DATA_DIR", "storage.data_dir"),
     ("KOOLICENSE_CACHE_CAPACITY_MB", "storage.cache_capacity_mb"),
+    (
+        "KOOLICENSE_STORAGE_BACKEND",
+        "storage.backend (sled or postgres)",
+    ),
+    ("KOOLICENSE_DATABASE_URL", "storage.postgres_url"),
+    ("KOOLICENSE_DATABASE_CA_FILE", "storage.postgres_ca_file"),
+    (
+        "KOOLICENSE_DATABASE_POOL_SIZE",
+        "storage.postgres_pool_size",
+    ),
     ("KOOLICENSE_SIGNING_KEY_FILE", "signing.key_file"),
     ("KOOLICENSE_KOOMARKET_PATH", "koomarket.path"),
     ("KOOLICENSE_KOOMARKET_KEY", "koomarket.keys (current key)"),
@@ -82,7 +92,7 @@ impl Settings {
             if !name.starts_with("KOOLICENSE_") || is_test_variable(name) {
                 continue;
             }
-            if post_env.apply(self, name, value)? {
+            if post_env.apply(self, name, value)? || storage::apply_env(self, name, value)? {
                 continue;
             }
             let bad = |message: String| SettingsError::Env {

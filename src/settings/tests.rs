@@ -152,3 +152,74 @@ fn the_deprecated_forwarded_for_switch_trusts_only_this_host() {
     assert!(nets.iter().all(|n| n.addr().is_loopback()), "{nets:?}");
     assert_eq!(nets.len(), 2);
 }
+
+#[test]
+fn the_postgres_backend_is_chosen_from_the_environment_and_needs_a_url() {
+    let s = Settings::load(
+        None,
+        &env(&[
+            ("KOOLICENSE_STORAGE_BACKEND", "postgres"),
+            (
+                "KOOLICENSE_DATABASE_URL",
+                "postgres://k@db.internal/koolicense",
+            ),
+            ("KOOLICENSE_DATABASE_POOL_SIZE", "3"),
+        ]),
+        &Overrides::default(),
+    )
+    .expect("load");
+    assert_eq!(s.storage.backend, StorageBackend::Postgres);
+    assert_eq!(s.storage.postgres_pool_size, 3);
+    let err = Settings::load(
+        None,
+        &env(&[("KOOLICENSE_STORAGE_BACKEND", "postgres")]),
+        &Overrides::default(),
+    )
+    .expect_err("no URL");
+    assert!(err.to_string().contains("postgres_url"), "{err}");
+    let err = Settings::load(
+        None,
+        &env(&[("KOOLICENSE_STORAGE_BACKEND", "mysql")]),
+        &Overrides::default(),
+    )
+    .expect_err("unknown backend");
+    assert!(err.to_string().contains("mysql"), "{err}");
+    let default = Settings::load(None, &[], &Overrides::default()).expect("load");
+    assert_eq!(
+        default.storage.backend,
+        StorageBackend::Sled,
+        "sled stays the default"
+    );
+}
+
+#[test]
+fn the_database_password_never_appears_in_debug_output_logs_or_errors() {
+    const PASSWORD: &str = "pw-Zq81-never-shown";
+    for url in [
+        format!("postgres://koolicense:{PASSWORD}@127.0.0.1:1/koolicense"),
+        format!("postgresql://127.0.0.1:1/koolicense?user=k&password={PASSWORD}"),
+        format!("host=127.0.0.1 port=1 user=k password={PASSWORD} dbname=koolicense"),
+    ] {
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("KOOLICENSE_STORAGE_BACKEND", "postgres"),
+                ("KOOLICENSE_DATABASE_URL", &url),
+            ]),
+            &Overrides::default(),
+        )
+        .expect("load");
+        let debug = format!("{s:?} {s:#?}");
+        assert!(!debug.contains(PASSWORD), "{debug}");
+        let redacted = crate::store::kv::pg::redact(&url);
+        assert!(!redacted.contains(PASSWORD), "{redacted}");
+        assert!(redacted.contains("127.0.0.1"), "{redacted}");
+        // Nothing listens on port 1: opening fails, and says where without the password.
+        let error = crate::startup::open_store(&s, Default::default())
+            .map(drop)
+            .expect_err("nothing listens on port 1");
+        let message = format!("{error:#} {error:?}");
+        assert!(!message.contains(PASSWORD), "{message}");
+        assert!(message.contains("127.0.0.1"), "{message}");
+    }
+}

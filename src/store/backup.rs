@@ -98,7 +98,7 @@ impl Store {
         for name in self.db.tree_names() {
             let tree = self.db.open_tree(&name)?;
             out.write_all(b"T").map_err(io)?;
-            item(&mut out, &name).map_err(io)?;
+            item(&mut out, name.as_bytes()).map_err(io)?;
             trees += 1;
             for entry in tree.iter() {
                 let (key, value) = entry?;

@@ -12,13 +12,12 @@
 //! sync starts only after the group's transaction committed, so nothing returns `Ok` before it is
 //! on disk.
 
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-use sled::Transactional;
 use std::sync::atomic::Ordering;
 
 use super::commit::CommitError;
 use super::encoding::{decode_license, encode_audit, encode_license};
 use super::index::{audit_postings, license_postings};
+use super::kv::{self, TxError, Txn};
 use super::market_records::{
     CodeRecord, JobState, OnlineInstance, OutboxJob, PendingCode, RejectedCall,
 };
@@ -133,7 +132,7 @@ pub(super) enum Tree {
 /// Why a group's write failed; every writer of the group gets it.
 #[derive(Clone, Debug)]
 pub(super) enum GroupFailure {
-    Sled(sled::Error),
+    Backend(kv::Error),
     Aborted,
     Panicked,
     Commit(CommitError),
@@ -147,7 +146,7 @@ impl From<GroupFailure> for StoreError {
             message: message.into(),
         };
         match failure {
-            GroupFailure::Sled(e) => StoreError::Sled(e),
+            GroupFailure::Backend(e) => StoreError::Backend(e),
             GroupFailure::Aborted => corrupt("aborted"),
             GroupFailure::Panicked => corrupt("panicked"),
             GroupFailure::Commit(e) => StoreError::Commit(e),
@@ -264,8 +263,15 @@ impl Store {
                 if let Err(reason) = self.refuse_if_failed() {
                     return Err(GroupFailure::Failed(reason.to_string()));
                 }
+                let started = std::time::Instant::now();
                 self.apply(batches)?;
-                self.commit.sync().map_err(GroupFailure::Commit)?;
+                if self.commit.is_none() {
+                    // PostgreSQL: the transaction's commit is the durable step.
+                    self.metrics
+                        .flush_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                }
+                self.durable().map_err(GroupFailure::Commit)?;
                 self.synced.fetch_max(mark, Ordering::SeqCst);
                 Ok(())
             },
@@ -280,69 +286,75 @@ impl Store {
         // A backup snapshot waits for this transaction, and this one for a running snapshot.
         let _gate = self.gate.read();
         let trees = self.write_trees();
-        trees
-            .as_slice()
-            .transaction(|view: &Vec<TransactionalTree>| {
-                let tree = |t: Tree| &view[t as usize];
-                let revocation_changes = batches.iter().filter(|b| b.revocation_changed).count();
-                if revocation_changes > 0 {
-                    let meta = tree(Tree::Meta);
-                    let seq = meta
-                        .get(REVOCATION_SEQUENCE)?
-                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                        .map_or(0, u64::from_be_bytes);
-                    let next = seq.saturating_add(revocation_changes as u64);
-                    meta.insert(REVOCATION_SEQUENCE, &next.to_be_bytes())?;
+        let run = |txn: &mut dyn Txn| -> std::result::Result<(), TxError> {
+            let revocation_changes = batches.iter().filter(|b| b.revocation_changed).count();
+            if revocation_changes > 0 {
+                let seq = txn
+                    .get(Tree::Meta as usize, REVOCATION_SEQUENCE)?
+                    .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                    .map_or(0, u64::from_be_bytes);
+                let next = seq.saturating_add(revocation_changes as u64);
+                txn.put(
+                    Tree::Meta as usize,
+                    REVOCATION_SEQUENCE,
+                    &next.to_be_bytes(),
+                )?;
+            }
+            let ids: Vec<&[u8]> = batches
+                .iter()
+                .flat_map(|b| b.licenses.iter().map(|l| l.id.as_slice()))
+                .collect();
+            txn.prefetch(Tree::Licenses as usize, &ids)?;
+            for batch in batches {
+                for license in &batch.licenses {
+                    put_license(license, txn)?;
                 }
-                for batch in batches {
-                    for license in &batch.licenses {
-                        put_license(license, &tree)?;
-                    }
-                    for (t, key, value) in &batch.puts {
-                        match value {
-                            Some(value) => tree(*t).insert(key.as_slice(), value.as_slice())?,
-                            None => tree(*t).remove(key.as_slice())?,
-                        };
-                    }
+                for (t, key, value) in &batch.puts {
+                    match value {
+                        Some(value) => txn.put(*t as usize, key, value)?,
+                        None => txn.remove(*t as usize, key)?,
+                    };
                 }
-                Ok::<_, ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e| match e {
-                TransactionError::Storage(e) => GroupFailure::Sled(e),
-                TransactionError::Abort(()) => GroupFailure::Aborted,
-            })
+            }
+            Ok(())
+        };
+        self.db.transaction(&trees, &run).map_err(|e| match e {
+            TxError::Backend(e) => GroupFailure::Backend(e),
+            TxError::Abort(reason) => {
+                tracing::error!(%reason, "a write transaction gave up");
+                GroupFailure::Aborted
+            }
+            TxError::Sled(_) => GroupFailure::Aborted,
+        })
     }
 }
 
 /// Puts a license record and keeps what depends on the record it replaces: the postings that
 /// changed and, when the revision moved, the replaced token in the history.
-fn put_license<'a>(
-    l: &LicenseWrite,
-    tree: &impl Fn(Tree) -> &'a TransactionalTree,
-) -> std::result::Result<(), ConflictableTransactionError<()>> {
-    let old = match tree(Tree::Licenses).insert(l.id.as_slice(), l.value.as_slice())? {
+fn put_license(l: &LicenseWrite, txn: &mut dyn Txn) -> std::result::Result<(), TxError> {
+    let old = match txn.replace(Tree::Licenses as usize, &l.id, &l.value)? {
         Some(bytes) => Some(decode_license(&bytes).map_err(|e| {
             tracing::error!(error = %e, "cannot read the license a write replaces");
-            ConflictableTransactionError::Abort(())
+            TxError::Abort(e.to_string())
         })?),
         None => None,
     };
-    let index = tree(Tree::Index);
+    let index = Tree::Index as usize;
     let old_postings = match &old {
         Some(old) if !l.fresh_index => license_postings(old),
         _ => Vec::new(),
     };
     for (gone, _) in &old_postings {
         if !l.postings.iter().any(|(key, _)| key == gone) {
-            index.remove(gone.as_slice())?;
+            txn.remove(index, gone)?;
         }
     }
     for (key, value) in l.postings.iter().filter(|p| !old_postings.contains(p)) {
-        index.insert(key.as_slice(), value.as_slice())?;
+        txn.put(index, key, value)?;
     }
     if let Some(old) = old.filter(|old| old.revision != l.revision) {
         let key = token_key(&old.license_id, old.revision);
-        tree(Tree::Tokens).insert(key, old.token.as_bytes())?;
+        txn.put(Tree::Tokens as usize, &key, old.token.as_bytes())?;
     }
     Ok(())
 }

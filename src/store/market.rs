@@ -6,7 +6,7 @@
 //! The one exception is the nonce cache: its compare-and-swap IS the replay check and is not
 //! synced on its own (see `koomarket::nonces` for why that is safe).
 
-use sled::Tree;
+use super::kv::{self, Tree};
 
 use super::market_records::{
     CodeRecord, JobState, OnlineInstance, OutboxJob, PendingCode, RejectedCall,
@@ -37,7 +37,7 @@ pub(crate) struct MarketTrees {
 
 impl MarketTrees {
     /// Opens (or creates) the trees.
-    pub(crate) fn open(db: &sled::Db) -> std::result::Result<MarketTrees, sled::Error> {
+    pub(crate) fn open(db: &kv::Db) -> kv::Result<MarketTrees> {
         Ok(MarketTrees {
             instances: db.open_tree(INSTANCES)?,
             codes: db.open_tree(CODES)?,
@@ -100,7 +100,7 @@ impl Store {
         max: usize,
     ) -> Result<(Vec<RejectedCall>, bool)> {
         let mut calls = Vec::new();
-        for value in self.market.rejected_calls.iter().values().rev() {
+        for value in self.market.rejected_calls.iter().rev().values() {
             let call: RejectedCall = decode(REJECTED_CALLS, &value?)?;
             if call.at < since {
                 return Ok((calls, false));
@@ -137,6 +137,17 @@ impl Store {
     pub(crate) fn next_job_id(&self) -> Result<u64> {
         // sled ids start at 0; keep 0 out of the visible ids.
         Ok(self.db.generate_id()? + 1)
+    }
+
+    /// Claims pending job `id` for this instance's worker for `lease` (see `kv::Db::claim_job`):
+    /// `false` while another instance is sending it.
+    pub(crate) fn claim_job(&self, id: u64, lease: std::time::Duration) -> Result<bool> {
+        Ok(self.db.claim_job(&id.to_be_bytes(), lease)?)
+    }
+
+    /// Gives up the claim of job `id` (its attempt is recorded).
+    pub(crate) fn release_job(&self, id: u64) -> Result<()> {
+        Ok(self.db.release_job(&id.to_be_bytes())?)
     }
 
     /// Every pending job (from the pending index, so done jobs cost nothing).

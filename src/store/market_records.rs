@@ -259,6 +259,24 @@ pub(crate) struct OutboxJob {
     pub(crate) done_at: Option<DateTime<Utc>>,
 }
 
+impl OutboxJob {
+    /// A new pending job, due at `now`.
+    pub(crate) fn pending(id: u64, key: String, kind: JobKind, now: DateTime<Utc>) -> OutboxJob {
+        OutboxJob {
+            id,
+            key,
+            kind,
+            state: JobState::Pending,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+            done_at: None,
+        }
+    }
+}
+
 /// What License 2.0 callbacks said about a code this service has not activated yet; the first
 /// activation applies it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

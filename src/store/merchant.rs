@@ -179,7 +179,7 @@ impl Store {
     }
 
     /// The postings starting with `prefix` whose id part sorts after `after`, in order.
-    fn postings_after(&self, prefix: &[u8], after: Option<&[u8]>) -> sled::Iter {
+    fn postings_after(&self, prefix: &[u8], after: Option<&[u8]>) -> super::kv::Iter {
         let start = match after {
             Some(id) => Bound::Excluded([prefix, id].concat()),
             None => Bound::Included(prefix.to_vec()),

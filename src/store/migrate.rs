@@ -11,7 +11,7 @@
 //! start interrupted half-way simply runs it again (records of both schemas read the same), and
 //! the version is recorded only after everything else is durable.
 
-use sled::IVec;
+use super::kv::{self, IVec};
 
 use super::batch::{token_key, LicenseWrite, Prepared, Tree};
 use super::encoding::{decode_audit, decode_license, encode_audit, is_json};
@@ -53,7 +53,7 @@ impl Store {
         if version == SCHEMA_VERSION {
             return Ok(());
         }
-        let fresh = self.meta.is_empty() && self.licenses.is_empty() && self.audit.is_empty();
+        let fresh = self.meta.is_empty()? && self.licenses.is_empty()? && self.audit.is_empty()?;
         if !fresh {
             tracing::info!(
                 from = version,
@@ -66,8 +66,8 @@ impl Store {
             tracing::info!(licenses, events, "records migrated");
         }
         self.meta
-            .insert(VERSION_KEY, &SCHEMA_VERSION.to_be_bytes())?;
-        Ok(self.commit.sync()?)
+            .insert(VERSION_KEY, SCHEMA_VERSION.to_be_bytes())?;
+        Ok(self.durable()?)
     }
 
     /// Re-encodes every license, writes its postings, and removes its current token from the
@@ -115,7 +115,7 @@ impl Store {
     /// in one transaction.
     fn in_chunks(
         &self,
-        tree: &sled::Tree,
+        tree: &kv::Tree,
         mut each: impl FnMut(&[u8], &[u8], &mut Prepared) -> Result<()>,
     ) -> Result<()> {
         let mut after: Option<IVec> = None;

@@ -1,11 +1,11 @@
-//! Durable storage: the sled database, one named tree per index, and ONE write path
+//! Durable storage: the database (sled, or PostgreSQL), one named tree per index, and ONE write path
 //! ([`WriteBatch`] → [`Store::write`]: the combiner groups concurrent batches into one
 //! transaction, the group commit makes it durable) used by every writer, so nothing is
 //! acknowledged before it is on disk. Typed keys ([`keys`]) and the per-key locks ([`locks`])
 //! that make read-check-write sequences race-free live here too.
 //!
-//! Every method blocks; async callers run them on the blocking pool. The interface is
-//! deliberately narrow (records and batches in, records out) so another backend can follow.
+//! Every method blocks; async callers run them on the blocking pool. The trees are ordered
+//! key-value trees on sled or PostgreSQL ([`kv`]), so everything here is the same on both.
 
 pub(crate) mod backup;
 mod batch;
@@ -15,6 +15,7 @@ mod encoding;
 pub(crate) mod failure;
 pub(crate) mod index;
 pub(crate) mod keys;
+pub(crate) mod kv;
 pub(crate) mod locks;
 pub(crate) mod market;
 pub(crate) mod market_records;
@@ -24,6 +25,7 @@ pub(crate) mod records;
 pub(crate) mod seats;
 #[cfg(test)]
 mod tests;
+pub(crate) mod transfer;
 
 pub(crate) use batch::WriteBatch;
 pub(crate) use merchant::{AuditFilter, LicenseFilter};
@@ -34,7 +36,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use sled::Tree;
+
+use self::kv::Tree;
 
 use self::batch::WriteCombiner;
 use self::commit::{CommitError, GroupCommit, SledFlusher};
@@ -70,6 +73,9 @@ pub(crate) enum StoreError {
     /// sled failed.
     #[error("database error: {0}")]
     Sled(#[from] sled::Error),
+    /// The backend (sled or PostgreSQL) failed; the store is failed.
+    #[error("database error: {0}")]
+    Backend(#[from] kv::Error),
     /// The group commit failed, so the write is not known to be durable.
     #[error("durable commit failed: {0}")]
     Commit(#[from] CommitError),
@@ -119,7 +125,7 @@ pub(crate) enum KeyRegistration {
 /// The storage handle (cheap to clone).
 #[derive(Clone)]
 pub(crate) struct Store {
-    db: sled::Db,
+    db: kv::Db,
     meta: Tree,
     licenses: Tree,
     tokens: Tree,
@@ -134,7 +140,8 @@ pub(crate) struct Store {
     market: market::MarketTrees,
     /// Trees of leases and deactivations (`seats.rs`).
     seats: seats::SeatTrees,
-    commit: GroupCommit,
+    /// sled's group commit; none on PostgreSQL, whose commit is durable when it returns.
+    commit: Option<GroupCommit>,
     combiner: Arc<WriteCombiner>,
     metrics: StorageMetrics,
     /// Write transactions hold it shared; a backup snapshot holds it exclusively.
@@ -174,22 +181,42 @@ impl Store {
         Store::open_with(data_dir, cache_mb, |flusher| flusher)
     }
 
+    /// As [`Store::open`]; `fault` makes reads fail once armed.
+    pub(crate) fn open_with_fault(
+        data_dir: &Path,
+        cache_mb: u64,
+        fault: kv::ReadFault,
+    ) -> Result<Store> {
+        Store::open_sled(data_dir, cache_mb, |flusher| flusher, fault)
+    }
+
     /// As [`Store::open`], with the durable flush wrapped by `wrap` (tests inject faults).
     pub(crate) fn open_with<F: commit::Flusher + Send + 'static>(
         data_dir: &Path,
         cache_mb: u64,
         wrap: impl FnOnce(SledFlusher) -> F,
     ) -> Result<Store> {
+        Store::open_sled(data_dir, cache_mb, wrap, kv::ReadFault::default())
+    }
+
+    fn open_sled<F: commit::Flusher + Send + 'static>(
+        data_dir: &Path,
+        cache_mb: u64,
+        wrap: impl FnOnce(SledFlusher) -> F,
+        fault: kv::ReadFault,
+    ) -> Result<Store> {
         let path = data_dir.join("db").join(format!("v{SCHEMA}"));
         std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
             path: path.clone(),
             source,
         })?;
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(cache_mb.saturating_mul(1024 * 1024))
-            .open()?;
-        let flusher = SledFlusher::open(db.clone(), &path).map_err(|source| StoreError::Io {
+        let failure = Arc::new(Failure::default());
+        let db = kv::Db::open_sled(&path, cache_mb, failure)?.with_fault(fault);
+        let sled = db
+            .sled()
+            .cloned()
+            .ok_or_else(|| StoreError::Failed("not sled".into()))?;
+        let flusher = SledFlusher::open(sled, &path).map_err(|source| StoreError::Io {
             path: path.clone(),
             source,
         })?;
@@ -201,6 +228,20 @@ impl Store {
                     source,
                 }
             })?;
+        Store::over(db, Some(commit), metrics)
+    }
+
+    /// Opens the store on PostgreSQL (see `kv::pg`); `fault` makes reads fail once armed.
+    pub(crate) fn open_postgres(
+        connection: &kv::pg::Connection,
+        fault: kv::ReadFault,
+    ) -> Result<Store> {
+        let db = kv::Db::open_postgres(connection, Arc::new(Failure::default()))?;
+        Store::over(db.with_fault(fault), None, StorageMetrics::default())
+    }
+
+    /// The store over an opened database, migrated to the current schema.
+    fn over(db: kv::Db, commit: Option<GroupCommit>, metrics: StorageMetrics) -> Result<Store> {
         let store = Store {
             meta: db.open_tree(tree::META)?,
             licenses: db.open_tree(tree::LICENSES)?,
@@ -213,12 +254,12 @@ impl Store {
             api_tokens: db.open_tree(tree::API_TOKENS)?,
             market: market::MarketTrees::open(&db)?,
             seats: seats::SeatTrees::open(&db)?,
+            failure: db.failure().clone(),
             db,
             commit,
             combiner: Arc::new(batch::new_combiner()),
             metrics,
             gate: Arc::new(RwLock::new(())),
-            failure: Arc::new(Failure::default()),
             applied: Arc::new(AtomicU64::new(0)),
             synced: Arc::new(AtomicU64::new(0)),
         };
@@ -252,11 +293,25 @@ impl Store {
         if self.synced.load(Ordering::SeqCst) >= self.applied.load(Ordering::SeqCst) {
             return Ok(());
         }
-        self.commit.sync().map_err(|e| {
+        self.durable().map_err(|e| {
             let error = StoreError::from(e);
             self.fail_on(&error);
             error
         })
+    }
+
+    /// Waits for sled's group commit to make everything written durable (at once on
+    /// PostgreSQL: a transaction is durable when its commit returns).
+    fn durable(&self) -> std::result::Result<(), CommitError> {
+        match &self.commit {
+            Some(commit) => commit.sync(),
+            None => Ok(()),
+        }
+    }
+
+    /// The underlying database (the per-key locks and the outbox claims use it on PostgreSQL).
+    pub(crate) fn db(&self) -> &kv::Db {
+        &self.db
     }
 
     /// The group-commit and flush metrics this store records.
@@ -267,19 +322,25 @@ impl Store {
     /// Blocks until every write made before the call is on disk (shared with concurrent callers).
     #[cfg(test)]
     pub(crate) fn sync(&self) -> Result<()> {
-        Ok(self.commit.sync()?)
+        Ok(self.durable()?)
     }
 
     /// Group-commit counters: (flushes, waiters served).
     pub(crate) fn commit_stats(&self) -> (u64, u64) {
-        let s = self.commit.stats();
+        let s = self
+            .commit
+            .as_ref()
+            .map(GroupCommit::stats)
+            .unwrap_or_default();
         (s.flushes, s.synced_waiters)
     }
 
     /// Final flush; later writes fail.
     pub(crate) fn close(&self) -> Result<()> {
         self.db.flush()?;
-        self.commit.shutdown();
+        if let Some(commit) = &self.commit {
+            commit.shutdown();
+        }
         Ok(())
     }
 
@@ -443,7 +504,7 @@ impl Store {
     /// Number of licenses. Walks the whole tree: for tests, never a request path.
     #[cfg(test)]
     pub(crate) fn license_count(&self) -> usize {
-        self.licenses.len()
+        self.licenses.len().unwrap_or_default()
     }
 
     /// Per tree: (name, entries, bytes of keys and values). Walks every tree: for tools and
@@ -458,7 +519,7 @@ impl Store {
                 entries += 1;
                 bytes += (k.len() + v.len()) as u64;
             }
-            sizes.push((String::from_utf8_lossy(&name).into_owned(), entries, bytes));
+            sizes.push((name, entries, bytes));
         }
         Ok(sizes)
     }

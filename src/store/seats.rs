@@ -2,9 +2,9 @@
 //! leases still held per license) and the record of deactivations per seat pool (the rate
 //! limit counts it). Every change goes through the one write path (`WriteBatch`).
 
+use super::kv::{self, Tree};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sled::Tree;
 
 use super::records::StoredBinding;
 use super::{decode, Result, Store};
@@ -96,7 +96,7 @@ pub(crate) struct SeatTrees {
 
 impl SeatTrees {
     /// Opens (or creates) the trees.
-    pub(crate) fn open(db: &sled::Db) -> std::result::Result<SeatTrees, sled::Error> {
+    pub(crate) fn open(db: &kv::Db) -> kv::Result<SeatTrees> {
         Ok(SeatTrees {
             leases: db.open_tree(LEASES)?,
             leases_held: db.open_tree(LEASES_HELD)?,

@@ -42,6 +42,7 @@ impl Server {
             .env("KOOLICENSE_LOG", "warn")
             .env("KOOLICENSE_WORKERS", "2")
             .env("KOOLICENSE_CACHE_CAPACITY_MB", "16")
+            .envs(crate::support::storage_env(data_dir))
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(output.try_clone().expect("log file"))

@@ -13,6 +13,7 @@ use actix_web::dev::ServerHandle;
 use koolicense::clock::Clock;
 use koolicense::settings::{Overrides, Secret, Settings};
 use koolicense::startup::{Application, StartOptions};
+use koolicense::store_support::ReadFault;
 use koolicense_verify::{Claims, PublicKey, Verifier};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -74,6 +75,10 @@ pub(crate) struct Config {
     pub(crate) metrics_listen: Option<SocketAddr>,
     /// The clock of leases and deactivations (a test advances it instead of waiting).
     pub(crate) clock: Clock,
+    /// Stay on sled whatever backend the suite runs on (tests about sled itself).
+    pub(crate) sled_only: bool,
+    /// `StartOptions::read_fault`.
+    pub(crate) read_fault: ReadFault,
 }
 
 impl Default for Config {
@@ -87,6 +92,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             metrics_listen: None,
             clock: Clock::default(),
+            sled_only: false,
+            read_fault: ReadFault::default(),
         }
     }
 }
@@ -224,11 +231,15 @@ pub(crate) fn settings(config: &Config, dir: &Path) -> Settings {
         .map(|n| n.parse().expect("a CIDR"))
         .collect();
     settings.server.metrics_listen = config.metrics_listen;
+    crate::support::apply(&mut settings);
     settings
 }
 
 /// Starts an app on `dir` (which may hold the data of an earlier, stopped app).
 pub(crate) fn try_spawn(config: Config, dir: Arc<TempDir>) -> anyhow::Result<TestApp> {
+    if config.sled_only {
+        crate::support::pin_sled(&dir.path().join("data"));
+    }
     let token_file = dir.path().join("harness.token");
     if !token_file.exists() {
         // A read token of the harness's own, for counting licenses (readiness publishes none).
@@ -242,6 +253,7 @@ pub(crate) fn try_spawn(config: Config, dir: Arc<TempDir>) -> anyhow::Result<Tes
     let options = StartOptions {
         rotate_key: config.rotate_key,
         clock: config.clock.clone(),
+        read_fault: config.read_fault.clone(),
     };
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -308,7 +320,7 @@ fn build_when_unlocked(
     }
 }
 
-/// Opens the database of a stopped app (see [`build_when_unlocked`] for the wait).
+/// Opens the sled database of a stopped app (see [`build_when_unlocked`] for the wait).
 pub(crate) fn open_stopped_db(data_dir: &Path) -> sled::Db {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -327,6 +339,17 @@ pub(crate) fn open_stopped_db(data_dir: &Path) -> sled::Db {
 /// Overwrites the stored license of `instance` with bytes that are no record, in a stopped
 /// service's data directory: the cleanest storage failure (000005) a test can produce.
 pub(crate) fn corrupt_stored_license(data_dir: &Path, instance: &str) {
+    if let Some(url) = crate::support::database_of(data_dir) {
+        let mut client = crate::support::postgres::connect(&url).expect("connect");
+        let changed = client
+            .execute(
+                "UPDATE kv_licenses SET v = 'not a record'::bytea WHERE position($1::bytea in v) > 0",
+                &[&instance.as_bytes()],
+            )
+            .expect("corrupt it");
+        assert_eq!(changed, 1, "one record holds the instance");
+        return;
+    }
     let db = open_stopped_db(data_dir);
     let licenses = db.open_tree("licenses").expect("tree");
     let (key, _) = licenses
@@ -493,6 +516,23 @@ impl TestApp {
         try_spawn(config, dir).expect("the app restarts")
     }
 
+    /// Waits (bounded) for the app to stop by itself, as after a storage failure: the error it
+    /// stopped with (what `main` turns into a non-zero exit), or `Ok` for a clean stop.
+    pub(crate) fn wait_for_exit(mut self) -> Result<(), String> {
+        self.agent = None;
+        self.handle = None;
+        let thread = self.thread.take().expect("running");
+        let deadline = Instant::now() + START_STOP_LIMIT;
+        while !thread.is_finished() {
+            assert!(Instant::now() < deadline, "the app did not stop by itself");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        match thread.join() {
+            Ok(result) => result.map_err(|e| format!("{e:#}")),
+            Err(_) => Err("the app thread panicked".into()),
+        }
+    }
+
     fn shutdown(&mut self) {
         // Close pooled keep-alive connections so the graceful stop does not wait for them.
         self.agent = None;
@@ -533,7 +573,7 @@ impl Drop for TestApp {
 pub(crate) fn stored_licenses(data_dir: &Path) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        match koolicense::store_support::stored_licenses(data_dir) {
+        match koolicense::store_support::stored_licenses(&crate::support::storage_of(data_dir)) {
             Err(e) if is_lock_error(&e) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20));
             }

@@ -96,7 +96,11 @@ fn probes_are_rate_limited_and_answer_without_data() {
 #[test]
 fn the_data_directory_and_every_file_in_it_are_private_to_the_service() {
     use std::os::unix::fs::PermissionsExt;
-    let app = spawn_app_with(Config::default());
+    // About sled's files in the data directory: sled whatever backend the suite runs on.
+    let app = spawn_app_with(Config {
+        sled_only: true,
+        ..Config::default()
+    });
     app.provision(&crate::helpers::Order::new());
     let data_dir = app.data_dir.clone();
     let _dir = app.stop();

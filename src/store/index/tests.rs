@@ -102,7 +102,7 @@ fn a_status_change_and_a_reissue_move_the_postings_and_keep_the_old_token_once()
         [(1, "token-1-1".into()), (2, "token-1-2".into())]
     );
     assert_eq!(
-        store.tokens.len(),
+        store.tokens.len().expect("count"),
         1,
         "the current token lives in its record only"
     );

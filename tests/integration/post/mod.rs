@@ -5,7 +5,7 @@ pub(crate) mod codes;
 pub(crate) mod fake_market;
 pub(crate) mod online;
 pub(crate) mod order_seats;
-mod outbox;
+pub(crate) mod outbox;
 mod replays;
 mod revocations;
 mod scheme_b;

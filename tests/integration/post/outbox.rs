@@ -2,6 +2,7 @@
 //! failed jobs visible and retried by the merchant, the fallback domain, and getLicenseAsync
 //! before the order's details are known.
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -231,4 +232,52 @@ fn without_credentials_nothing_is_sent_and_jobs_wait_for_them() {
     )
     .is_some()));
     app.stop();
+}
+
+/// Two instances on one database (PostgreSQL: `ha` puts `dir_a` on one) and a slow
+/// marketplace that fails the first uploads, so both workers see every job due, again and
+/// again: each upload is acknowledged exactly once.
+pub(crate) fn a_job_is_sent_once_by_two_instances(
+    dir_a: tempfile::TempDir,
+    share_database: fn(&Path, &Path),
+) {
+    let dir_b = tempfile::tempdir().expect("tempdir");
+    let market = FakeMarket::start();
+    let token = create_token(dir_a.path());
+    let a = App::start(dir_a.path(), &config(dir_a.path(), market.port, ""));
+    share_database(&dir_a.path().join("data"), &dir_b.path().join("data"));
+    let key = koolicense::startup::dev_signing_key_path(&dir_a.path().join("data"));
+    let signing = format!("[signing]\nkey_file = \"{}\"\n", key.display());
+    let b = App::start(dir_b.path(), &config(dir_b.path(), market.port, &signing));
+    let instance = new_instance(a.port, "CS-TWO-1");
+    assert!(wait_until(Duration::from_secs(15), || job(
+        a.port,
+        &token,
+        "done",
+        &format!("order/{instance}")
+    )
+    .is_some()));
+    {
+        let mut s = market.state.lock();
+        s.delay_ms = 100;
+        s.fail_uploads = 6;
+    }
+    let events: Vec<String> = (0..6).map(|i| format!("EV-TWO-{i}")).collect();
+    for (i, event) in events.iter().enumerate() {
+        let port = if i % 2 == 0 { a.port } else { b.port };
+        assert_eq!(
+            get_license(port, &instance, event, Some(MACHINE_A)),
+            "000000"
+        );
+    }
+    let all_done = wait_until(Duration::from_secs(30), || {
+        events
+            .iter()
+            .all(|e| job(a.port, &token, "done", &format!("upload/{e}")).is_some())
+    });
+    assert!(all_done, "every upload is acknowledged");
+    let s = market.state.lock();
+    for event in &events {
+        assert_eq!(s.uploads_for(event).len(), 1, "{event} sent once");
+    }
 }

@@ -228,7 +228,9 @@ impl App {
     pub(crate) fn start(dir: &Path, toml: &str) -> App {
         let path: PathBuf = dir.join("koolicense.toml");
         std::fs::write(&path, toml).expect("write config");
-        let settings = Settings::load(Some(&path), &[], &Overrides::default()).expect("settings");
+        let mut settings =
+            Settings::load(Some(&path), &[], &Overrides::default()).expect("settings");
+        crate::support::apply(&mut settings);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let (tx, rx) = mpsc::channel();
@@ -291,6 +293,7 @@ pub(crate) fn create_token(dir: &Path) -> String {
             "--data-dir",
         ])
         .arg(dir.join("data"))
+        .envs(crate::support::storage_env(&dir.join("data")))
         .env_remove("KOOLICENSE_CONFIG")
         .output()
         .expect("run koolicense token create");
