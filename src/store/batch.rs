@@ -17,6 +17,7 @@ use sled::Transactional;
 use std::sync::atomic::Ordering;
 
 use super::commit::CommitError;
+use super::counters::{Counted, Deltas};
 use super::encoding::{decode_license, encode_audit, encode_license};
 use super::index::{audit_postings, license_postings};
 use super::market_records::{
@@ -69,6 +70,7 @@ pub(crate) struct WriteBatch {
 }
 
 /// A batch encoded for the transaction, as (tree, key, value) puts in order; `None` removes.
+#[derive(Default)]
 pub(super) struct Prepared {
     pub(super) puts: Vec<(Tree, Vec<u8>, Option<Vec<u8>>)>,
     /// License records, applied before `puts` (they read the record they replace).
@@ -83,6 +85,8 @@ pub(super) struct LicenseWrite {
     value: Vec<u8>,
     revision: u32,
     postings: Vec<(Vec<u8>, Vec<u8>)>,
+    /// What the counters count of it.
+    counted: Counted,
     /// Write every posting, whatever the replaced record had (the migration: schema 1 had none).
     pub(super) fresh_index: bool,
 }
@@ -94,6 +98,7 @@ impl LicenseWrite {
             value: encode_license(record),
             revision: record.revision,
             postings: license_postings(record),
+            counted: Counted::of(record),
             fresh_index: false,
         }
     }
@@ -107,7 +112,7 @@ pub(super) fn token_key(license_id: &str, revision: u32) -> Vec<u8> {
 }
 
 /// The trees a batch writes, by position in [`Store::write_trees`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Tree {
     Meta,
     Licenses,
@@ -294,17 +299,23 @@ impl Store {
                     let next = seq.saturating_add(revocation_changes as u64);
                     meta.insert(REVOCATION_SEQUENCE, &next.to_be_bytes())?;
                 }
+                let mut counts = Deltas::default();
                 for batch in batches {
                     for license in &batch.licenses {
-                        put_license(license, &tree)?;
+                        put_license(license, &tree, &mut counts)?;
                     }
                     for (t, key, value) in &batch.puts {
-                        match value {
+                        let old = match value {
                             Some(value) => tree(*t).insert(key.as_slice(), value.as_slice())?,
                             None => tree(*t).remove(key.as_slice())?,
                         };
+                        if !counts.put(*t, old.as_deref(), value.as_deref()) {
+                            tracing::error!(tree = ?t, "cannot read the record a write replaces");
+                            return Err(ConflictableTransactionError::Abort(()));
+                        }
                     }
                 }
+                counts.write(tree(Tree::Meta))?;
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
             .map_err(|e| match e {
@@ -315,10 +326,11 @@ impl Store {
 }
 
 /// Puts a license record and keeps what depends on the record it replaces: the postings that
-/// changed and, when the revision moved, the replaced token in the history.
+/// changed, the counters and, when the revision moved, the replaced token in the history.
 fn put_license<'a>(
     l: &LicenseWrite,
     tree: &impl Fn(Tree) -> &'a TransactionalTree,
+    counts: &mut Deltas,
 ) -> std::result::Result<(), ConflictableTransactionError<()>> {
     let old = match tree(Tree::Licenses).insert(l.id.as_slice(), l.value.as_slice())? {
         Some(bytes) => Some(decode_license(&bytes).map_err(|e| {
@@ -327,6 +339,10 @@ fn put_license<'a>(
         })?),
         None => None,
     };
+    if let Some(old) = &old {
+        counts.license(Counted::of(old), -1);
+    }
+    counts.license(l.counted, 1);
     let index = tree(Tree::Index);
     let old_postings = match &old {
         Some(old) if !l.fresh_index => license_postings(old),

@@ -11,6 +11,7 @@ pub(crate) mod backup;
 mod batch;
 mod combine;
 pub(crate) mod commit;
+pub(crate) mod counters;
 mod encoding;
 pub(crate) mod failure;
 pub(crate) mod index;
@@ -414,8 +415,8 @@ impl Store {
 
     /// Moves licenses' creation, and the marketplace's audit events about them, `days` into the
     /// past (the console's screenshots show a month). Rewrites records in place: for a stopped
-    /// service's database in tests and screenshots only, never a request path; creation-day
-    /// postings are not kept (no index is by day).
+    /// service's database in tests and screenshots only, never a request path; the per-day
+    /// counters are recounted afterwards.
     pub(crate) fn backdate(&self, days_by_license: &HashMap<String, i64>) -> Result<()> {
         for (id, days) in days_by_license {
             if let Some(mut record) = self.license(id)? {
@@ -436,6 +437,7 @@ impl Store {
                 self.audit.insert(key, encoding::encode_audit(&event))?;
             }
         }
+        self.recount()?;
         self.db.flush()?;
         Ok(())
     }
