@@ -2,7 +2,7 @@
 //! supported API, hidden from the docs, and free to change with them.
 //!
 //! * [`ScaleDb`]: a database filled directly through the store's write path with licenses as
-//!   getLicense writes them (record, instance index, idempotency entry, audit event), and the
+//!   getLicense writes them (record, postings, audit event), and the
 //!   queries the benchmark times: merchant lookups by customer and by order, the revocation list
 //!   build and an export;
 //! * [`stored_licenses`]: what the tests read besides the HTTP answers.
@@ -14,10 +14,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::licensing::policy::{BindingKind, Policy};
 use crate::licensing::revocations::{self, ListCache};
-use crate::licensing::{create, NewLicense};
+use crate::licensing::{create_as, NewLicense};
 use crate::settings::RevocationSettings;
 use crate::signing::Signer;
-use crate::store::keys::IdemKey;
 use crate::store::records::{AuditEvent, KeyRecord, LicenseStatus, Origin};
 use crate::store::{LicenseFilter, Store, WriteBatch};
 
@@ -102,10 +101,12 @@ impl ScaleDb {
             };
             for i in start..end {
                 let order = order_of(i);
-                let mut record = create(
+                let id = crate::licensing::new_id();
+                let mut record = create_as(
+                    id,
                     NewLicense {
                         origin: Origin::KoomarketGet,
-                        instance_id: Some(crate::licensing::new_id().to_string()),
+                        instance_id: Some(id.to_string()),
                         order_id: Some(order.clone()),
                         product_id: format!("00301-66666{}-0--0", i % 5),
                         sku_code: Some(format!("sku-{}", i % 3)),
@@ -128,10 +129,6 @@ impl ScaleDb {
                 batch
                     .audit
                     .push(issued_event(&record.license_id, &order, now));
-                batch.idempotency.push((
-                    IdemKey::Order(&order).to_string(),
-                    record.license_id.clone().into_bytes(),
-                ));
                 batch.licenses.push(record);
             }
             self.store.write(batch)?;

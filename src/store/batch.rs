@@ -188,8 +188,9 @@ impl Store {
         let mut put =
             |tree: Tree, key: Vec<u8>, value: Vec<u8>| puts.push((tree, key, Some(value)));
         let licenses = batch.licenses.iter().map(LicenseWrite::new).collect();
+        // An instance named after its license needs no entry (`Store::license_by_instance`).
         for l in &batch.licenses {
-            if let Some(instance) = &l.instance_id {
+            if let Some(instance) = l.instance_id.as_ref().filter(|i| **i != l.license_id) {
                 put(
                     Tree::Instances,
                     instance.clone().into_bytes(),

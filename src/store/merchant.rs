@@ -222,6 +222,22 @@ impl Store {
         })
     }
 
+    /// The first license among the postings of `order` that `wanted` accepts.
+    pub(super) fn order_postings(
+        &self,
+        order: &str,
+        wanted: impl Fn(&LicenseRecord) -> bool,
+    ) -> Result<Option<LicenseRecord>> {
+        let prefix = index::prefix(Kind::Order, order.as_bytes());
+        for id in self.posting_ids(&prefix, None) {
+            let id = index::expand_id(&id?);
+            if let Some(record) = self.license(&id)?.filter(&wanted) {
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
+    }
+
     /// Calls `f` for every license the revocation list may carry (`index::may_be_listed`),
     /// from its posting alone, until it returns `false`.
     pub(crate) fn for_each_revocable(&self, mut f: impl FnMut(Revocable) -> bool) -> Result<()> {

@@ -354,12 +354,44 @@ impl Store {
             .transpose()
     }
 
-    /// A license by KooMarket instance id.
+    /// A license by KooMarket instance id: the license of that id when its instance carries
+    /// its name (getLicense names new instances so, and writes no index entry for them), else
+    /// the one the instance index names.
     pub(crate) fn license_by_instance(&self, instance_id: &str) -> Result<Option<LicenseRecord>> {
+        if let Some(record) = self.license(instance_id)? {
+            if record.instance_id.as_deref() == Some(instance_id) {
+                return Ok(Some(record));
+            }
+        }
         match self.instances.get(instance_id.as_bytes())? {
             Some(id) => self.license(&String::from_utf8_lossy(&id)),
             None => Ok(None),
         }
+    }
+
+    /// The license getLicense issued for `order`, if any: named by the order's idempotency
+    /// entry (written until schema 3), else the getLicense license among the order's postings
+    /// (a posting is written in the license's transaction, so it serves as the entry).
+    ///
+    /// A license found is answered as a success, so it must be on disk first (as with
+    /// [`Store::idempotency`]).
+    pub(crate) fn order_license(&self, order: &str) -> Result<Option<LicenseRecord>> {
+        let legacy = keys::IdemKey::Order(order).to_string();
+        let found = match self.idempotency(&legacy)? {
+            Some(id) => {
+                let id = String::from_utf8_lossy(&id).into_owned();
+                let record = self.license(&id)?.ok_or_else(|| StoreError::Corrupt {
+                    tree: tree::IDEMPOTENCY,
+                    message: format!("order entry names missing license {id}"),
+                })?;
+                return Ok(Some(record));
+            }
+            None => self.order_postings(order, |r| r.origin == records::Origin::KoomarketGet)?,
+        };
+        if found.is_some() {
+            self.ensure_durable()?;
+        }
+        Ok(found)
     }
 
     /// An idempotency entry.
