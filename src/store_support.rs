@@ -62,6 +62,15 @@ impl ScaleDb {
     /// Opens (or creates) the database under `data_dir`, signing with the key in `key_dir`
     /// (created on first use).
     pub fn open(data_dir: &Path, key_dir: &Path) -> anyhow::Result<ScaleDb> {
+        ScaleDb::open_with_cache(data_dir, key_dir, CACHE_MB)
+    }
+
+    /// As [`ScaleDb::open`], with a page cache of `cache_mb` MiB.
+    pub fn open_with_cache(
+        data_dir: &Path,
+        key_dir: &Path,
+        cache_mb: u64,
+    ) -> anyhow::Result<ScaleDb> {
         let path = key_dir.join("scale.key.pem");
         let signer = if path.exists() {
             Signer::load(&path)?
@@ -71,7 +80,7 @@ impl ScaleDb {
             signer
         };
         std::fs::create_dir_all(data_dir)?;
-        let store = Store::open(data_dir, CACHE_MB).context("while opening the database")?;
+        let store = Store::open(data_dir, cache_mb).context("while opening the database")?;
         store.register_signing_key(
             KeyRecord {
                 kid: signer.kid().to_string(),
@@ -180,6 +189,11 @@ impl ScaleDb {
             failure.is_none()
         })?;
         failure.map_or(Ok(count), Err)
+    }
+
+    /// Recounts the counters from the records, as the migration to schema 3 does once.
+    pub fn recount(&self) -> anyhow::Result<()> {
+        Ok(self.store.recount()?)
     }
 
     /// Per tree: (name, entries, bytes of keys and values); walks every tree.

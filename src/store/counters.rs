@@ -280,7 +280,7 @@ impl Store {
     /// outbox once (the migration, and tools that rewrite records in place; never a request).
     /// Also drops the postings a released license no longer keeps (`index::license_postings`),
     /// which databases written before that rule still hold.
-    pub(super) fn recount(&self) -> Result<()> {
+    pub(crate) fn recount(&self) -> Result<()> {
         let mut counts = Deltas::default();
         self.in_chunks(&self.licenses, |_, value, prepared| {
             let record = decode_license(value)?;
