@@ -27,9 +27,9 @@ use super::{Result, Store};
 /// Prefix of every counter key in `meta`.
 const PREFIX: &[u8] = b"count/";
 /// Audit actor of the KooMarket calls the per-day counter counts.
-pub(crate) const MARKETPLACE_ACTOR: &str = "koomarket";
+const MARKETPLACE_ACTOR: &str = "koomarket";
 /// Every status, in the order the counters report them.
-pub(crate) const STATUSES: [LicenseStatus; 5] = [
+const STATUSES: [LicenseStatus; 5] = [
     LicenseStatus::Active,
     LicenseStatus::Frozen,
     LicenseStatus::Suspended,
@@ -37,7 +37,7 @@ pub(crate) const STATUSES: [LicenseStatus; 5] = [
     LicenseStatus::Released,
 ];
 /// Every job state.
-pub(crate) const JOB_STATES: [JobState; 3] = [JobState::Pending, JobState::Done, JobState::Failed];
+const JOB_STATES: [JobState; 3] = [JobState::Pending, JobState::Done, JobState::Failed];
 
 /// What a counter counts.
 #[derive(Clone, Copy)]

@@ -210,7 +210,7 @@ impl Store {
 
     /// The ids (as postings hold them) of the postings starting with `prefix` whose id sorts
     /// after `after`, in order.
-    fn posting_ids(
+    pub(super) fn posting_ids(
         &self,
         prefix: &[u8],
         after: Option<&[u8]>,
@@ -220,22 +220,6 @@ impl Store {
             let (key, _) = entry?;
             Ok(key.get(len..).unwrap_or(&[]).to_vec())
         })
-    }
-
-    /// The first license among the postings of `order` that `wanted` accepts.
-    pub(super) fn order_postings(
-        &self,
-        order: &str,
-        wanted: impl Fn(&LicenseRecord) -> bool,
-    ) -> Result<Option<LicenseRecord>> {
-        let prefix = index::prefix(Kind::Order, order.as_bytes());
-        for id in self.posting_ids(&prefix, None) {
-            let id = index::expand_id(&id?);
-            if let Some(record) = self.license(&id)?.filter(&wanted) {
-                return Ok(Some(record));
-            }
-        }
-        Ok(None)
     }
 
     /// Calls `f` for every license the revocation list may carry (`index::may_be_listed`),

@@ -21,6 +21,7 @@ pub(crate) mod market;
 pub(crate) mod market_records;
 mod merchant;
 mod migrate;
+mod orders;
 pub(crate) mod records;
 pub(crate) mod seats;
 #[cfg(test)]
@@ -367,31 +368,6 @@ impl Store {
             Some(id) => self.license(&String::from_utf8_lossy(&id)),
             None => Ok(None),
         }
-    }
-
-    /// The license getLicense issued for `order`, if any: named by the order's idempotency
-    /// entry (written until schema 3), else the getLicense license among the order's postings
-    /// (a posting is written in the license's transaction, so it serves as the entry).
-    ///
-    /// A license found is answered as a success, so it must be on disk first (as with
-    /// [`Store::idempotency`]).
-    pub(crate) fn order_license(&self, order: &str) -> Result<Option<LicenseRecord>> {
-        let legacy = keys::IdemKey::Order(order).to_string();
-        let found = match self.idempotency(&legacy)? {
-            Some(id) => {
-                let id = String::from_utf8_lossy(&id).into_owned();
-                let record = self.license(&id)?.ok_or_else(|| StoreError::Corrupt {
-                    tree: tree::IDEMPOTENCY,
-                    message: format!("order entry names missing license {id}"),
-                })?;
-                return Ok(Some(record));
-            }
-            None => self.order_postings(order, |r| r.origin == records::Origin::KoomarketGet)?,
-        };
-        if found.is_some() {
-            self.ensure_durable()?;
-        }
-        Ok(found)
     }
 
     /// An idempotency entry.
