@@ -278,6 +278,8 @@ impl Store {
 
     /// Sets every counter to what the records say: walks the licenses, the audit log and the
     /// outbox once (the migration, and tools that rewrite records in place; never a request).
+    /// Only for a store nothing else writes meanwhile: it reads outside the transaction that
+    /// sets the counters.
     /// Also drops the postings a released license no longer keeps (`index::license_postings`),
     /// which databases written before that rule still hold.
     pub(crate) fn recount(&self) -> Result<()> {
