@@ -2,7 +2,7 @@
 //! supported API, hidden from the docs, and free to change with them.
 //!
 //! * [`ScaleDb`]: a database filled directly through the store's write path with licenses as
-//!   getLicense writes them (record, instance index, idempotency entry, audit event), and the
+//!   getLicense writes them (record, postings, audit event), and the
 //!   queries the benchmark times: merchant lookups by customer and by order, the revocation list
 //!   build and an export;
 //! * [`stored_licenses`]: what the tests read besides the HTTP answers.
@@ -14,10 +14,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::licensing::policy::{BindingKind, Policy};
 use crate::licensing::revocations::{self, ListCache};
-use crate::licensing::{create, NewLicense};
+use crate::licensing::{create_as, NewLicense};
 use crate::settings::{RevocationSettings, Settings, StorageSettings};
 use crate::signing::Signer;
-use crate::store::keys::IdemKey;
 use crate::store::records::{AuditEvent, KeyRecord, LicenseStatus, Origin};
 use crate::store::{LicenseFilter, Store, WriteBatch};
 
@@ -63,6 +62,15 @@ impl ScaleDb {
     /// Opens (or creates) the database under `data_dir`, signing with the key in `key_dir`
     /// (created on first use).
     pub fn open(data_dir: &Path, key_dir: &Path) -> anyhow::Result<ScaleDb> {
+        ScaleDb::open_with_cache(data_dir, key_dir, CACHE_MB)
+    }
+
+    /// As [`ScaleDb::open`], with a page cache of `cache_mb` MiB.
+    pub fn open_with_cache(
+        data_dir: &Path,
+        key_dir: &Path,
+        cache_mb: u64,
+    ) -> anyhow::Result<ScaleDb> {
         let path = key_dir.join("scale.key.pem");
         let signer = if path.exists() {
             Signer::load(&path)?
@@ -72,7 +80,7 @@ impl ScaleDb {
             signer
         };
         std::fs::create_dir_all(data_dir)?;
-        let store = Store::open(data_dir, CACHE_MB).context("while opening the database")?;
+        let store = Store::open(data_dir, cache_mb).context("while opening the database")?;
         store.register_signing_key(
             KeyRecord {
                 kid: signer.kid().to_string(),
@@ -102,10 +110,12 @@ impl ScaleDb {
             };
             for i in start..end {
                 let order = order_of(i);
-                let mut record = create(
+                let id = crate::licensing::new_id();
+                let mut record = create_as(
+                    id,
                     NewLicense {
                         origin: Origin::KoomarketGet,
-                        instance_id: Some(crate::licensing::new_id().to_string()),
+                        instance_id: Some(id.to_string()),
                         order_id: Some(order.clone()),
                         product_id: format!("00301-66666{}-0--0", i % 5),
                         sku_code: Some(format!("sku-{}", i % 3)),
@@ -128,10 +138,6 @@ impl ScaleDb {
                 batch
                     .audit
                     .push(issued_event(&record.license_id, &order, now));
-                batch.idempotency.push((
-                    IdemKey::Order(&order).to_string(),
-                    record.license_id.clone().into_bytes(),
-                ));
                 batch.licenses.push(record);
             }
             self.store.write(batch)?;
@@ -183,6 +189,11 @@ impl ScaleDb {
             failure.is_none()
         })?;
         failure.map_or(Ok(count), Err)
+    }
+
+    /// Recounts the counters from the records, as the migration to schema 3 does once.
+    pub fn recount(&self) -> anyhow::Result<()> {
+        Ok(self.store.recount()?)
     }
 
     /// Per tree: (name, entries, bytes of keys and values); walks every tree.

@@ -9,7 +9,7 @@ use super::commands::{Call, Expire, Provision, Release, Renew, Scene, SetStatus,
 use super::handle::{event, MARKETPLACE};
 use super::policy::BindingKind;
 use super::renewal::{self, ExpiryChange, Renewal};
-use super::{create, new_id, Licensing, LicensingError, NewLicense};
+use super::{create_as, new_id, Licensing, LicensingError, NewLicense};
 use crate::store::keys::{IdemKey, LockKey};
 use crate::store::records::{AuditEvent, LicenseRecord, LicenseStatus, Origin};
 use crate::store::WriteBatch;
@@ -49,12 +49,7 @@ impl Licensing {
         now: DateTime<Utc>,
     ) -> Result<Provisioned, LicensingError> {
         let _guard = self.lock(LockKey::Order(&req.order_id));
-        let idem_key = IdemKey::Order(&req.order_id).to_string();
-        if let Some(id) = self.store.idempotency(&idem_key)? {
-            let id = String::from_utf8_lossy(&id).into_owned();
-            let record = self.store.license(&id)?.ok_or_else(|| {
-                LicensingError::Internal(format!("order index names missing license {id}"))
-            })?;
+        if let Some(record) = self.store.order_license(&req.order_id)? {
             let mut audit = audit(call, now, "replayed", &record);
             audit.order_id = Some(req.order_id.clone());
             audit.business_id = Some(req.business_id.clone());
@@ -74,8 +69,12 @@ impl Licensing {
                     .into(),
             ));
         }
-        let instance_id = new_id().to_string();
-        let record = create(
+        // The instance is named after its license: the license record is the instance's
+        // index entry, and the order's posting its idempotency entry (`Store::order_license`).
+        let id = new_id();
+        let instance_id = id.to_string();
+        let record = create_as(
+            id,
             NewLicense {
                 origin: Origin::KoomarketGet,
                 instance_id: Some(instance_id.clone()),
@@ -105,7 +104,6 @@ impl Licensing {
             license: record.token.clone(),
         };
         self.store.write(WriteBatch {
-            idempotency: vec![(idem_key, record.license_id.clone().into_bytes())],
             licenses: vec![record],
             audit: vec![audit],
             ..WriteBatch::default()

@@ -173,6 +173,17 @@ pub(crate) fn create(
     signer: &Signer,
     now: DateTime<Utc>,
 ) -> Result<LicenseRecord, LicensingError> {
+    create_as(new_id(), new, policy, signer, now)
+}
+
+/// As [`create`], with the license id `id` (a version 7 UUID from [`new_id`]).
+pub(crate) fn create_as(
+    id: uuid::Uuid,
+    new: NewLicense,
+    policy: &Policy,
+    signer: &Signer,
+    now: DateTime<Utc>,
+) -> Result<LicenseRecord, LicensingError> {
     let binding = resolve_binding(new.identifier.as_deref(), policy)?;
     let mut expires_at = new.expires_at;
     if new.trial && policy.trial_max_days > 0 {
@@ -181,7 +192,7 @@ pub(crate) fn create(
     }
     // Version 7 ids sort by creation time, so listing by id is listing by age (and inserts
     // land on the newest leaves of the trees).
-    let license_id = LicenseId(*new_id().as_bytes()).to_string();
+    let license_id = LicenseId(*id.as_bytes()).to_string();
     let mut record = LicenseRecord {
         license_id,
         revision: 0,

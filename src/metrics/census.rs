@@ -1,13 +1,15 @@
-//! Counts that would need a scan — licenses by state, outbox jobs by state, the oldest pending
-//! job, this month's failed orders — computed by one background thread, at start, every [`PERIOD`] and (at most once per
-//! [`MIN_GAP`]) when a scrape asks for it. A scrape reads the last result and never scans.
+//! The one gauge that still needs a read of many records — this month's failed orders (the
+//! delisting guard: distinct orders among the month's rejected calls) — computed by one
+//! background thread, at start, every [`PERIOD`] and (at most once per [`MIN_GAP`]) when a
+//! scrape asks for it. A scrape reads the last result and never reads the calls. Licenses and
+//! outbox jobs are counted by the store as they are written (`store::counters`), so their
+//! gauges are read at scrape time and are current.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use parking_lot::{Condvar, Mutex};
 
 use crate::store::Store;
@@ -16,20 +18,10 @@ use crate::store::Store;
 const PERIOD: Duration = Duration::from_secs(30);
 /// Least time between two censuses.
 const MIN_GAP: Duration = Duration::from_secs(1);
-/// Outbox jobs read per page.
-const PAGE: usize = 1000;
 
 /// One census.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Census {
-    /// Licenses per status (`active`, `suspended`, …).
-    pub(crate) licenses: BTreeMap<&'static str, i64>,
-    /// Outbox jobs per state (`pending`, `done`, `failed`).
-    pub(crate) jobs: BTreeMap<&'static str, i64>,
-    /// When the oldest pending job was created.
-    pub(crate) oldest_pending: Option<DateTime<Utc>>,
-    /// Pending jobs whose last attempt failed.
-    pub(crate) retrying: i64,
     /// Distinct production orders with a failed answer this month (delisting guard).
     pub(crate) failed_orders_month: i64,
 }
@@ -127,33 +119,11 @@ fn run(shared: &Shared, store: &Store) {
 }
 
 fn take(store: &Store) -> crate::store::Result<Census> {
-    let mut census = Census::default();
-    store.for_each_license(|license| {
-        *census.licenses.entry(license.status.as_str()).or_default() += 1;
-        true
-    })?;
     let now = Utc::now();
     let (calls, truncated) =
         store.rejected_calls_since(crate::licensing::health::window_start(now), 200_000)?;
     let health = crate::licensing::health::summarize(&calls, now, truncated);
-    census.failed_orders_month = i64::try_from(health.month.failed_orders).unwrap_or(i64::MAX);
-    let mut after = None;
-    loop {
-        let page = store.list_jobs(None, after, PAGE)?;
-        for job in &page {
-            *census.jobs.entry(job.state.as_str()).or_default() += 1;
-            if job.state == crate::store::market_records::JobState::Pending {
-                census.oldest_pending = Some(match census.oldest_pending {
-                    Some(t) => t.min(job.created_at),
-                    None => job.created_at,
-                });
-                census.retrying += i64::from(job.last_error.is_some());
-            }
-        }
-        match page.last() {
-            Some(last) if page.len() == PAGE => after = Some(last.id),
-            _ => break,
-        }
-    }
-    Ok(census)
+    Ok(Census {
+        failed_orders_month: i64::try_from(health.month.failed_orders).unwrap_or(i64::MAX),
+    })
 }

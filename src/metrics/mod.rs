@@ -3,16 +3,19 @@
 //!
 //! Counted as it happens: KooMarket answers per interface × activity × resultCode, HTTP latency
 //! per route, group-commit sizes and flush latency ([`storage`]). Read at scrape time in constant
-//! time: the revocation sequence. Counted by the background [`census`] (never by a scrape):
-//! licenses by state, outbox jobs by state, the age of the oldest pending job, and the delisting
-//! guard's failed orders this month.
+//! time ([`StoreGauges`]): the revocation sequence, and from the store's counters (kept in the
+//! transaction of every write, so current) licenses by state, outbox jobs by state, the retrying
+//! jobs and the age of the oldest pending job. Counted by the background [`census`] (never by a
+//! scrape): the delisting guard's failed orders this month.
 
 pub(crate) mod census;
 pub(crate) mod storage;
 
 use std::time::Duration;
 
-use chrono::Utc;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -22,6 +25,7 @@ use prometheus_client::registry::Registry;
 
 use self::census::{Census, CensusReader};
 use self::storage::StorageMetrics;
+use crate::store::Store;
 
 /// The content type of the exposition.
 pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -54,6 +58,39 @@ pub(crate) fn activity_label(activity: &str) -> &'static str {
         .find(|a| **a == activity)
         .copied()
         .unwrap_or("other")
+}
+
+/// The gauges read from the store at scrape time, each in constant time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StoreGauges {
+    /// The revocation list's sequence number.
+    pub(crate) revocation_sequence: u64,
+    /// Licenses per status, test traffic included.
+    pub(crate) licenses: BTreeMap<&'static str, u64>,
+    /// Outbox jobs per state.
+    pub(crate) jobs: BTreeMap<&'static str, u64>,
+    /// Pending jobs whose last attempt failed.
+    pub(crate) retrying: u64,
+    /// When the oldest pending job was created.
+    pub(crate) oldest_pending: Option<DateTime<Utc>>,
+}
+
+impl StoreGauges {
+    /// Reads them (a few keys; no scan).
+    pub(crate) fn read(store: &Store) -> crate::store::Result<StoreGauges> {
+        let (jobs, retrying) = store.jobs_by_state()?;
+        Ok(StoreGauges {
+            revocation_sequence: store.revocation_sequence()?,
+            licenses: store.licenses_by_status(true)?,
+            jobs,
+            retrying,
+            oldest_pending: store.oldest_pending_job()?.map(|j| j.created_at),
+        })
+    }
+}
+
+fn gauge(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -135,32 +172,32 @@ impl Metrics {
         let licenses = Family::<StateLabels, Gauge>::default();
         registry.register(
             "licenses",
-            "Licenses by state (from the last census, at most 30 s old)",
+            "Licenses by state, marketplace test traffic included",
             licenses.clone(),
         );
         let jobs = Family::<StateLabels, Gauge>::default();
         registry.register(
             "outbox_jobs",
-            "Marketplace outbox jobs by state; pending is the outbox depth (last census)",
+            "Marketplace outbox jobs by state; pending is the outbox depth",
             jobs.clone(),
         );
         let jobs_retrying = Gauge::default();
         registry.register(
             "outbox_jobs_retrying",
-            "Pending outbox jobs whose last attempt failed (last census)",
+            "Pending outbox jobs whose last attempt failed",
             jobs_retrying.clone(),
         );
         let oldest_pending_secs = Gauge::default();
         registry.register(
             "outbox_oldest_pending_age_seconds",
-            "Age of the oldest pending outbox job, 0 when none (last census)",
+            "Age of the oldest pending outbox job, 0 when none",
             oldest_pending_secs.clone(),
         );
         let failed_orders_month = Gauge::default();
         registry.register(
             "marketplace_failed_orders_month",
             "Distinct production orders answered with a failure this month (China Standard Time); \
-             KooMarket delists a product above 5: alert at 3 (last census)",
+             KooMarket delists a product above 5: alert at 3 (from a census at most 30 s old)",
             failed_orders_month.clone(),
         );
         Metrics {
@@ -216,9 +253,23 @@ impl Metrics {
     }
 
     /// The exposition text, with the scrape-time values set first.
-    pub(crate) fn render(&self, revocation_sequence: u64) -> String {
+    pub(crate) fn render(&self, gauges: &StoreGauges) -> String {
         self.revocation_sequence
-            .set(i64::try_from(revocation_sequence).unwrap_or(i64::MAX));
+            .set(gauge(gauges.revocation_sequence));
+        let states = |family: &Family<StateLabels, Gauge>, counts: &BTreeMap<&'static str, u64>| {
+            for (state, value) in counts {
+                family
+                    .get_or_create(&StateLabels { state })
+                    .set(gauge(*value));
+            }
+        };
+        states(&self.licenses, &gauges.licenses);
+        states(&self.jobs, &gauges.jobs);
+        self.jobs_retrying.set(gauge(gauges.retrying));
+        let age = gauges
+            .oldest_pending
+            .map_or(0, |t| (Utc::now() - t).num_seconds().max(0));
+        self.oldest_pending_secs.set(age);
         if let Some(census) = self.census.latest() {
             self.apply(&census);
         }
@@ -229,24 +280,6 @@ impl Metrics {
     }
 
     fn apply(&self, census: &Census) {
-        let states = |family: &Family<StateLabels, Gauge>, counts: &_, names: &[&'static str]| {
-            let counts: &std::collections::BTreeMap<&'static str, i64> = counts;
-            for state in names.iter().chain(counts.keys()) {
-                let value = counts.get(state).copied().unwrap_or(0);
-                family.get_or_create(&StateLabels { state }).set(value);
-            }
-        };
-        states(
-            &self.licenses,
-            &census.licenses,
-            &["active", "suspended", "revoked", "frozen", "released"],
-        );
-        states(&self.jobs, &census.jobs, &["pending", "done", "failed"]);
-        self.jobs_retrying.set(census.retrying);
-        let age = census
-            .oldest_pending
-            .map_or(0, |t| (Utc::now() - t).num_seconds().max(0));
-        self.oldest_pending_secs.set(age);
         self.failed_orders_month.set(census.failed_orders_month);
     }
 }
@@ -269,7 +302,10 @@ mod tests {
         metrics.koomarket_answer("get", "made-up", "000002");
         metrics.koomarket_answer("get", "getLicense", "000000");
         metrics.http_request("BREW", "/healthz", Duration::from_millis(1));
-        let text = metrics.render(7);
+        let text = metrics.render(&StoreGauges {
+            revocation_sequence: 7,
+            ..StoreGauges::default()
+        });
         assert!(
             text.contains(r#"method="other",route="/healthz""#),
             "{text}"

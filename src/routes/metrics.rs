@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::access::extract::Read;
 use crate::error::ApiError;
-use crate::metrics::CONTENT_TYPE;
+use crate::metrics::{StoreGauges, CONTENT_TYPE};
 use crate::state::AppState;
 
 /// `GET /metrics`
@@ -25,7 +25,8 @@ pub(crate) async fn get_internal_metrics(
 
 async fn render(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let text = crate::telemetry::blocking(move || -> Result<String, ApiError> {
-        Ok(state.metrics.render(state.store.revocation_sequence()?))
+        let gauges = StoreGauges::read(&state.store)?;
+        Ok(state.metrics.render(&gauges))
     })
     .await??;
     Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(text))

@@ -1,7 +1,7 @@
 //! `GET /v1/stats`: the figures of the console's overview in one read-scoped call — licenses
 //! issued per UTC day, licenses by state, recorded marketplace callbacks per day, and the outbox
-//! backlog. It reads every license and every audit event once, in constant memory
-//! (O(licenses + events) time); the `/v1` rate limits bound how often.
+//! backlog. It reads the store's counters (`store::counters`, kept in the transaction of every
+//! write): a few keys per day of the window, whatever the size of the database.
 
 use std::collections::BTreeMap;
 
@@ -13,13 +13,10 @@ use crate::access::extract::Read;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::market_records::JobState;
-use crate::store::records::{AuditEvent, LicenseRecord, LicenseStatus};
 use crate::store::{Store, StoreError};
 
 /// Longest window, in days.
 const MAX_DAYS: u32 = 366;
-/// Audit actor of KooMarket callbacks.
-const MARKETPLACE_ACTOR: &str = "koomarket";
 
 /// Query of `GET /v1/stats`.
 #[derive(Debug, Deserialize)]
@@ -58,93 +55,37 @@ struct Stats {
     outbox: Backlog,
 }
 
-const STATUSES: [LicenseStatus; 5] = [
-    LicenseStatus::Active,
-    LicenseStatus::Frozen,
-    LicenseStatus::Suspended,
-    LicenseStatus::Revoked,
-    LicenseStatus::Released,
-];
-
-/// Counts per day and state; pure, for testing.
-struct Tally {
-    first: NaiveDate,
-    include_test: bool,
-    days: Vec<Day>,
-    by_status: BTreeMap<&'static str, u64>,
-}
-
-impl Tally {
-    fn new(now: DateTime<Utc>, days: u32, include_test: bool) -> Tally {
-        let today = now.date_naive();
-        let first = today - Duration::days(i64::from(days) - 1);
-        Tally {
-            first,
-            include_test,
-            days: first
-                .iter_days()
-                .take(days as usize)
-                .map(|date| Day {
-                    date,
-                    ..Day::default()
-                })
-                .collect(),
-            by_status: STATUSES.iter().map(|s| (s.as_str(), 0)).collect(),
-        }
-    }
-
-    fn day(&mut self, at: DateTime<Utc>) -> Option<&mut Day> {
-        let index = (at.date_naive() - self.first).num_days();
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| self.days.get_mut(i))
-    }
-
-    fn license(&mut self, license: &LicenseRecord) {
-        if license.test && !self.include_test {
-            return;
-        }
-        *self.by_status.entry(license.status.as_str()).or_default() += 1;
-        if let Some(day) = self.day(license.created_at) {
-            day.licenses_issued += 1;
-        }
-    }
-
-    fn event(&mut self, event: &AuditEvent) {
-        if event.actor != MARKETPLACE_ACTOR || (event.test && !self.include_test) {
-            return;
-        }
-        if let Some(day) = self.day(event.at) {
-            day.marketplace_events += 1;
-        }
-    }
-}
-
 fn backlog(store: &Store) -> Result<Backlog, StoreError> {
-    let pending = store.pending_jobs()?;
-    let failed = store.list_jobs(Some(JobState::Failed), None, usize::MAX)?;
+    let (jobs, _) = store.jobs_by_state()?;
+    let count = |state: JobState| jobs.get(state.as_str()).copied().unwrap_or(0);
     Ok(Backlog {
-        pending: pending.len() as u64,
-        failed: failed.len() as u64,
-        oldest_pending_at: pending.iter().map(|j| j.created_at).min(),
+        pending: count(JobState::Pending),
+        failed: count(JobState::Failed),
+        oldest_pending_at: store.oldest_pending_job()?.map(|j| j.created_at),
     })
 }
 
+/// The window of `days` days ending on the UTC day of `now`.
+fn window(now: DateTime<Utc>, days: u32) -> (NaiveDate, NaiveDate) {
+    let today = now.date_naive();
+    (today - Duration::days(i64::from(days) - 1), today)
+}
+
 fn collect(store: &Store, now: DateTime<Utc>, query: &StatsQuery) -> Result<Stats, StoreError> {
-    let days = query.days.unwrap_or(30);
-    let mut tally = Tally::new(now, days, query.include_test);
-    store.for_each_license(|license| {
-        tally.license(&license);
-        true
-    })?;
-    store.for_each_audit_event(|event| {
-        tally.event(&event);
-        true
-    })?;
+    let (first, last) = window(now, query.days.unwrap_or(30));
+    let days = store
+        .daily_counts(first, last, query.include_test)?
+        .into_iter()
+        .map(|(date, counts)| Day {
+            date,
+            licenses_issued: counts.licenses_issued,
+            marketplace_events: counts.marketplace_events,
+        })
+        .collect();
     Ok(Stats {
         generated_at: now,
-        days: tally.days,
-        licenses_by_status: tally.by_status,
+        days,
+        licenses_by_status: store.licenses_by_status(query.include_test)?,
         outbox: backlog(store)?,
     })
 }
@@ -170,54 +111,16 @@ pub(crate) async fn get_stats(
 mod tests {
     use super::*;
 
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
+    #[test]
+    fn the_window_ends_on_the_utc_day_of_the_request() {
+        let now = DateTime::parse_from_rfc3339("2026-03-10T23:30:00-02:00")
             .expect("time")
-            .with_timezone(&Utc)
-    }
-
-    fn event(at_text: &str, actor: &str, test: bool) -> AuditEvent {
-        AuditEvent {
-            id: 1,
-            at: at(at_text),
-            actor: actor.into(),
-            action: "getLicense".into(),
-            outcome: "issued".into(),
-            license_id: None,
-            instance_id: None,
-            order_id: None,
-            business_id: None,
-            test,
-            detail: None,
-        }
-    }
-
-    #[test]
-    fn marketplace_events_are_counted_on_their_utc_day_inside_the_window_only() {
-        let mut tally = Tally::new(at("2026-03-10T08:00:00Z"), 3, false);
-        assert_eq!(tally.days.len(), 3);
-        assert_eq!(tally.days[0].date.to_string(), "2026-03-08");
-        for e in [
-            event("2026-03-07T23:59:59Z", "koomarket", false),
-            event("2026-03-08T00:00:00Z", "koomarket", false),
-            event("2026-03-10T07:00:00Z", "koomarket", false),
-            event("2026-03-10T07:00:00Z", "koomarket", true),
-            event("2026-03-10T07:00:00Z", "token:abc", false),
-            event("2026-03-11T00:00:00Z", "koomarket", false),
-        ] {
-            tally.event(&e);
-        }
-        let counts: Vec<u64> = tally.days.iter().map(|d| d.marketplace_events).collect();
-        assert_eq!(counts, [1, 0, 1]);
-    }
-
-    #[test]
-    fn every_state_is_reported_even_when_no_license_has_it() {
-        let tally = Tally::new(Utc::now(), 1, false);
-        let names: Vec<&str> = tally.by_status.keys().copied().collect();
+            .with_timezone(&Utc);
+        let (first, last) = window(now, 3);
         assert_eq!(
-            names,
-            ["active", "frozen", "released", "revoked", "suspended"]
+            (first.to_string(), last.to_string()),
+            ("2026-03-09".into(), "2026-03-11".into())
         );
+        assert_eq!(window(now, 1), (last, last));
     }
 }

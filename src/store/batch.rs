@@ -15,6 +15,7 @@
 use std::sync::atomic::Ordering;
 
 use super::commit::CommitError;
+use super::counters::{Counted, Deltas};
 use super::encoding::{decode_license, encode_audit, encode_license};
 use super::index::{audit_postings, license_postings};
 use super::kv::{self, TxError, Txn};
@@ -68,6 +69,7 @@ pub(crate) struct WriteBatch {
 }
 
 /// A batch encoded for the transaction, as (tree, key, value) puts in order; `None` removes.
+#[derive(Default)]
 pub(super) struct Prepared {
     pub(super) puts: Vec<(Tree, Vec<u8>, Option<Vec<u8>>)>,
     /// License records, applied before `puts` (they read the record they replace).
@@ -82,6 +84,8 @@ pub(super) struct LicenseWrite {
     value: Vec<u8>,
     revision: u32,
     postings: Vec<(Vec<u8>, Vec<u8>)>,
+    /// What the counters count of it.
+    counted: Counted,
     /// Write every posting, whatever the replaced record had (the migration: schema 1 had none).
     pub(super) fresh_index: bool,
 }
@@ -93,6 +97,7 @@ impl LicenseWrite {
             value: encode_license(record),
             revision: record.revision,
             postings: license_postings(record),
+            counted: Counted::of(record),
             fresh_index: false,
         }
     }
@@ -106,7 +111,7 @@ pub(super) fn token_key(license_id: &str, revision: u32) -> Vec<u8> {
 }
 
 /// The trees a batch writes, by position in [`Store::write_trees`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Tree {
     Meta,
     Licenses,
@@ -182,8 +187,9 @@ impl Store {
         let mut put =
             |tree: Tree, key: Vec<u8>, value: Vec<u8>| puts.push((tree, key, Some(value)));
         let licenses = batch.licenses.iter().map(LicenseWrite::new).collect();
+        // An instance named after its license needs no entry (`Store::license_by_instance`).
         for l in &batch.licenses {
-            if let Some(instance) = &l.instance_id {
+            if let Some(instance) = l.instance_id.as_ref().filter(|i| **i != l.license_id) {
                 put(
                     Tree::Instances,
                     instance.clone().into_bytes(),
@@ -305,18 +311,25 @@ impl Store {
                 .flat_map(|b| b.licenses.iter().map(|l| l.id.as_slice()))
                 .collect();
             txn.prefetch(Tree::Licenses as usize, &ids)?;
+            for tree in [Tree::Audit, Tree::Outbox] {
+                let keys: Vec<&[u8]> = batches
+                    .iter()
+                    .flat_map(|b| b.puts.iter())
+                    .filter(|(t, ..)| *t == tree)
+                    .map(|(_, key, _)| key.as_slice())
+                    .collect();
+                txn.prefetch(tree as usize, &keys)?;
+            }
+            let mut counts = Deltas::default();
             for batch in batches {
                 for license in &batch.licenses {
-                    put_license(license, txn)?;
+                    put_license(license, txn, &mut counts)?;
                 }
                 for (t, key, value) in &batch.puts {
-                    match value {
-                        Some(value) => txn.put(*t as usize, key, value)?,
-                        None => txn.remove(*t as usize, key)?,
-                    };
+                    put_counted(txn, &mut counts, *t, key, value.as_deref())?;
                 }
             }
-            Ok(())
+            counts.write(txn)
         };
         self.db.transaction(&trees, &run).map_err(|e| match e {
             TxError::Backend(e) => GroupFailure::Backend(e),
@@ -330,8 +343,12 @@ impl Store {
 }
 
 /// Puts a license record and keeps what depends on the record it replaces: the postings that
-/// changed and, when the revision moved, the replaced token in the history.
-fn put_license(l: &LicenseWrite, txn: &mut dyn Txn) -> std::result::Result<(), TxError> {
+/// changed, the counters and, when the revision moved, the replaced token in the history.
+fn put_license(
+    l: &LicenseWrite,
+    txn: &mut dyn Txn,
+    counts: &mut Deltas,
+) -> std::result::Result<(), TxError> {
     let old = match txn.replace(Tree::Licenses as usize, &l.id, &l.value)? {
         Some(bytes) => Some(decode_license(&bytes).map_err(|e| {
             tracing::error!(error = %e, "cannot read the license a write replaces");
@@ -339,6 +356,10 @@ fn put_license(l: &LicenseWrite, txn: &mut dyn Txn) -> std::result::Result<(), T
         })?),
         None => None,
     };
+    if let Some(old) = &old {
+        counts.license(Counted::of(old), -1);
+    }
+    counts.license(l.counted, 1);
     let index = Tree::Index as usize;
     let old_postings = match &old {
         Some(old) if !l.fresh_index => license_postings(old),
@@ -357,6 +378,38 @@ fn put_license(l: &LicenseWrite, txn: &mut dyn Txn) -> std::result::Result<(), T
         txn.put(Tree::Tokens as usize, &key, old.token.as_bytes())?;
     }
     Ok(())
+}
+
+/// Puts (or, without `value`, removes) one entry; an entry of a counted tree (new audit events,
+/// outbox jobs) also moves the counters, from the value it replaces.
+fn put_counted(
+    txn: &mut dyn Txn,
+    counts: &mut Deltas,
+    tree: Tree,
+    key: &[u8],
+    value: Option<&[u8]>,
+) -> std::result::Result<(), TxError> {
+    let t = tree as usize;
+    if !Deltas::counts(tree) {
+        return match value {
+            Some(value) => txn.put(t, key, value),
+            None => txn.remove(t, key),
+        };
+    }
+    let old = match value {
+        Some(value) => txn.replace(t, key, value)?,
+        None => {
+            let old = txn.get(t, key)?;
+            txn.remove(t, key)?;
+            old
+        }
+    };
+    match counts.put(tree, old.as_deref(), value) {
+        true => Ok(()),
+        false => Err(TxError::Abort(format!(
+            "cannot read the record a write to {tree:?} replaces"
+        ))),
+    }
 }
 
 pub(super) fn new_combiner() -> super::combine::Combiner<Prepared, GroupFailure> {

@@ -2,8 +2,10 @@
 //! value, written in the same transaction as the record it points to (`batch`).
 //!
 //! * licenses by customer, order, product, sku and status, and the licenses the revocation list
-//!   may carry: `ID` is the license id ([`compact_id`]), so a posting list is in creation order (license ids are
-//!   time-ordered) and a listing's cursor, the last license id returned, seeks into it;
+//!   may carry: `ID` is the license id ([`compact_id`]), so a posting list is in creation order
+//!   (license ids are time-ordered) and a listing's cursor, the last license id returned, seeks
+//!   into it. A released license keeps its customer, order, status and revocable postings and
+//!   drops those by product and sku (see [`license_postings`]);
 //! * audit events by license and by actor: `ID` is the event id (8 bytes, big-endian).
 //!
 //! The dominant values ([`UNINDEXED_STATUS`], [`UNINDEXED_ACTOR`]) have no postings: their
@@ -149,19 +151,42 @@ impl Revocable {
     }
 }
 
+/// The postings a license keeps by value: the merchant's lookups by customer and order find
+/// released licenses too; product and sku lists drop them (a listing by product or sku reads
+/// the released ones from the status postings instead; see `merchant`), so those lists stay
+/// about the licenses in force.
+fn value_postings(r: &LicenseRecord) -> [(Kind, Option<&String>); 4] {
+    let released = r.status == LicenseStatus::Released;
+    [
+        (Kind::Customer, r.customer_id.as_ref()),
+        (Kind::Order, r.order_id.as_ref()),
+        (Kind::Product, (!released).then_some(&r.product_id)),
+        (Kind::Sku, r.sku_code.as_ref().filter(|_| !released)),
+    ]
+}
+
+/// The keys of the postings a released license no longer keeps (none for another status).
+pub(super) fn pruned_postings(r: &LicenseRecord) -> Vec<Vec<u8>> {
+    if r.status != LicenseStatus::Released {
+        return Vec::new();
+    }
+    let id = &compact_id(&r.license_id)[..];
+    let mut keys = vec![posting(Kind::Product, r.product_id.as_bytes(), id)];
+    if let Some(sku) = &r.sku_code {
+        keys.push(posting(Kind::Sku, sku.as_bytes(), id));
+    }
+    keys
+}
+
 /// Every posting of a license, as (key, value).
 pub(super) fn license_postings(r: &LicenseRecord) -> Vec<(Vec<u8>, Vec<u8>)> {
     let id = &compact_id(&r.license_id)[..];
     let mut keys = Vec::with_capacity(6);
-    let mut add = |kind, value: Option<&String>| {
+    for (kind, value) in value_postings(r) {
         if let Some(value) = value {
             keys.push((posting(kind, value.as_bytes(), id), Vec::new()));
         }
-    };
-    add(Kind::Customer, r.customer_id.as_ref());
-    add(Kind::Order, r.order_id.as_ref());
-    add(Kind::Product, Some(&r.product_id));
-    add(Kind::Sku, r.sku_code.as_ref());
+    }
     if r.status != UNINDEXED_STATUS {
         keys.push((
             posting(Kind::Status, &[status_byte(r.status)], id),
@@ -203,4 +228,4 @@ pub(super) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -42,7 +42,8 @@ impl fmt::Display for LockKey<'_> {
 /// A marketplace call already applied: its entry makes a retry or replay change nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum IdemKey<'a> {
-    /// getLicense / newInstance (GET): the order's license id.
+    /// getLicense / newInstance (GET): the order's license id. Written until schema 3 and still
+    /// read; the order's posting serves as the entry since (`Store::order_license`).
     Order(&'a str),
     /// A renewal order of a GET instance.
     Renewal {

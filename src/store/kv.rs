@@ -384,7 +384,6 @@ impl Iter {
     }
 
     /// The keys only.
-    #[cfg(test)]
     pub(crate) fn keys(self) -> impl Iterator<Item = Result<IVec>> {
         self.map(|e| e.map(|(k, _)| k))
     }

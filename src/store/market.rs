@@ -164,6 +164,18 @@ impl Store {
         Ok(jobs)
     }
 
+    /// The pending job with the lowest id: the oldest (ids are taken when a job is created), read
+    /// from the pending index.
+    pub(crate) fn oldest_pending_job(&self) -> Result<Option<OutboxJob>> {
+        match self.market.outbox_pending.first()? {
+            Some((id, _)) => match <[u8; 8]>::try_from(id.as_ref()) {
+                Ok(id) => self.outbox_job(u64::from_be_bytes(id)),
+                Err(_) => Ok(None),
+            },
+            None => Ok(None),
+        }
+    }
+
     /// Jobs in id order after `after`, optionally in one state, at most `limit`.
     pub(crate) fn list_jobs(
         &self,

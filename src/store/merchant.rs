@@ -83,27 +83,42 @@ pub(crate) struct AuditPage {
 /// more than this however large the database is.
 pub(crate) const EXAMINED_PER_PAGE: usize = 2_000;
 
-/// Where a listing reads: the posting list of one value, or every record.
+/// Where a listing reads: posting lists (one, or two merged in id order), or every record.
 enum Source {
-    Postings(Vec<u8>),
+    Postings(Vec<Vec<u8>>),
     Records,
 }
 
 impl LicenseFilter {
-    /// The most selective posting list the filter names.
+    /// The most selective posting list the filter names. Released licenses have no product
+    /// and sku postings (`index::license_postings`), so a listing by product or sku that may
+    /// include them also reads the released status postings.
     fn source(&self) -> Source {
+        let status = |s: LicenseStatus| index::prefix(Kind::Status, &[status_byte(s)]);
         let value = |kind, v: &Option<String>| {
             v.as_ref()
-                .map(|v| Source::Postings(index::prefix(kind, v.as_bytes())))
+                .map(|v| Source::Postings(vec![index::prefix(kind, v.as_bytes())]))
+        };
+        let pruned = |kind, v: &Option<String>| {
+            v.as_ref().map(|v| match self.status {
+                Some(LicenseStatus::Released) => {
+                    Source::Postings(vec![status(LicenseStatus::Released)])
+                }
+                Some(_) => Source::Postings(vec![index::prefix(kind, v.as_bytes())]),
+                None => Source::Postings(vec![
+                    index::prefix(kind, v.as_bytes()),
+                    status(LicenseStatus::Released),
+                ]),
+            })
         };
         value(Kind::Order, &self.order_id)
             .or_else(|| value(Kind::Customer, &self.customer_id))
-            .or_else(|| value(Kind::Sku, &self.sku_code))
-            .or_else(|| value(Kind::Product, &self.product_id))
+            .or_else(|| pruned(Kind::Sku, &self.sku_code))
+            .or_else(|| pruned(Kind::Product, &self.product_id))
             .or_else(|| {
                 self.status
                     .filter(|&s| s != UNINDEXED_STATUS)
-                    .map(|s| Source::Postings(index::prefix(Kind::Status, &[status_byte(s)])))
+                    .map(|s| Source::Postings(vec![status(s)]))
             })
             .unwrap_or(Source::Records)
     }
@@ -146,11 +161,13 @@ impl Store {
         };
         let mut next_cursor = None;
         match filter.source() {
-            Source::Postings(prefix) => {
+            Source::Postings(prefixes) => {
                 let after = cursor.map(index::compact_id);
-                for entry in self.postings_after(&prefix, after.as_deref()) {
-                    let (key, _) = entry?;
-                    let id = index::expand_id(key.get(prefix.len()..).unwrap_or(&[]));
+                let lists = prefixes
+                    .iter()
+                    .map(|p| self.posting_ids(p, after.as_deref()));
+                for id in Merged::new(lists.collect()) {
+                    let id = index::expand_id(&id?);
                     let Some(value) = self.licenses.get(id.as_bytes())? else {
                         continue;
                     };
@@ -189,6 +206,20 @@ impl Store {
             None => Bound::Unbounded,
         };
         self.index.range::<Vec<u8>, _>((start, end))
+    }
+
+    /// The ids (as postings hold them) of the postings starting with `prefix` whose id sorts
+    /// after `after`, in order.
+    pub(super) fn posting_ids(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+    ) -> impl Iterator<Item = Result<Vec<u8>>> {
+        let len = prefix.len();
+        self.postings_after(prefix, after).map(move |entry| {
+            let (key, _) = entry?;
+            Ok(key.get(len..).unwrap_or(&[]).to_vec())
+        })
     }
 
     /// Calls `f` for every license the revocation list may carry (`index::may_be_listed`),
@@ -336,6 +367,44 @@ impl Store {
             .values()
             .map(|v| decode(tree::API_TOKENS, &v?))
             .collect()
+    }
+}
+
+/// Sorted id lists merged into one sorted list, each id once.
+struct Merged<I: Iterator<Item = Result<Vec<u8>>>> {
+    lists: Vec<std::iter::Peekable<I>>,
+}
+
+impl<I: Iterator<Item = Result<Vec<u8>>>> Merged<I> {
+    fn new(lists: Vec<I>) -> Self {
+        Merged {
+            lists: lists.into_iter().map(Iterator::peekable).collect(),
+        }
+    }
+}
+
+impl<I: Iterator<Item = Result<Vec<u8>>>> Iterator for Merged<I> {
+    type Item = Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // An error comes out first; otherwise the smallest id, taken from every list holding it.
+        let mut smallest: Option<Vec<u8>> = None;
+        for list in &mut self.lists {
+            match list.peek() {
+                Some(Err(_)) => return list.next(),
+                Some(Ok(id)) if smallest.as_ref().is_none_or(|s| id < s) => {
+                    smallest = Some(id.clone());
+                }
+                _ => {}
+            }
+        }
+        let smallest = smallest?;
+        for list in &mut self.lists {
+            if matches!(list.peek(), Some(Ok(id)) if *id == smallest) {
+                list.next();
+            }
+        }
+        Some(Ok(smallest))
     }
 }
 

@@ -5,11 +5,14 @@
 //!   (the current one too) in the token history, audit postings in `audit-by-license`.
 //! * Schema 2: licenses and audit events in the binary form (`encoding`), the current token only
 //!   in its record, every secondary index in `index`.
+//! * Schema 3: the counters (`counters`) in `meta`, and released licenses without the postings
+//!   they no longer keep (`index::pruned_postings`).
 //!
 //! The migration rewrites records in chunks, each one transaction through the write path's
-//! `apply`, then drops the old tree and records the version, and syncs. It is idempotent: a
-//! start interrupted half-way simply runs it again (records of both schemas read the same), and
-//! the version is recorded only after everything else is durable.
+//! `apply`, then drops the old tree, recounts, records the version, and syncs. It is
+//! idempotent: a start interrupted half-way simply runs it again (records of both schemas read
+//! the same, and the recount sets the counters rather than adding to them), and the version is
+//! recorded only after everything else is durable.
 
 use super::kv::{self, IVec};
 
@@ -19,7 +22,7 @@ use super::index::audit_postings;
 use super::{tree, Result, Store, StoreError};
 
 /// The schema this code writes.
-pub(crate) const SCHEMA_VERSION: u32 = 2;
+pub(crate) const SCHEMA_VERSION: u32 = 3;
 const VERSION_KEY: &[u8] = b"schema-version";
 /// Records per migration transaction.
 const CHUNK: usize = 1_000;
@@ -60,10 +63,14 @@ impl Store {
                 to = SCHEMA_VERSION,
                 "migrating the database"
             );
-            let licenses = self.migrate_licenses()?;
-            let events = self.migrate_audit()?;
-            self.db.drop_tree(tree::AUDIT_BY_LICENSE)?;
-            tracing::info!(licenses, events, "records migrated");
+            if version < 2 {
+                let licenses = self.migrate_licenses()?;
+                let events = self.migrate_audit()?;
+                self.db.drop_tree(tree::AUDIT_BY_LICENSE)?;
+                tracing::info!(licenses, events, "records migrated");
+            }
+            self.recount()?;
+            tracing::info!("counters built");
         }
         self.meta
             .insert(VERSION_KEY, SCHEMA_VERSION.to_be_bytes())?;
@@ -113,18 +120,14 @@ impl Store {
 
     /// Calls `each` for every entry of `tree`, applying what it prepares every [`CHUNK`] entries
     /// in one transaction.
-    fn in_chunks(
+    pub(super) fn in_chunks(
         &self,
         tree: &kv::Tree,
         mut each: impl FnMut(&[u8], &[u8], &mut Prepared) -> Result<()>,
     ) -> Result<()> {
         let mut after: Option<IVec> = None;
         loop {
-            let mut prepared = Prepared {
-                puts: Vec::new(),
-                licenses: Vec::new(),
-                revocation_changed: false,
-            };
+            let mut prepared = Prepared::default();
             let range = match &after {
                 Some(k) => tree.range::<&[u8], _>((
                     std::ops::Bound::Excluded(k.as_ref()),

@@ -11,6 +11,7 @@ pub(crate) mod backup;
 mod batch;
 mod combine;
 pub(crate) mod commit;
+pub(crate) mod counters;
 mod encoding;
 pub(crate) mod failure;
 pub(crate) mod index;
@@ -21,6 +22,7 @@ pub(crate) mod market;
 pub(crate) mod market_records;
 mod merchant;
 mod migrate;
+mod orders;
 pub(crate) mod records;
 pub(crate) mod seats;
 #[cfg(test)]
@@ -414,8 +416,15 @@ impl Store {
             .transpose()
     }
 
-    /// A license by KooMarket instance id.
+    /// A license by KooMarket instance id: the license of that id when its instance carries
+    /// its name (getLicense names new instances so, and writes no index entry for them), else
+    /// the one the instance index names.
     pub(crate) fn license_by_instance(&self, instance_id: &str) -> Result<Option<LicenseRecord>> {
+        if let Some(record) = self.license(instance_id)? {
+            if record.instance_id.as_deref() == Some(instance_id) {
+                return Ok(Some(record));
+            }
+        }
         match self.instances.get(instance_id.as_bytes())? {
             Some(id) => self.license(&String::from_utf8_lossy(&id)),
             None => Ok(None),
@@ -475,8 +484,8 @@ impl Store {
 
     /// Moves licenses' creation, and the marketplace's audit events about them, `days` into the
     /// past (the console's screenshots show a month). Rewrites records in place: for a stopped
-    /// service's database in tests and screenshots only, never a request path; creation-day
-    /// postings are not kept (no index is by day).
+    /// service's database in tests and screenshots only, never a request path; the per-day
+    /// counters are recounted afterwards.
     pub(crate) fn backdate(&self, days_by_license: &HashMap<String, i64>) -> Result<()> {
         for (id, days) in days_by_license {
             if let Some(mut record) = self.license(id)? {
@@ -497,6 +506,7 @@ impl Store {
                 self.audit.insert(key, encoding::encode_audit(&event))?;
             }
         }
+        self.recount()?;
         self.db.flush()?;
         Ok(())
     }

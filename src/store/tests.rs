@@ -298,3 +298,67 @@ fn a_retry_finding_an_unsynced_entry_waits_for_its_sync_and_fails_with_it() {
         "the retry is not answered from a write whose sync failed"
     );
 }
+
+#[test]
+fn an_orders_license_is_found_by_its_legacy_entry_or_by_its_posting_and_only_of_getlicense() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), 8).expect("open");
+    // Written as before schema 3: with an idempotency entry.
+    let legacy = license("legacy");
+    store.write(issued(&legacy)).expect("write");
+    // Written as getLicense writes now: the order's posting is the entry.
+    let mut posted = license("posted");
+    posted.order_id = Some("shared-order".into());
+    let mut offline = license("offline-0");
+    offline.origin = Origin::Offline;
+    offline.order_id = Some("shared-order".into());
+    store
+        .write(WriteBatch {
+            licenses: vec![offline, posted.clone()],
+            ..WriteBatch::default()
+        })
+        .expect("write");
+    let found = |order: &str| {
+        store
+            .order_license(order)
+            .expect("read")
+            .map(|r| r.license_id)
+    };
+    assert_eq!(found("order-legacy"), Some("legacy".into()));
+    assert_eq!(
+        found("shared-order"),
+        Some("posted".into()),
+        "not the offline license"
+    );
+    assert_eq!(found("order-none"), None);
+}
+
+#[test]
+fn an_instance_named_after_its_license_needs_no_index_entry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), 8).expect("open");
+    let mut named = license("0190a000-0000-7000-8000-000000000001");
+    named.instance_id = Some(named.license_id.clone());
+    let indexed = license("0190a000-0000-7000-8000-000000000002");
+    store
+        .write(WriteBatch {
+            licenses: vec![named.clone(), indexed.clone()],
+            ..WriteBatch::default()
+        })
+        .expect("write");
+    assert_eq!(
+        store.instances.len().expect("len"),
+        1,
+        "only the other instance is indexed"
+    );
+    for record in [&named, &indexed] {
+        let instance = record.instance_id.as_deref().expect("instance");
+        let found = store.license_by_instance(instance).expect("read");
+        assert_eq!(found.as_ref(), Some(record));
+    }
+    // A license id is no instance id unless its record says so.
+    let other = store
+        .license_by_instance(&indexed.license_id)
+        .expect("read");
+    assert_eq!(other, None);
+}

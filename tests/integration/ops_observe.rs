@@ -1,8 +1,8 @@
 //! What an operator sees: Prometheus metrics (for a read token, or on the internal address
 //! without one) and a request id on every answer and every log line of a request.
 
+use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
 
 use crate::api::{assert_error, spawn_api_app_with, ApiApp};
 use crate::binary::Server;
@@ -91,19 +91,17 @@ fn metrics_count_answers_time_routes_and_storage_for_a_read_token() {
     ] {
         assert!(text.contains(family), "{family} missing:\n{text}");
     }
-    // Licenses by state come from the background census, which a scrape asks to refresh.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let text = scrape(&api);
-        if sample(&text, "koolicense_licenses{state=\"active\"}") == Some(1.0) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no census of the license:\n{text}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Licenses by state are counted with the writes: the first scrape after one shows it.
+    assert_eq!(
+        sample(&text, "koolicense_licenses{state=\"active\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "koolicense_licenses{state=\"released\"}"),
+        Some(0.0),
+        "{text}"
+    );
 }
 
 #[test]
@@ -240,4 +238,98 @@ fn every_log_line_of_a_request_carries_its_id_also_from_the_blocking_pool() {
         !text.contains("authToken"),
         "no line holds the production interface's query string"
     );
+}
+
+/// Lines of a JSON Lines export.
+fn export(api: &ApiApp, what: &str) -> Vec<serde_json::Value> {
+    let reply = api.get(&format!("/v1/export/{what}"), &api.read);
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply
+        .text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("json line"))
+        .collect()
+}
+
+/// What `/v1/stats?include_test=true` must say, counted from the exports.
+fn recount(api: &ApiApp) -> (BTreeMap<String, u64>, BTreeMap<String, (u64, u64)>) {
+    let mut by_status = BTreeMap::new();
+    let mut days: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let day = |at: &serde_json::Value| at.as_str().expect("time")[..10].to_owned();
+    for license in export(api, "licenses") {
+        let status = license["status"].as_str().expect("status").to_owned();
+        *by_status.entry(status).or_default() += 1;
+        days.entry(day(&license["created_at"])).or_default().0 += 1;
+    }
+    for event in export(api, "audit") {
+        if event["actor"] == "koomarket" {
+            days.entry(day(&event["at"])).or_default().1 += 1;
+        }
+    }
+    (by_status, days)
+}
+
+#[test]
+fn stats_and_gauges_equal_a_recount_of_the_exports_after_concurrent_calls_and_a_restart() {
+    let api = spawn_api_app_with(Config::default());
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let api = &api;
+            s.spawn(move || {
+                for i in 0..6 {
+                    let order = if i % 3 == 0 {
+                        Order::new().with("testFlag", "1")
+                    } else {
+                        Order::new()
+                    };
+                    let instance = api.app.provision(&order).instance_id().to_owned();
+                    api.app.provision(&order); // a replay: the same license, one more call
+                    if (t + i) % 2 == 0 {
+                        for _ in 0..2 {
+                            api.app
+                                .call("releaseLicense", &[("instanceId", &instance)])
+                                .expect("000000");
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let check = |api: &ApiApp| {
+        let (by_status, days) = recount(api);
+        assert_eq!(
+            by_status.values().sum::<u64>(),
+            24,
+            "a replay adds no license"
+        );
+        assert_eq!(by_status["released"], 12);
+        let stats = api.get("/v1/stats?days=2&include_test=true", &api.read);
+        assert_eq!(stats.status, 200, "{}", stats.text);
+        for (status, n) in stats.body["licenses_by_status"]
+            .as_object()
+            .expect("statuses")
+        {
+            let want = by_status.get(status).copied().unwrap_or(0);
+            assert_eq!(n.as_u64(), Some(want), "{status}");
+        }
+        for day in stats.body["days"].as_array().expect("days") {
+            let (issued, calls) = days
+                .get(day["date"].as_str().expect("date"))
+                .copied()
+                .unwrap_or_default();
+            assert_eq!(day["licenses_issued"].as_u64(), Some(issued), "{day}");
+            assert_eq!(day["marketplace_events"].as_u64(), Some(calls), "{day}");
+        }
+        let text = scrape(api);
+        for (status, n) in &by_status {
+            let series = format!("koolicense_licenses{{state=\"{status}\"}}");
+            assert_eq!(sample(&text, &series), Some(*n as f64), "{series}");
+        }
+    };
+    check(&api);
+    let api = ApiApp {
+        app: api.app.restart(),
+        ..api
+    };
+    check(&api);
 }

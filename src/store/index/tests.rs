@@ -6,7 +6,7 @@ use crate::store::merchant::EXAMINED_PER_PAGE;
 use crate::store::records::{Origin, StoredBinding};
 use crate::store::{LicenseFilter, Store, WriteBatch};
 
-fn record(n: usize, customer: &str) -> LicenseRecord {
+pub(in crate::store) fn record(n: usize, customer: &str) -> LicenseRecord {
     let now = chrono::Utc::now();
     LicenseRecord {
         license_id: format!("018c0000-0000-7000-8000-{n:012}"),
@@ -220,4 +220,89 @@ fn a_revocable_posting_follows_the_expiry_and_revoked_below_of_its_license() {
             expires_at: Some(2_000_000_000),
         }]
     );
+}
+
+#[test]
+fn a_released_license_drops_its_product_and_sku_postings_and_every_listing_still_finds_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), 8).expect("open");
+    let records: Vec<_> = (0..5)
+        .map(|n| {
+            let mut r = record(n, "c");
+            r.sku_code = Some("s".into());
+            r.test = false;
+            r
+        })
+        .collect();
+    put(&store, records.clone());
+    let postings = |kind: Kind| store.index.scan_prefix([kind.byte()]).count();
+    let before = (postings(Kind::Product), postings(Kind::Sku));
+    let mut released = records[2].clone();
+    released.status = LicenseStatus::Released;
+    put(&store, vec![released.clone()]);
+
+    let own = |kind: Kind, value: &[u8]| {
+        store
+            .index
+            .get(posting(kind, value, &compact_id(&released.license_id)))
+            .expect("read")
+            .is_some()
+    };
+    assert!(!own(Kind::Product, b"p") && !own(Kind::Sku, b"s"), "pruned");
+    assert!(own(Kind::Customer, b"c") && own(Kind::Order, b"order-2"));
+    assert!(own(Kind::Status, &[status_byte(LicenseStatus::Released)]));
+    assert_eq!(
+        (postings(Kind::Product), postings(Kind::Sku)),
+        (before.0 - 1, before.1 - 1)
+    );
+
+    let all: Vec<_> = records.iter().map(|r| r.license_id.clone()).collect();
+    let filter = |f: fn(&mut LicenseFilter)| {
+        let mut filter = LicenseFilter::default();
+        f(&mut filter);
+        ids(&store, &filter)
+    };
+    assert_eq!(
+        filter(|f| f.product_id = Some("p".into())),
+        all,
+        "in creation order"
+    );
+    assert_eq!(filter(|f| f.sku_code = Some("s".into())), all);
+    assert_eq!(filter(|f| f.customer_id = Some("c".into())), all);
+    assert_eq!(
+        filter(|f| f.order_id = Some("order-2".into())),
+        [released.license_id.clone()]
+    );
+    let only_released = |f: &mut LicenseFilter| {
+        f.product_id = Some("p".into());
+        f.status = Some(LicenseStatus::Released);
+    };
+    assert_eq!(filter(only_released), [released.license_id.clone()]);
+    let mut active = all.clone();
+    active.remove(2);
+    let only_active = |f: &mut LicenseFilter| {
+        f.sku_code = Some("s".into());
+        f.status = Some(LicenseStatus::Active);
+    };
+    assert_eq!(filter(only_active), active);
+    assert!(filter(|f| f.product_id = Some("other".into())).is_empty());
+
+    // A page boundary inside the merged lists: every license once, in order.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let product = LicenseFilter {
+            product_id: Some("p".into()),
+            ..LicenseFilter::default()
+        };
+        let page = store
+            .list_licenses(&product, cursor.as_deref(), 1)
+            .expect("page");
+        seen.extend(page.items.into_iter().map(|r| r.license_id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, all);
 }

@@ -317,6 +317,26 @@ fn assert_lean(store: &Store) {
     assert!(!names.iter().any(|n| n == "audit-by-license"));
 }
 
+/// The counters say what the fixture holds.
+fn assert_counted(store: &Store, fixture: &Fixture) {
+    let mut by_status = BTreeMap::new();
+    for (record, _) in fixture.licenses.values() {
+        *by_status.entry(record.status.as_str()).or_insert(0u64) += 1;
+    }
+    let counted = store.licenses_by_status(false).expect("counts");
+    let counted: BTreeMap<_, _> = counted.into_iter().filter(|(_, n)| *n > 0).collect();
+    assert_eq!(counted, by_status);
+    let day = at(0, 0).date_naive();
+    let days = store.daily_counts(day, day, false).expect("days");
+    let calls = fixture
+        .audit
+        .iter()
+        .filter(|e| e.actor == "koomarket")
+        .count();
+    assert_eq!(days[&day].licenses_issued, fixture.licenses.len() as u64);
+    assert_eq!(days[&day].marketplace_events, calls as u64);
+}
+
 #[test]
 fn a_schema_1_database_is_migrated_once_at_open_and_answers_as_before() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -325,6 +345,7 @@ fn a_schema_1_database_is_migrated_once_at_open_and_answers_as_before() {
     assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
     assert_same_answers(&store, &fixture);
     assert_lean(&store);
+    assert_counted(&store, &fixture);
     store.close().expect("close");
     drop(store);
 
@@ -361,6 +382,87 @@ fn a_migration_interrupted_half_way_completes_at_the_next_start() {
     assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
     assert_same_answers(&store, &fixture);
     assert_lean(&store);
+    assert_counted(&store, &fixture);
+}
+
+/// Turns a database this code wrote back into what schema 2 wrote: no counters, and released
+/// licenses with their product and sku postings.
+fn back_to_schema2(store: &Store, released: &[LicenseRecord]) {
+    for key in store.meta.scan_prefix(b"count/").keys() {
+        store.meta.remove(key.expect("key")).expect("no counter");
+    }
+    for record in released {
+        let id = crate::store::index::compact_id(&record.license_id);
+        for (kind, value) in [
+            (crate::store::index::Kind::Product, &record.product_id),
+            (
+                crate::store::index::Kind::Sku,
+                record.sku_code.as_ref().expect("sku"),
+            ),
+        ] {
+            let key = [
+                crate::store::index::prefix(kind, value.as_bytes()),
+                id.clone(),
+            ]
+            .concat();
+            store.index.insert(key, &[]).expect("posting");
+        }
+    }
+    store
+        .meta
+        .insert(VERSION_KEY, &2u32.to_be_bytes())
+        .expect("version 2");
+}
+
+#[test]
+fn a_schema_2_database_gets_its_counters_and_loses_the_postings_of_released_licenses_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), 8).expect("open");
+    let mut records: Vec<_> = (0..12u8).map(license).collect();
+    for r in records.iter_mut().skip(3).step_by(4) {
+        r.status = LicenseStatus::Released;
+    }
+    let released: Vec<_> = records
+        .iter()
+        .filter(|r| r.status == LicenseStatus::Released)
+        .cloned()
+        .collect();
+    assert_eq!(released.len(), 3);
+    store
+        .write(crate::store::WriteBatch {
+            licenses: records.clone(),
+            ..crate::store::WriteBatch::default()
+        })
+        .expect("write");
+    let index_before: Vec<_> = store.index.iter().keys().map(|k| k.expect("key")).collect();
+    let counts = store.licenses_by_status(true).expect("counts");
+    assert_eq!(counts["released"], 3);
+    back_to_schema2(&store, &released);
+    // Half a recount, as a crash during the migration would leave it.
+    store
+        .meta
+        .insert(b"count/x", &7u64.to_be_bytes())
+        .expect("stray counter");
+    store.close().expect("close");
+    drop(store);
+
+    let store = Store::open(dir.path(), 8).expect("migrates");
+    assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+    assert_eq!(store.licenses_by_status(true).expect("counts"), counts);
+    let index_after: Vec<_> = store.index.iter().keys().map(|k| k.expect("key")).collect();
+    assert_eq!(index_after, index_before, "released postings pruned");
+    assert!(store.meta.get(b"count/x").expect("read").is_none());
+    let by_product = store
+        .list_licenses(
+            &LicenseFilter {
+                product_id: Some(records[0].product_id.clone()),
+                ..LicenseFilter::default()
+            },
+            None,
+            100,
+        )
+        .expect("list");
+    assert_eq!(by_product.items, records);
 }
 
 #[test]
