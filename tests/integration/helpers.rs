@@ -303,7 +303,7 @@ fn is_lock_error(error: &dyn std::fmt::Display) -> bool {
 
 /// A stopped app's last worker thread may drop its database handle just after the server
 /// reported the stop, so reopening waits (bounded) for sled's lock instead of failing.
-fn build_when_unlocked(
+pub(crate) fn build_when_unlocked(
     settings: Settings,
     options: StartOptions,
     listener: TcpListener,

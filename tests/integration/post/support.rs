@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use koolicense::settings::{Overrides, Settings};
-use koolicense::startup::{Application, StartOptions};
+use koolicense::startup::StartOptions;
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -236,7 +236,8 @@ impl App {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let app = match Application::build_with_listener(
+                // A restarted app waits for its predecessor's last thread to let go of sled.
+                let app = match crate::helpers::build_when_unlocked(
                     settings,
                     StartOptions::default(),
                     listener,
