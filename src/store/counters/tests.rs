@@ -255,7 +255,7 @@ fn a_recount_replaces_wrong_counters_and_changes_nothing_when_run_again() {
     let stale = Kind::Licenses.key(&[super::super::index::status_byte(LicenseStatus::Revoked), 0]);
     store
         .meta
-        .insert(&stale, &9u64.to_be_bytes())
+        .insert(&stale, 9u64.to_be_bytes())
         .expect("stale");
     store.recount().expect("recount");
     assert_eq!(stored(&store), right);

@@ -405,12 +405,12 @@ fn back_to_schema2(store: &Store, released: &[LicenseRecord]) {
                 id.clone(),
             ]
             .concat();
-            store.index.insert(key, &[]).expect("posting");
+            store.index.insert(key, []).expect("posting");
         }
     }
     store
         .meta
-        .insert(VERSION_KEY, &2u32.to_be_bytes())
+        .insert(VERSION_KEY, 2u32.to_be_bytes())
         .expect("version 2");
 }
 
@@ -441,7 +441,7 @@ fn a_schema_2_database_gets_its_counters_and_loses_the_postings_of_released_lice
     // Half a recount, as a crash during the migration would leave it.
     store
         .meta
-        .insert(b"count/x", &7u64.to_be_bytes())
+        .insert(b"count/x", 7u64.to_be_bytes())
         .expect("stray counter");
     store.close().expect("close");
     drop(store);
