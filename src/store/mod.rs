@@ -18,6 +18,7 @@ pub(crate) mod index;
 pub(crate) mod keys;
 pub(crate) mod kv;
 pub(crate) mod locks;
+mod maintenance;
 pub(crate) mod market;
 pub(crate) mod market_records;
 mod merchant;
@@ -25,14 +26,15 @@ mod migrate;
 mod orders;
 pub(crate) mod records;
 pub(crate) mod seats;
+mod signing_keys;
 #[cfg(test)]
 mod tests;
 pub(crate) mod transfer;
 
 pub(crate) use batch::WriteBatch;
 pub(crate) use merchant::{AuditFilter, LicenseFilter};
+pub(crate) use signing_keys::KeyRegistration;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -45,7 +47,7 @@ use self::batch::WriteCombiner;
 use self::commit::{CommitError, GroupCommit, SledFlusher};
 use self::encoding::{decode_audit, decode_license};
 use self::failure::Failure;
-use self::records::{AuditEvent, KeyRecord, LicenseRecord};
+use self::records::{AuditEvent, LicenseRecord};
 use crate::metrics::storage::StorageMetrics;
 
 /// Version of the on-disk directory layout: the database lives in `<data_dir>/db/v<SCHEMA>`.
@@ -104,25 +106,6 @@ pub(crate) enum StoreError {
 
 /// A `Result` over [`StoreError`].
 pub(crate) type Result<T> = std::result::Result<T, StoreError>;
-
-/// The outcome of registering the configured signing key.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum KeyRegistration {
-    /// The key was already the active one.
-    Unchanged,
-    /// First key of this database.
-    First,
-    /// The key replaced the recorded one (rotation was allowed).
-    Rotated {
-        /// The previous key id.
-        previous: String,
-    },
-    /// The key differs from the recorded one and rotation was not allowed.
-    Refused {
-        /// The recorded key id.
-        recorded: String,
-    },
-}
 
 /// The storage handle (cheap to clone).
 #[derive(Clone)]
@@ -346,68 +329,6 @@ impl Store {
         Ok(())
     }
 
-    /// Checks the configured signing key against the database and records it.
-    pub(crate) fn register_signing_key(
-        &self,
-        key: KeyRecord,
-        allow_rotation: bool,
-    ) -> Result<KeyRegistration> {
-        let recorded = self
-            .meta
-            .get(ACTIVE_KID)?
-            .map(|v| String::from_utf8_lossy(&v).into_owned());
-        let outcome = match recorded {
-            Some(kid) if kid == key.kid => return Ok(KeyRegistration::Unchanged),
-            Some(kid) if !allow_rotation => return Ok(KeyRegistration::Refused { recorded: kid }),
-            Some(kid) => KeyRegistration::Rotated { previous: kid },
-            None => KeyRegistration::First,
-        };
-        let previous = match &outcome {
-            KeyRegistration::Rotated { previous } => self
-                .signing_keys
-                .get(previous.as_bytes())?
-                .map(|v| decode::<KeyRecord>(tree::SIGNING_KEYS, &v))
-                .transpose()?,
-            _ => None,
-        };
-        // `first_used` of the configured key is the time of this start.
-        let now = key.first_used;
-        // A key used before (rotating back to it) keeps its first use but is no longer retired.
-        let active = match self.signing_keys.get(key.kid.as_bytes())? {
-            Some(v) => KeyRecord {
-                retired_at: None,
-                ..decode::<KeyRecord>(tree::SIGNING_KEYS, &v)?
-            },
-            None => key,
-        };
-        let mut keys = Vec::new();
-        if let Some(mut old) = previous {
-            old.retired_at = Some(now);
-            keys.push(old);
-        }
-        self.write(WriteBatch {
-            active_kid: Some(active.kid.clone()),
-            signing_keys: {
-                keys.push(active);
-                keys
-            },
-            ..WriteBatch::default()
-        })?;
-        Ok(outcome)
-    }
-
-    /// Every signing key the database has used, oldest first.
-    pub(crate) fn signing_keys(&self) -> Result<Vec<KeyRecord>> {
-        let mut keys = self
-            .signing_keys
-            .iter()
-            .values()
-            .map(|v| decode::<KeyRecord>(tree::SIGNING_KEYS, &v?))
-            .collect::<Result<Vec<_>>>()?;
-        keys.sort_by_key(|k| k.first_used);
-        Ok(keys)
-    }
-
     /// A license by id.
     pub(crate) fn license(&self, license_id: &str) -> Result<Option<LicenseRecord>> {
         self.licenses
@@ -480,58 +401,6 @@ impl Store {
             }
         }
         Ok(events)
-    }
-
-    /// Moves licenses' creation, and the marketplace's audit events about them, `days` into the
-    /// past (the console's screenshots show a month). Rewrites records in place: for a stopped
-    /// service's database in tests and screenshots only, never a request path; the per-day
-    /// counters are recounted afterwards.
-    pub(crate) fn backdate(&self, days_by_license: &HashMap<String, i64>) -> Result<()> {
-        for (id, days) in days_by_license {
-            if let Some(mut record) = self.license(id)? {
-                record.created_at -= chrono::Duration::days(*days);
-                self.licenses
-                    .insert(id.as_bytes(), encoding::encode_license(&record))?;
-            }
-        }
-        for entry in self.audit.iter() {
-            let (key, value) = entry?;
-            let mut event = decode_audit(&value)?;
-            let days = event
-                .license_id
-                .as_ref()
-                .and_then(|id| days_by_license.get(id));
-            if let (Some(days), "koomarket") = (days, event.actor.as_str()) {
-                event.at -= chrono::Duration::days(*days);
-                self.audit.insert(key, encoding::encode_audit(&event))?;
-            }
-        }
-        self.recount()?;
-        self.db.flush()?;
-        Ok(())
-    }
-
-    /// Number of licenses. Walks the whole tree: for tests, never a request path.
-    #[cfg(test)]
-    pub(crate) fn license_count(&self) -> usize {
-        self.licenses.len().unwrap_or_default()
-    }
-
-    /// Per tree: (name, entries, bytes of keys and values). Walks every tree: for tools and
-    /// benchmarks, never a request path.
-    pub(crate) fn tree_sizes(&self) -> Result<Vec<(String, usize, u64)>> {
-        let mut sizes = Vec::new();
-        for name in self.db.tree_names() {
-            let tree = self.db.open_tree(&name)?;
-            let (mut entries, mut bytes) = (0, 0u64);
-            for entry in tree.iter() {
-                let (k, v) = entry?;
-                entries += 1;
-                bytes += (k.len() + v.len()) as u64;
-            }
-            sizes.push((name, entries, bytes));
-        }
-        Ok(sizes)
     }
 
     /// The trees a batch writes, in the order of `batch::Tree`.
