@@ -20,6 +20,8 @@ use tempfile::TempDir;
 
 pub(crate) use crate::answer::{check_contract, Answer, RawAnswer};
 use crate::market::{self, KEY};
+pub(crate) use crate::support::order::{unique, Order};
+pub(crate) use crate::support::stopped::{corrupt_stored_license, open_stopped_db, stored_license};
 
 /// Product ids of the policies every test app has.
 pub(crate) const HW_PRODUCT: &str = "P-HW";
@@ -96,78 +98,6 @@ impl Default for Config {
             read_fault: ReadFault::default(),
         }
     }
-}
-
-/// A purchase as getLicense describes it; defaults to the system-bound product.
-#[derive(Clone, Debug)]
-pub(crate) struct Order {
-    /// orderId.
-    pub(crate) order_id: String,
-    /// productId.
-    pub(crate) product_id: String,
-    /// customerId.
-    pub(crate) customer_id: String,
-    /// The buyer's identifier, sent as saasExtendParams; `None` sends no saasExtendParams.
-    pub(crate) identifier: Option<String>,
-    /// Further fields (skuCode, amount, expireTime, chargingMode, ...).
-    pub(crate) extra: Vec<(String, String)>,
-}
-
-impl Order {
-    /// A new order with a unique orderId.
-    pub(crate) fn new() -> Order {
-        Order {
-            order_id: unique("CS"),
-            product_id: SYS_PRODUCT.to_owned(),
-            customer_id: "68cbc86abc2018ab880d92f36422fa0e".to_owned(),
-            identifier: Some("SYSCODE-0001".to_owned()),
-            extra: Vec::new(),
-        }
-    }
-
-    /// Sets the product.
-    pub(crate) fn product(mut self, product_id: &str) -> Order {
-        self.product_id = product_id.to_owned();
-        self
-    }
-
-    /// Sets the identifier (`None`: no saasExtendParams).
-    pub(crate) fn identifier(mut self, identifier: Option<&str>) -> Order {
-        self.identifier = identifier.map(str::to_owned);
-        self
-    }
-
-    /// Adds a field.
-    pub(crate) fn with(mut self, name: &str, value: &str) -> Order {
-        self.extra.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    /// Every parameter of a getLicense call for this order, with a fresh businessId and
-    /// timeStamp, unsigned.
-    pub(crate) fn params(&self) -> Vec<(String, String)> {
-        let mut params = market::pairs(&[
-            ("activity", "getLicense"),
-            ("timeStamp", &market::time_stamp_now()),
-            ("businessId", &uuid::Uuid::new_v4().to_string()),
-            ("customerId", &self.customer_id),
-            ("orderId", &self.order_id),
-            ("productId", &self.product_id),
-        ]);
-        if let Some(identifier) = &self.identifier {
-            params.push((
-                "saasExtendParams".into(),
-                market::identifier_param(identifier),
-            ));
-        }
-        params.extend(self.extra.iter().cloned());
-        params
-    }
-}
-
-/// A unique id with a prefix.
-pub(crate) fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
 }
 
 /// A running application.
@@ -297,7 +227,7 @@ pub(crate) fn try_spawn(config: Config, dir: Arc<TempDir>) -> anyhow::Result<Tes
 }
 
 /// Whether an error is sled refusing a database another handle still holds.
-fn is_lock_error(error: &dyn std::fmt::Display) -> bool {
+pub(crate) fn is_lock_error(error: &dyn std::fmt::Display) -> bool {
     format!("{error:#}").contains("could not acquire lock")
 }
 
@@ -318,47 +248,6 @@ pub(crate) fn build_when_unlocked(
             result => return result,
         }
     }
-}
-
-/// Opens the sled database of a stopped app (see [`build_when_unlocked`] for the wait).
-pub(crate) fn open_stopped_db(data_dir: &Path) -> sled::Db {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match sled::Config::new()
-            .path(data_dir.join("db").join("v1"))
-            .open()
-        {
-            Err(e) if is_lock_error(&e) && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            result => return result.expect("open the stopped app's database"),
-        }
-    }
-}
-
-/// Overwrites the stored license of `instance` with bytes that are no record, in a stopped
-/// service's data directory: the cleanest storage failure (000005) a test can produce.
-pub(crate) fn corrupt_stored_license(data_dir: &Path, instance: &str) {
-    if let Some(url) = crate::support::database_of(data_dir) {
-        let mut client = crate::support::postgres::connect(&url).expect("connect");
-        let changed = client
-            .execute(
-                "UPDATE kv_licenses SET v = 'not a record'::bytea WHERE position($1::bytea in v) > 0",
-                &[&instance.as_bytes()],
-            )
-            .expect("corrupt it");
-        assert_eq!(changed, 1, "one record holds the instance");
-        return;
-    }
-    let db = open_stopped_db(data_dir);
-    let licenses = db.open_tree("licenses").expect("tree");
-    let (key, _) = licenses
-        .iter()
-        .map(|e| e.expect("read"))
-        .find(|(_, v)| String::from_utf8_lossy(v).contains(instance))
-        .expect("the record");
-    licenses.insert(key, "not a record").expect("corrupt it");
-    db.flush().expect("flush");
 }
 
 impl TestApp {
@@ -566,28 +455,6 @@ impl Drop for TestApp {
         }
         self.shutdown();
     }
-}
-
-/// The license records of a stopped app's database, as the API shows them. Reads the database
-/// directly: the lifecycle status (frozen, released) is not visible over HTTP.
-pub(crate) fn stored_licenses(data_dir: &Path) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match koolicense::store_support::stored_licenses(&crate::support::storage_of(data_dir)) {
-            Err(e) if is_lock_error(&e) && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            result => return result.expect("read the stopped app's licenses"),
-        }
-    }
-}
-
-/// The stored record of one instance of a stopped app.
-pub(crate) fn stored_license(data_dir: &Path, instance_id: &str) -> Value {
-    stored_licenses(data_dir)
-        .into_iter()
-        .find(|r| r["instance_id"].as_str() == Some(instance_id))
-        .unwrap_or_else(|| panic!("no stored license for instance {instance_id}"))
 }
 
 /// A unix time for a `yyyyMMddHHmmss` marketplace time.

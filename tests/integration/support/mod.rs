@@ -1,7 +1,10 @@
-//! Harness pieces shared across the suite: the throwaway PostgreSQL ([`postgres`]) and the
-//! choice of backend the whole suite runs on (`KOOLICENSE_TEST_BACKEND=postgres`, else sled).
+//! Harness pieces shared across the suite: the throwaway PostgreSQL ([`postgres`]), the choice
+//! of backend the whole suite runs on (`KOOLICENSE_TEST_BACKEND=postgres`, else sled), the
+//! orders tests send ([`order`]) and direct access to a stopped app's database ([`stopped`]).
 
+pub(crate) mod order;
 pub(crate) mod postgres;
+pub(crate) mod stopped;
 
 use std::path::{Path, PathBuf};
 
