@@ -62,7 +62,7 @@ pub(crate) async fn activate_code(
     let pending = state
         .outbound
         .call(format!("{lookup:?}/{asked}"), move || {
-            licensing.lookup_code(lookup, &asked)
+            licensing.lookup_code(lookup, &asked, now)
         })
         .map_err(|Busy| {
             tracing::warn!("outbound pool full; activation refused for now");

@@ -57,11 +57,6 @@ fn activations_waiting_on_a_silent_marketplace_never_delay_koomarket_callbacks()
         "[koomarket]\n",
         &format!("[koomarket]\nkeys = [\"{KEY}\"]\n"),
     );
-    // Sled whatever backend the suite runs on: the test needs every activation of the shared
-    // code to pass its local step (under the code's lock) while the marketplace is held; on
-    // PostgreSQL each lock is also an advisory lock (two round trips), 250 of them in a row
-    // outlast the hold, and late ones then make a call of their own after the shared one.
-    crate::support::pin_sled(&dir.path().join("data"));
     let app = App::start(dir.path(), &toml);
     let port = app.port;
 
