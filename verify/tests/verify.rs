@@ -29,6 +29,8 @@ mod tamper;
 mod text_forms;
 #[path = "verify/vectors.rs"]
 mod vectors;
+#[path = "verify/vectors_build.rs"]
+mod vectors_build;
 #[path = "verify/vectors_cases.rs"]
 mod vectors_cases;
 #[path = "verify/vectors_objects.rs"]
