@@ -66,6 +66,10 @@ enum Target {
     Postgres,
     /// getLicense on PostgreSQL, two instances on one database.
     PostgresTwo,
+    /// The ceiling on fjall.
+    FjallCeiling,
+    /// getLicense on fjall.
+    Fjall,
 }
 
 impl Target {
@@ -75,12 +79,16 @@ impl Target {
             Target::GetLicense => "getLicense",
             Target::Postgres => "pg",
             Target::PostgresTwo => "pg2",
+            Target::FjallCeiling => "ceiling-fjall",
+            Target::Fjall => "fjall",
         }
     }
 
-    const ALL: [Target; 4] = [
+    const ALL: [Target; 6] = [
         Target::Ceiling,
         Target::GetLicense,
+        Target::FjallCeiling,
+        Target::Fjall,
         Target::Postgres,
         Target::PostgresTwo,
     ];
@@ -190,7 +198,20 @@ fn main() -> anyhow::Result<()> {
         loopback()?,
         WORKERS,
         MARKET_KEY,
+        bench_support::Engine::Sled,
     )?;
+    let fjall_ceiling = bench_support::ceiling_server(
+        &dir.path().join("ceiling-fjall"),
+        loopback()?,
+        WORKERS,
+        MARKET_KEY,
+        bench_support::Engine::Fjall,
+    )?;
+    let mut settings =
+        bench_support::service_settings(&dir.path().join("service-fjall"), WORKERS, MARKET_KEY);
+    settings.storage.backend = koolicense::settings::StorageBackend::Fjall;
+    let fjall = bench_support::service_server(settings, loopback()?)?;
+    check_answer(&fjall)?;
     let settings =
         bench_support::service_settings(&dir.path().join("service"), WORKERS, MARKET_KEY);
     let service = bench_support::service_server(settings, loopback()?)?;
@@ -212,6 +233,8 @@ fn main() -> anyhow::Result<()> {
             let servers: Vec<&BenchServer> = match target {
                 Target::Ceiling => vec![&ceiling],
                 Target::GetLicense => vec![&service],
+                Target::FjallCeiling => vec![&fjall_ceiling],
+                Target::Fjall => vec![&fjall],
                 Target::Postgres => pg.iter().take(1).collect(),
                 Target::PostgresTwo => pg.iter().take(2).collect(),
             };
@@ -226,6 +249,8 @@ fn main() -> anyhow::Result<()> {
     }
     service.stop()?;
     ceiling.stop()?;
+    fjall.stop()?;
+    fjall_ceiling.stop()?;
     for server in pg {
         server.stop()?;
     }
@@ -250,9 +275,13 @@ fn main() -> anyhow::Result<()> {
             _ => "-".to_owned(),
         };
         println!(
-            "concurrency {concurrency}: {} | getLicense/ceiling {} | pg/getLicense {} | pg2/getLicense {}",
+            "concurrency {concurrency}: {} | getLicense/ceiling {} | fjall/ceiling-fjall {} | \
+             fjall/ceiling {} | fjall/getLicense {} | pg/getLicense {} | pg2/getLicense {}",
             parts.join(" | "),
             ratio(Target::GetLicense, Target::Ceiling),
+            ratio(Target::Fjall, Target::FjallCeiling),
+            ratio(Target::Fjall, Target::Ceiling),
+            ratio(Target::Fjall, Target::GetLicense),
             ratio(Target::Postgres, Target::GetLicense),
             ratio(Target::PostgresTwo, Target::GetLicense),
         );

@@ -31,7 +31,8 @@ use crate::koomarket::auth::{self, SecretKey};
 use crate::settings::Settings;
 use crate::signing::Signer;
 use crate::startup::{Application, StartOptions};
-use crate::store::commit::{GroupCommit, SledFlusher};
+use crate::store::commit::{GroupCommit, LsmFlusher, SledFlusher};
+use crate::store::kv;
 
 /// productId of every benchmark order (and of the ceiling's claims).
 pub const PRODUCT_ID: &str = "00301-666666-0--0";
@@ -142,8 +143,8 @@ pub fn service_server(settings: Settings, listener: TcpListener) -> anyhow::Resu
 
 /// The ceiling endpoint's state: the same building blocks as the store and getLicense.
 struct Ceiling {
-    db: sled::Db,
-    tree: sled::Tree,
+    db: kv::Db,
+    tree: kv::Tree,
     commit: GroupCommit,
     signer: Signer,
     key: SecretKey,
@@ -204,25 +205,44 @@ async fn ceiling_handler(state: web::Data<Ceiling>) -> HttpResponse {
 /// Path of the ceiling endpoint.
 pub const CEILING_PATH: &str = "/ceiling";
 
-/// Starts the ceiling endpoint (`GET /ceiling`) with `workers` workers on `listener`, its sled
-/// database under `data_dir` (same page cache as the service's default), answering with the
-/// marketplace key `market_key`.
+/// The embedded engine a ceiling writes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// sled (the default backend).
+    Sled,
+    /// fjall (`storage.backend = "fjall"`).
+    Fjall,
+}
+
+/// Starts the ceiling endpoint (`GET /ceiling`) with `workers` workers on `listener`, its
+/// database (`engine`) under `data_dir` (same page cache as the service's default), answering
+/// with the marketplace key `market_key`.
 pub fn ceiling_server(
     data_dir: &Path,
     listener: TcpListener,
     workers: usize,
     market_key: &str,
+    engine: Engine,
 ) -> anyhow::Result<BenchServer> {
     let dir = data_dir.join("db");
     std::fs::create_dir_all(&dir).with_context(|| format!("while creating {}", dir.display()))?;
-    let db = sled::Config::new()
-        .path(&dir)
-        .cache_capacity(64 * 1024 * 1024)
-        .open()?;
-    let flusher = SledFlusher::open(db.clone(), &dir)?;
+    let failure = Arc::new(crate::store::failure::Failure::default());
+    let (db, commit) = match engine {
+        Engine::Sled => {
+            let db = kv::Db::open_sled(&dir, 64, failure)?;
+            let sled = db.sled().cloned().context("not sled")?;
+            let commit = GroupCommit::start(SledFlusher::open(sled, &dir)?)?;
+            (db, commit)
+        }
+        Engine::Fjall => {
+            let db = kv::Db::open_fjall(&dir, 64, failure)?;
+            let lsm = db.lsm().cloned().context("not fjall")?;
+            (db, GroupCommit::start(LsmFlusher::new(lsm))?)
+        }
+    };
     let ceiling = Arc::new(Ceiling {
         tree: db.open_tree("licenses")?,
-        commit: GroupCommit::start(flusher)?,
+        commit,
         signer: Signer::generate()?,
         key: SecretKey::new(market_key.to_owned()).map_err(|e| anyhow!("{e}"))?,
         db,

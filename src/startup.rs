@@ -303,7 +303,7 @@ pub(crate) fn prepare_state(
     Ok((Shared { state, interface }, client))
 }
 
-/// Opens the configured backend: sled under the data directory, or PostgreSQL.
+/// Opens the configured backend: sled or fjall under the data directory, or PostgreSQL.
 pub(crate) fn open_store(
     settings: &Settings,
     read_fault: crate::store_support::ReadFault,
@@ -319,6 +319,15 @@ pub(crate) fn open_store(
             let store = Store::open_postgres(&connection, read_fault)
                 .with_context(|| format!("while opening the database {}", redact(url.expose())))?;
             tracing::info!(database = %redact(url.expose()), "storage: PostgreSQL");
+            Ok(store)
+        }
+        (StorageBackend::Fjall, _) => {
+            let data_dir = &storage.data_dir;
+            let store = Store::open_fjall(data_dir, storage.cache_capacity_mb, read_fault)
+                .with_context(|| {
+                    format!("while opening the database under {}", data_dir.display())
+                })?;
+            tracing::info!(data_dir = %data_dir.display(), "storage: fjall");
             Ok(store)
         }
         _ => {

@@ -88,8 +88,8 @@ pub(crate) fn client(
     std::thread::sleep(start.saturating_duration_since(Instant::now()));
     loop {
         let url = match target {
-            Target::Ceiling => format!("{base}{CEILING_PATH}"),
-            Target::GetLicense | Target::Postgres | Target::PostgresTwo => {
+            Target::Ceiling | Target::FjallCeiling => format!("{base}{CEILING_PATH}"),
+            Target::GetLicense | Target::Fjall | Target::Postgres | Target::PostgresTwo => {
                 let n = orders.fetch_add(1, Ordering::Relaxed);
                 let order = format!("CS{n:020}");
                 // A fresh businessId per call, shaped like the marketplace's (a UUID).

@@ -15,6 +15,8 @@ pub enum StorageBackend {
     Sled,
     /// PostgreSQL at `storage.postgres_url` (any number of instances).
     Postgres,
+    /// fjall, embedded, under `storage.data_dir` (one process; a log-structured merge tree).
+    Fjall,
 }
 
 impl std::str::FromStr for StorageBackend {
@@ -23,7 +25,8 @@ impl std::str::FromStr for StorageBackend {
         match s {
             "sled" => Ok(StorageBackend::Sled),
             "postgres" => Ok(StorageBackend::Postgres),
-            other => Err(format!("{other:?} is not sled or postgres")),
+            "fjall" => Ok(StorageBackend::Fjall),
+            other => Err(format!("{other:?} is not sled, fjall or postgres")),
         }
     }
 }

@@ -93,6 +93,24 @@ impl Flusher for SledFlusher {
     }
 }
 
+/// The fjall flusher: a sync of its journal (`fdatasync`), which every committed write
+/// transaction is in; fjall syncs its tables itself before it drops a journal.
+pub(crate) struct LsmFlusher {
+    db: super::kv::lsm::Database,
+}
+
+impl LsmFlusher {
+    pub(crate) fn new(db: super::kv::lsm::Database) -> Self {
+        Self { db }
+    }
+}
+
+impl Flusher for LsmFlusher {
+    fn flush(&self) -> std::io::Result<()> {
+        self.db.sync().map_err(std::io::Error::other)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum CommitError {
     #[error("durable flush failed: {0}")]

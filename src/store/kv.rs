@@ -1,5 +1,6 @@
-//! The ordered key-value trees the store is built on, on either backend: sled (embedded, one
-//! process) or PostgreSQL (one table per tree, several instances on one database; see `pg`).
+//! The ordered key-value trees the store is built on, on any backend: sled (embedded, one
+//! process), PostgreSQL (one table per tree, several instances on one database; see `pg`)
+//! or fjall (embedded, one process: a log-structured merge tree; see `lsm`).
 //! Everything above (records, indexes, encodings, the schema migration, the one write path)
 //! is shared: it sees [`Db`], [`Tree`] and [`Iter`], whose methods are named as sled's.
 //!
@@ -16,6 +17,7 @@ pub(crate) use sled::IVec;
 
 use super::failure::Failure;
 
+pub(crate) mod lsm;
 pub(crate) mod pg;
 mod txn;
 
@@ -30,6 +32,9 @@ pub(crate) enum Error {
     /// PostgreSQL failed (the message never holds the connection's password).
     #[error("PostgreSQL: {0}")]
     Postgres(String),
+    /// fjall failed.
+    #[error("fjall: {0}")]
+    Fjall(String),
     /// A read failed on purpose ([`ReadFault`]).
     #[error("injected read fault")]
     Injected,
@@ -94,6 +99,7 @@ pub(crate) struct Db {
 enum Backend {
     Sled(sled::Db),
     Postgres(pg::Database),
+    Lsm(lsm::Database),
 }
 
 impl Db {
@@ -112,6 +118,12 @@ impl Db {
             Backend::Postgres(pg::Database::open(settings)?),
             failure,
         ))
+    }
+
+    /// Opens (or creates) a fjall database at `path` (see `lsm`).
+    pub(crate) fn open_fjall(path: &Path, cache_mb: u64, failure: Arc<Failure>) -> Result<Db> {
+        let db = lsm::Database::open(path, cache_mb.saturating_mul(1024 * 1024))?;
+        Ok(Db::new(Backend::Lsm(db), failure))
     }
 
     fn new(backend: Backend, failure: Arc<Failure>) -> Db {
@@ -139,15 +151,23 @@ impl Db {
     pub(crate) fn sled(&self) -> Option<&sled::Db> {
         match &self.backend {
             Backend::Sled(db) => Some(db),
-            Backend::Postgres(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The fjall database, when that is the backend (its flusher syncs it).
+    pub(crate) fn lsm(&self) -> Option<&lsm::Database> {
+        match &self.backend {
+            Backend::Lsm(db) => Some(db),
+            _ => None,
         }
     }
 
     /// The PostgreSQL database, when that is the backend.
     pub(crate) fn postgres(&self) -> Option<&pg::Database> {
         match &self.backend {
-            Backend::Sled(_) => None,
             Backend::Postgres(db) => Some(db),
+            _ => None,
         }
     }
 
@@ -159,6 +179,7 @@ impl Db {
                     .watch(db.open_tree(name.as_bytes()).map_err(Error::from))?,
             ),
             Backend::Postgres(db) => Inner::Postgres(db.table(name)),
+            Backend::Lsm(db) => Inner::Lsm(self.guard.watch(db.table(name))?),
         };
         Ok(Tree {
             inner,
@@ -171,6 +192,7 @@ impl Db {
         self.guard.watch(match &self.backend {
             Backend::Sled(db) => db.generate_id().map_err(Error::from),
             Backend::Postgres(db) => db.generate_id(),
+            Backend::Lsm(db) => db.generate_id(),
         })
     }
 
@@ -183,23 +205,28 @@ impl Db {
                 .map(|n| String::from_utf8_lossy(n).into_owned())
                 .collect(),
             Backend::Postgres(_) => pg::TREES.iter().map(|t| (*t).to_owned()).collect(),
+            Backend::Lsm(db) => db.tree_names(),
         }
     }
 
-    /// Drops a tree (sled; PostgreSQL databases never had the trees dropped by migrations).
+    /// Drops a tree (sled, fjall; PostgreSQL databases never had the trees dropped by
+    /// migrations).
     pub(crate) fn drop_tree(&self, name: &str) -> Result<()> {
         match &self.backend {
             Backend::Sled(db) => self
                 .guard
                 .watch(db.drop_tree(name).map(drop).map_err(Error::from)),
+            Backend::Lsm(db) => self.guard.watch(db.drop_tree(name)),
             Backend::Postgres(_) => Ok(()),
         }
     }
 
-    /// Writes out what is buffered (sled; a PostgreSQL commit is durable when it returns).
+    /// Writes out what is buffered (sled, fjall; a PostgreSQL commit is durable when it
+    /// returns).
     pub(crate) fn flush(&self) -> Result<()> {
         match &self.backend {
             Backend::Sled(db) => self.guard.watch(db.flush().map(drop).map_err(Error::from)),
+            Backend::Lsm(db) => self.guard.watch(db.sync()),
             Backend::Postgres(_) => Ok(()),
         }
     }
@@ -208,7 +235,7 @@ impl Db {
     /// everything); on PostgreSQL unless another instance holds a live claim.
     pub(crate) fn claim_job(&self, key: &[u8], lease: std::time::Duration) -> Result<bool> {
         match &self.backend {
-            Backend::Sled(_) => Ok(true),
+            Backend::Sled(_) | Backend::Lsm(_) => Ok(true),
             Backend::Postgres(db) => self.guard.read(|| db.claim_job(key, lease)),
         }
     }
@@ -216,7 +243,7 @@ impl Db {
     /// Gives up the claim of job `key`.
     pub(crate) fn release_job(&self, key: &[u8]) -> Result<()> {
         match &self.backend {
-            Backend::Sled(_) => Ok(()),
+            Backend::Sled(_) | Backend::Lsm(_) => Ok(()),
             Backend::Postgres(db) => self.guard.watch(db.release_job(key)),
         }
     }
@@ -232,6 +259,7 @@ impl Db {
         let outcome = match &self.backend {
             Backend::Sled(_) => txn::sled(trees, f),
             Backend::Postgres(db) => db.transaction(trees, f),
+            Backend::Lsm(db) => db.transaction(trees, f),
         };
         if let Err(TxError::Backend(e)) = &outcome {
             self.guard.failure.set(format!("database error: {e}"));
@@ -251,6 +279,7 @@ pub(crate) struct Tree {
 pub(crate) enum Inner {
     Sled(sled::Tree),
     Postgres(pg::Table),
+    Lsm(lsm::Table),
 }
 
 fn owned(bound: Bound<&impl AsRef<[u8]>>) -> Bound<Vec<u8>> {
@@ -271,6 +300,7 @@ impl Tree {
         self.guard.read(|| match &self.inner {
             Inner::Sled(t) => Ok(t.get(key)?),
             Inner::Postgres(t) => t.get(key.as_ref()),
+            Inner::Lsm(t) => t.get(key.as_ref()),
         })
     }
 
@@ -282,6 +312,7 @@ impl Tree {
                 .map(drop)
                 .map_err(Error::from),
             Inner::Postgres(t) => t.put(key.as_ref(), value.as_ref()),
+            Inner::Lsm(t) => t.put(key.as_ref(), value.as_ref()),
         })
     }
 
@@ -291,6 +322,7 @@ impl Tree {
         self.guard.watch(match &self.inner {
             Inner::Sled(t) => t.remove(key.as_ref()).map(drop).map_err(Error::from),
             Inner::Postgres(t) => t.remove(key.as_ref()),
+            Inner::Lsm(t) => t.remove(key.as_ref()),
         })
     }
 
@@ -309,6 +341,7 @@ impl Tree {
         self.guard.read(|| match &self.inner {
             Inner::Sled(t) => Ok(t.compare_and_swap(key, old, new)?),
             Inner::Postgres(t) => t.compare_and_swap(key.as_ref(), old, new),
+            Inner::Lsm(t) => t.compare_and_swap(key.as_ref(), old, new),
         })
     }
 
@@ -331,6 +364,7 @@ impl Tree {
         let inner = match &self.inner {
             Inner::Sled(t) => IterInner::Sled(t.range((start, end))),
             Inner::Postgres(t) => IterInner::Postgres(t.range(start, end)),
+            Inner::Lsm(t) => IterInner::Lsm(t.range(start, end)),
         };
         Iter {
             inner,
@@ -353,6 +387,7 @@ impl Tree {
         match &self.inner {
             Inner::Sled(t) => Ok(t.len()),
             Inner::Postgres(t) => self.guard.read(|| t.len()),
+            Inner::Lsm(t) => self.guard.read(|| t.len()),
         }
     }
 }
@@ -367,6 +402,8 @@ enum IterInner {
     Sled(sled::Iter),
     SledRev(sled::Iter),
     Postgres(pg::Cursor),
+    Lsm(fjall::Iter),
+    LsmRev(fjall::Iter),
 }
 
 impl Iter {
@@ -376,6 +413,8 @@ impl Iter {
             IterInner::Sled(i) => IterInner::SledRev(i),
             IterInner::SledRev(i) => IterInner::Sled(i),
             IterInner::Postgres(c) => IterInner::Postgres(c.rev()),
+            IterInner::Lsm(i) => IterInner::LsmRev(i),
+            IterInner::LsmRev(i) => IterInner::Lsm(i),
         };
         Iter {
             inner,
@@ -405,6 +444,8 @@ impl Iterator for Iter {
                 IterInner::Sled(i) => i.next().map(|r| r.map_err(Error::from)),
                 IterInner::SledRev(i) => i.next_back().map(|r| r.map_err(Error::from)),
                 IterInner::Postgres(c) => c.next(),
+                IterInner::Lsm(i) => i.next().map(lsm::entry),
+                IterInner::LsmRev(i) => i.next_back().map(lsm::entry),
             },
         };
         item.map(|r| guard.watch(r))

@@ -44,7 +44,7 @@ use parking_lot::RwLock;
 use self::kv::Tree;
 
 use self::batch::WriteCombiner;
-use self::commit::{CommitError, GroupCommit, SledFlusher};
+use self::commit::{CommitError, GroupCommit, LsmFlusher, SledFlusher};
 use self::encoding::{decode_audit, decode_license};
 use self::failure::Failure;
 use self::records::{AuditEvent, LicenseRecord};
@@ -53,6 +53,9 @@ use crate::metrics::storage::StorageMetrics;
 /// Version of the on-disk directory layout: the database lives in `<data_dir>/db/v<SCHEMA>`.
 /// The version of the records inside is `migrate::SCHEMA_VERSION`, kept in the database.
 pub(crate) const SCHEMA: u32 = 1;
+
+/// The directory of the fjall database under the data directory.
+pub(crate) const FJALL_DIR: &str = "fjall";
 
 pub(super) mod tree {
     pub(super) const META: &str = "meta";
@@ -191,28 +194,66 @@ impl Store {
         fault: kv::ReadFault,
     ) -> Result<Store> {
         let path = data_dir.join("db").join(format!("v{SCHEMA}"));
-        std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
+        let io = |source| StoreError::Io {
             path: path.clone(),
             source,
-        })?;
+        };
+        std::fs::create_dir_all(&path).map_err(io)?;
         let failure = Arc::new(Failure::default());
         let db = kv::Db::open_sled(&path, cache_mb, failure)?.with_fault(fault);
         let sled = db
             .sled()
             .cloned()
             .ok_or_else(|| StoreError::Failed("not sled".into()))?;
-        let flusher = SledFlusher::open(sled, &path).map_err(|source| StoreError::Io {
+        let flusher = SledFlusher::open(sled, &path).map_err(io)?;
+        Store::committed(db, wrap(flusher), &path)
+    }
+
+    /// Opens (or creates) the fjall database under `data_dir` (see `kv::lsm`), its journal
+    /// synced by the group committer.
+    pub(crate) fn open_fjall(
+        data_dir: &Path,
+        cache_mb: u64,
+        fault: kv::ReadFault,
+    ) -> Result<Store> {
+        Store::open_fjall_with(data_dir, cache_mb, |flusher| flusher, fault)
+    }
+
+    /// As [`Store::open_fjall`], with the durable flush wrapped by `wrap` (tests inject faults).
+    pub(crate) fn open_fjall_with<F: commit::Flusher + Send + 'static>(
+        data_dir: &Path,
+        cache_mb: u64,
+        wrap: impl FnOnce(LsmFlusher) -> F,
+        fault: kv::ReadFault,
+    ) -> Result<Store> {
+        let path = data_dir.join(FJALL_DIR);
+        let io = |source| StoreError::Io {
             path: path.clone(),
             source,
-        })?;
+        };
+        std::fs::create_dir_all(&path).map_err(io)?;
+        let failure = Arc::new(Failure::default());
+        let db = kv::Db::open_fjall(&path, cache_mb, failure)?.with_fault(fault);
+        let lsm = db
+            .lsm()
+            .cloned()
+            .ok_or_else(|| StoreError::Failed("not fjall".into()))?;
+        Store::committed(db, wrap(LsmFlusher::new(lsm)), &path)
+    }
+
+    /// The store over an embedded database whose writes `flusher` makes durable.
+    fn committed<F: commit::Flusher + Send + 'static>(
+        db: kv::Db,
+        flusher: F,
+        path: &Path,
+    ) -> Result<Store> {
         let metrics = StorageMetrics::default();
-        let commit =
-            GroupCommit::start_observed(wrap(flusher), metrics.clone()).map_err(|source| {
-                StoreError::Io {
-                    path: path.clone(),
-                    source,
-                }
-            })?;
+        let commit = GroupCommit::start_observed(flusher, metrics.clone()).map_err(|source| {
+            StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
         Store::over(db, Some(commit), metrics)
     }
 

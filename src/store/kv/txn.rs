@@ -75,8 +75,8 @@ pub(super) fn sled(
         .iter()
         .map(|t| match t.inner() {
             Inner::Sled(t) => Ok(t),
-            Inner::Postgres(_) => Err(TxError::Abort(
-                "a PostgreSQL table in a sled transaction".into(),
+            _ => Err(TxError::Abort(
+                "another backend's tree in a sled transaction".into(),
             )),
         })
         .collect::<Result<Vec<&sled::Tree>, _>>()?;

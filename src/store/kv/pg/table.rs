@@ -358,8 +358,8 @@ impl Database {
             .iter()
             .map(|t| match t.inner() {
                 Inner::Postgres(t) => Ok(t),
-                Inner::Sled(_) => Err(TxError::Abort(
-                    "a sled tree in a PostgreSQL transaction".into(),
+                _ => Err(TxError::Abort(
+                    "another backend's tree in a PostgreSQL transaction".into(),
                 )),
             })
             .collect::<std::result::Result<Vec<&Table>, _>>()?;

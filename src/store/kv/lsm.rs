@@ -1,0 +1,279 @@
+//! The fjall backend: an embedded log-structured merge tree (one process, like sled), with one
+//! keyspace per tree in one database directory and one journal for all of them.
+//!
+//! Why it is here: sled 0.34 reads every key a transaction writes and rewrites whole leaves
+//! into its log, which bounds how many licenses a second it can make durable and how many bytes
+//! each costs (`benches/README.md`). An LSM tree appends a group's keys to one journal and
+//! sorts them into compressed tables in the background.
+//!
+//! * A transaction is fjall's single-writer transaction: writers (the write path's groups, and
+//!   the few writes outside it) run one after another and read their own writes, which is the
+//!   isolation sled's transactions give the store. Commits are not synced; the group committer
+//!   syncs the journal once for everybody waiting ([`LsmFlusher`]).
+//! * Ids come from a block reserved durably in a keyspace of their own, so an id is never
+//!   handed out twice, across crashes included (ids may skip after a restart, as sled's do).
+//! * Data blocks are LZ4-compressed at every level; memtables and the journal are bounded so
+//!   that memory and disk stay proportional to the data, not to the write rate.
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use fjall::{KeyspaceCreateOptions, PersistMode, Readable, SingleWriterTxDatabase};
+use fjall::{SingleWriterTxKeyspace as Keyspace, SingleWriterWriteTx as WriteTx};
+use parking_lot::Mutex;
+use sled::IVec;
+
+use super::txn::{TxError, Txn};
+use super::{Error, Inner, Result, Tree};
+
+/// Ids reserved per durable write of the id block.
+const ID_BLOCK: u64 = 4_096;
+/// The keyspace holding the end of the reserved id block.
+const IDS: &str = "koolicense-ids";
+/// A memtable is sealed and written out at this size.
+const MEMTABLE_BYTES: u64 = 16 * 1024 * 1024;
+/// The journal is kept below this by writing memtables out.
+const JOURNAL_BYTES: u64 = 128 * 1024 * 1024;
+
+impl From<fjall::Error> for Error {
+    fn from(e: fjall::Error) -> Self {
+        Error::Fjall(e.to_string())
+    }
+}
+
+/// An open fjall database.
+#[derive(Clone)]
+pub(crate) struct Database {
+    db: SingleWriterTxDatabase,
+    ids: Arc<Mutex<IdBlock>>,
+    id_space: Keyspace,
+}
+
+/// The ids left in the reserved block: `next..end`.
+struct IdBlock {
+    next: u64,
+    end: u64,
+}
+
+fn options() -> KeyspaceCreateOptions {
+    use fjall::config::CompressionPolicy;
+    KeyspaceCreateOptions::default()
+        .max_memtable_size(MEMTABLE_BYTES)
+        .data_block_compression_policy(CompressionPolicy::all(fjall::CompressionType::Lz4))
+}
+
+impl Database {
+    /// Opens (or creates) the database at `path` with a block cache of `cache_bytes`.
+    pub(crate) fn open(path: &Path, cache_bytes: u64) -> Result<Database> {
+        let db = SingleWriterTxDatabase::builder(path)
+            .cache_size(cache_bytes)
+            .max_journaling_size(JOURNAL_BYTES)
+            .open()?;
+        let id_space = db.keyspace(IDS, options)?;
+        let end = match id_space.get(b"end")? {
+            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| {
+                Error::Fjall(format!("{IDS}: the reserved id block is not 8 bytes"))
+            })?),
+            None => 0,
+        };
+        Ok(Database {
+            db,
+            // Everything below `end` may have been handed out before a crash: start above it.
+            ids: Arc::new(Mutex::new(IdBlock { next: end, end })),
+            id_space,
+        })
+    }
+
+    /// A tree by name (created if missing).
+    pub(crate) fn table(&self, name: &str) -> Result<Table> {
+        Ok(Table {
+            db: self.db.clone(),
+            space: self.db.keyspace(name, options)?,
+        })
+    }
+
+    /// A fresh id: from the reserved block, which is extended and synced when used up.
+    pub(crate) fn generate_id(&self) -> Result<u64> {
+        let mut ids = self.ids.lock();
+        if ids.next >= ids.end {
+            let end = ids.end + ID_BLOCK;
+            self.id_space.insert(b"end", end.to_be_bytes())?;
+            self.db.persist(PersistMode::SyncData)?;
+            ids.end = end;
+        }
+        let id = ids.next;
+        ids.next += 1;
+        Ok(id)
+    }
+
+    /// The names of every tree.
+    pub(crate) fn tree_names(&self) -> Vec<String> {
+        self.db
+            .list_keyspace_names()
+            .iter()
+            .map(|n| n.to_string())
+            .filter(|n| n != IDS)
+            .collect()
+    }
+
+    /// Drops a tree, if it exists.
+    pub(crate) fn drop_tree(&self, name: &str) -> Result<()> {
+        if !self.db.keyspace_exists(name) {
+            return Ok(());
+        }
+        let space = self.db.keyspace(name, options)?;
+        Ok(self.db.inner().delete_keyspace(space.inner().clone())?)
+    }
+
+    /// Syncs the journal: every committed write is durable when it returns.
+    pub(crate) fn sync(&self) -> Result<()> {
+        Ok(self.db.persist(PersistMode::SyncData)?)
+    }
+
+    /// Runs `f` in one write transaction over `trees`; commits when it returns `Ok`.
+    pub(crate) fn transaction(
+        &self,
+        trees: &[&Tree],
+        f: &dyn Fn(&mut dyn Txn) -> std::result::Result<(), TxError>,
+    ) -> std::result::Result<(), TxError> {
+        let spaces = trees
+            .iter()
+            .map(|t| match t.inner() {
+                Inner::Lsm(t) => Ok(&t.space),
+                _ => Err(TxError::Abort(
+                    "another backend's tree in a transaction".into(),
+                )),
+            })
+            .collect::<std::result::Result<Vec<&Keyspace>, _>>()?;
+        let mut txn = LsmTxn {
+            tx: self.db.write_tx(),
+            spaces: &spaces,
+        };
+        match f(&mut txn) {
+            Ok(()) => txn
+                .tx
+                .commit()
+                .map_err(|e| TxError::Backend(Error::from(e))),
+            Err(e) => {
+                txn.tx.rollback();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// One tree: a keyspace.
+#[derive(Clone)]
+pub(crate) struct Table {
+    db: SingleWriterTxDatabase,
+    space: Keyspace,
+}
+
+fn ivec(slice: fjall::Slice) -> IVec {
+    IVec::from(slice.as_ref())
+}
+
+impl Table {
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<IVec>> {
+        Ok(self.space.get(key)?.map(ivec))
+    }
+
+    pub(crate) fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        Ok(self.space.insert(key, value)?)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn remove(&self, key: &[u8]) -> Result<()> {
+        Ok(self.space.remove(key)?)
+    }
+
+    /// Replaces `old` by `new` atomically (inside one write transaction).
+    pub(crate) fn compare_and_swap(
+        &self,
+        key: &[u8],
+        old: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<std::result::Result<(), sled::CompareAndSwapError>> {
+        let mut tx = self.db.write_tx();
+        let current = tx.get(&self.space, key)?;
+        if current.as_deref() != old {
+            tx.rollback();
+            return Ok(Err(sled::CompareAndSwapError {
+                current: current.map(ivec),
+                proposed: new.map(IVec::from),
+            }));
+        }
+        match new {
+            Some(v) => tx.insert(&self.space, key, v),
+            None => tx.remove(&self.space, key),
+        }
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+
+    pub(crate) fn range(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>) -> fjall::Iter {
+        self.space.inner().range::<Vec<u8>, _>((start, end))
+    }
+
+    /// Number of entries (walks the keyspace).
+    pub(crate) fn len(&self) -> Result<usize> {
+        Ok(self.space.inner().len()?)
+    }
+}
+
+/// The next entry of a keyspace iterator, as the store's types.
+pub(crate) fn entry(guard: fjall::Guard) -> Result<(IVec, IVec)> {
+    let (k, v) = guard.into_inner()?;
+    Ok((ivec(k), ivec(v)))
+}
+
+/// The keyspaces of a write transaction.
+struct LsmTxn<'a, 'db> {
+    tx: WriteTx<'db>,
+    spaces: &'a [&'a Keyspace],
+}
+
+impl<'a> LsmTxn<'a, '_> {
+    fn space(&self, tree: usize) -> std::result::Result<&'a Keyspace, TxError> {
+        self.spaces
+            .get(tree)
+            .copied()
+            .ok_or_else(|| TxError::Abort(format!("no tree {tree} in this transaction")))
+    }
+}
+
+fn backend(e: fjall::Error) -> TxError {
+    TxError::Backend(Error::from(e))
+}
+
+impl Txn for LsmTxn<'_, '_> {
+    fn get(&mut self, tree: usize, key: &[u8]) -> std::result::Result<Option<IVec>, TxError> {
+        let space = self.space(tree)?;
+        Ok(self.tx.get(space, key).map_err(backend)?.map(ivec))
+    }
+
+    fn replace(
+        &mut self,
+        tree: usize,
+        key: &[u8],
+        value: &[u8],
+    ) -> std::result::Result<Option<IVec>, TxError> {
+        let space = self.space(tree)?;
+        let old = self.tx.get(space, key).map_err(backend)?.map(ivec);
+        self.tx.insert(space, key, value);
+        Ok(old)
+    }
+
+    fn put(&mut self, tree: usize, key: &[u8], value: &[u8]) -> std::result::Result<(), TxError> {
+        let space = self.space(tree)?;
+        self.tx.insert(space, key, value);
+        Ok(())
+    }
+
+    fn remove(&mut self, tree: usize, key: &[u8]) -> std::result::Result<(), TxError> {
+        let space = self.space(tree)?;
+        self.tx.remove(space, key);
+        Ok(())
+    }
+}
