@@ -93,20 +93,52 @@ impl Flusher for SledFlusher {
     }
 }
 
-/// The fjall flusher: a sync of its journal (`fdatasync`), which every committed write
-/// transaction is in; fjall syncs its tables itself before it drops a journal.
+/// The fjall flusher: the journal's buffer handed to the OS under fjall's lock, then
+/// `fdatasync` of the active journal through a descriptor of our own, outside that lock, so
+/// that the next group's transaction commits while this one syncs (fjall's own
+/// `persist(SyncData)` holds the journal lock through the sync). Sound because fjall syncs a
+/// journal before it rotates to the next (so the writes handed out before a rotation are
+/// durable), creates the next one preallocated, synced and with its directory synced, and
+/// deletes a journal only once its memtables are in synced tables.
 pub(crate) struct LsmFlusher {
     db: super::kv::lsm::Database,
+    /// The active journal's number and a descriptor of it.
+    journal: Mutex<Option<(u64, File)>>,
 }
 
 impl LsmFlusher {
     pub(crate) fn new(db: super::kv::lsm::Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            journal: Mutex::new(None),
+        }
     }
 }
 
 impl Flusher for LsmFlusher {
     fn flush(&self) -> std::io::Result<()> {
+        self.db.write_out().map_err(std::io::Error::other)?;
+        let mut journal = self.journal.lock();
+        // A journal may be deleted between the listing and the open once it is rotated and
+        // written out to tables (durable then): list again.
+        for _ in 0..3 {
+            let (id, path) = self.db.active_journal()?;
+            if let Some((open, file)) = journal.as_ref() {
+                if *open == id {
+                    return file.sync_data();
+                }
+            }
+            match File::open(&path) {
+                Ok(file) => {
+                    let synced = file.sync_data();
+                    *journal = Some((id, file));
+                    return synced;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        // Journals rotating faster than they can be listed: fall back to fjall's own sync.
         self.db.sync().map_err(std::io::Error::other)
     }
 }

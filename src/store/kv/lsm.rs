@@ -16,7 +16,7 @@
 //!   that memory and disk stay proportional to the data, not to the write rate.
 
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fjall::{KeyspaceCreateOptions, PersistMode, Readable, SingleWriterTxDatabase};
@@ -46,6 +46,7 @@ impl From<fjall::Error> for Error {
 #[derive(Clone)]
 pub(crate) struct Database {
     db: SingleWriterTxDatabase,
+    path: PathBuf,
     ids: Arc<Mutex<IdBlock>>,
     id_space: Keyspace,
 }
@@ -79,6 +80,7 @@ impl Database {
         };
         Ok(Database {
             db,
+            path: path.to_path_buf(),
             // Everything below `end` may have been handed out before a crash: start above it.
             ids: Arc::new(Mutex::new(IdBlock { next: end, end })),
             id_space,
@@ -129,6 +131,35 @@ impl Database {
     /// Syncs the journal: every committed write is durable when it returns.
     pub(crate) fn sync(&self) -> Result<()> {
         Ok(self.db.persist(PersistMode::SyncData)?)
+    }
+
+    /// Hands every committed write to the operating system (`write(2)` of the journal's buffer),
+    /// without syncing: fast, under fjall's journal lock. [`Database::active_journal`] then
+    /// names the file to sync.
+    pub(crate) fn write_out(&self) -> Result<()> {
+        Ok(self.db.persist(PersistMode::Buffer)?)
+    }
+
+    /// The journal commits go to now: the highest-numbered `<n>.jnl` in the database
+    /// directory. fjall syncs a journal (`SyncAll`) before it starts the next one, so the
+    /// writes handed out before a rotation are durable already.
+    pub(crate) fn active_journal(&self) -> std::io::Result<(u64, PathBuf)> {
+        let mut newest: Option<u64> = None;
+        for entry in std::fs::read_dir(&self.path)? {
+            let name = entry?.file_name();
+            let id = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".jnl"))
+                .and_then(|n| n.parse::<u64>().ok());
+            newest = newest.max(id);
+        }
+        let id = newest.ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no journal in {}", self.path.display()),
+            )
+        })?;
+        Ok((id, self.path.join(format!("{id}.jnl"))))
     }
 
     /// Runs `f` in one write transaction over `trees`; commits when it returns `Ok`.
