@@ -35,6 +35,9 @@ pub(crate) enum Error {
     /// fjall failed.
     #[error("fjall: {0}")]
     Fjall(String),
+    /// An operation this backend does not offer, or a copy refused.
+    #[error("{0}")]
+    Refused(String),
     /// A read failed on purpose ([`ReadFault`]).
     #[error("injected read fault")]
     Injected,
@@ -194,6 +197,15 @@ impl Db {
             Backend::Postgres(db) => db.generate_id(),
             Backend::Lsm(db) => db.generate_id(),
         })
+    }
+
+    /// Makes every later id greater than `id` (the target of a copy; sled refuses).
+    pub(crate) fn advance_ids_past(&self, id: u64) -> Result<()> {
+        match &self.backend {
+            Backend::Sled(_) => Err(Error::Refused("sled cannot be the target of a copy".into())),
+            Backend::Postgres(db) => self.guard.watch(db.advance_ids_past(id)),
+            Backend::Lsm(db) => self.guard.watch(db.advance_ids_past(id)),
+        }
     }
 
     /// The names of every tree (on sled, its internal default tree too).

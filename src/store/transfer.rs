@@ -1,7 +1,7 @@
-//! Moving a sled database into PostgreSQL (`koolicense migrate --from-sled`): every tree is
-//! copied entry by entry into an empty database, in transactions of [`CHUNK`] entries, the id
-//! sequence is moved past sled's, and then the copy is checked: the entry count of every tree,
-//! and every license byte-identical.
+//! Moving a sled database into PostgreSQL or fjall (`koolicense migrate --from-sled`): every
+//! tree is copied entry by entry into an empty database, in transactions of [`CHUNK`] entries,
+//! the ids are moved past sled's, the copy is made durable, and then it is checked: the entry
+//! count of every tree, and every license byte-identical.
 
 use super::kv::{self, pg, TxError, Txn};
 use super::{tree, Result, Store, StoreError};
@@ -18,23 +18,29 @@ pub(crate) struct Copied {
 }
 
 fn refused(message: String) -> StoreError {
-    StoreError::Backend(kv::Error::Postgres(message))
+    StoreError::Backend(kv::Error::Refused(message))
 }
 
 impl Store {
-    /// Copies this (sled) store into the empty PostgreSQL database `target` and checks it.
+    /// Copies this (sled) store into the empty PostgreSQL or fjall database `target` and checks
+    /// it. Every tree the store opens is copied (`pg::TREES` lists them).
     pub(crate) fn copy_into(&self, target: &kv::Db) -> Result<Copied> {
-        let pg = target
-            .postgres()
-            .ok_or_else(|| refused("the target of a copy must be PostgreSQL".into()))?;
-        if !pg.is_empty()? {
+        if target.sled().is_some() {
+            return Err(refused(
+                "the target of a copy must be PostgreSQL or fjall".into(),
+            ));
+        }
+        let mut trees = pg::TREES.iter();
+        if !trees.try_fold(true, |empty, name| {
+            Ok::<_, StoreError>(empty && target.open_tree(name)?.is_empty()?)
+        })? {
             return Err(refused(
                 "the target database is not empty: copy only into a new database".into(),
             ));
         }
         for name in self.db.tree_names() {
             if !pg::TREES.contains(&name.as_str()) && !self.db.open_tree(&name)?.is_empty()? {
-                return Err(refused(format!("tree {name:?} has no table in PostgreSQL")));
+                return Err(refused(format!("tree {name:?} is not one the store opens")));
             }
         }
         let mut copied = Vec::new();
@@ -58,7 +64,8 @@ impl Store {
             }
             copied.push(((*name).to_owned(), count));
         }
-        pg.advance_ids_past(self.db.generate_id()?)?;
+        target.advance_ids_past(self.db.generate_id()?)?;
+        target.flush()?;
         let licenses_checked = self.check_copy(target, &copied)?;
         Ok(Copied {
             trees: copied,

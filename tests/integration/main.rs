@@ -20,7 +20,7 @@ mod helpers;
 mod keys;
 mod lifecycle;
 mod market;
-mod migrate_to_postgres;
+mod migrate;
 mod ops_access;
 mod ops_backup;
 mod ops_delisting;

@@ -109,6 +109,16 @@ impl Database {
         Ok(id)
     }
 
+    /// Makes every later id greater than `id` (after a copy from another database).
+    pub(crate) fn advance_ids_past(&self, id: u64) -> Result<()> {
+        let mut ids = self.ids.lock();
+        let end = ids.end.max(id.saturating_add(1));
+        self.id_space.insert(b"end", end.to_be_bytes())?;
+        self.db.persist(PersistMode::SyncData)?;
+        *ids = IdBlock { next: end, end };
+        Ok(())
+    }
+
     /// The names of every tree.
     pub(crate) fn tree_names(&self) -> Vec<String> {
         self.db

@@ -211,22 +211,6 @@ impl Database {
         Ok(())
     }
 
-    /// Whether every table is empty (the target of a move from sled must be).
-    pub(crate) fn is_empty(&self) -> Result<bool> {
-        let session = self.pool.get()?;
-        for tree in TREES {
-            let sql = format!("SELECT EXISTS (SELECT 1 FROM {})", table_name(tree));
-            if session
-                .query(sql, Vec::new())?
-                .first()
-                .is_some_and(|r| r.get::<_, bool>(0))
-            {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
     /// Moves the id sequence past `id`.
     pub(crate) fn advance_ids_past(&self, id: u64) -> Result<()> {
         let id = i64::try_from(id).unwrap_or(i64::MAX).max(1);

@@ -33,6 +33,15 @@ pub(crate) fn pin_sled(data_dir: &Path) {
     std::fs::write(file, "sled").expect("write the backend file");
 }
 
+/// Runs `data_dir` on fjall whatever the suite runs on (its data moved there).
+pub(crate) fn pin_fjall(data_dir: &Path) {
+    let file = url_file(data_dir);
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent).expect("create the parent directory");
+    }
+    std::fs::write(file, "fjall").expect("write the backend file");
+}
+
 /// Points `data_dir` at an existing database (a second instance on the same data).
 pub(crate) fn use_database(data_dir: &Path, url: &str) {
     let file = url_file(data_dir);
@@ -46,7 +55,7 @@ pub(crate) fn use_database(data_dir: &Path, url: &str) {
 pub(crate) fn database_of(data_dir: &Path) -> Option<String> {
     let file = url_file(data_dir);
     if let Ok(url) = std::fs::read_to_string(&file) {
-        return (url != "sled").then_some(url);
+        return (url != "sled" && url != "fjall").then_some(url);
     }
     if !on_postgres() {
         return None;
@@ -68,7 +77,9 @@ pub(crate) fn storage_of(data_dir: &Path) -> StorageSettings {
         cache_capacity_mb: 8,
         ..StorageSettings::default()
     };
-    if let Some(url) = database_of(data_dir) {
+    if std::fs::read_to_string(url_file(data_dir)).is_ok_and(|b| b == "fjall") {
+        storage.backend = StorageBackend::Fjall;
+    } else if let Some(url) = database_of(data_dir) {
         storage.backend = StorageBackend::Postgres;
         storage.postgres_url = Some(Secret::new(url));
     }
