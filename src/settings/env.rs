@@ -19,7 +19,7 @@ const ENV_VARS: &[(&str, &str)] = &[
     ("KOOLICENSE_CACHE_CAPACITY_MB", "storage.cache_capacity_mb"),
     (
         "KOOLICENSE_STORAGE_BACKEND",
-        "storage.backend (sled or postgres)",
+        "storage.backend (sled, fjall or postgres)",
     ),
     ("KOOLICENSE_DATABASE_URL", "storage.postgres_url"),
     ("KOOLICENSE_DATABASE_CA_FILE", "storage.postgres_ca_file"),
