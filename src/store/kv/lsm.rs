@@ -154,16 +154,11 @@ impl Database {
     /// directory. fjall syncs a journal (`SyncAll`) before it starts the next one, so the
     /// writes handed out before a rotation are durable already.
     pub(crate) fn active_journal(&self) -> std::io::Result<(u64, PathBuf)> {
-        let mut newest: Option<u64> = None;
+        let mut names = Vec::new();
         for entry in std::fs::read_dir(&self.path)? {
-            let name = entry?.file_name();
-            let id = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(".jnl"))
-                .and_then(|n| n.parse::<u64>().ok());
-            newest = newest.max(id);
+            names.push(entry?.file_name());
         }
-        let id = newest.ok_or_else(|| {
+        let id = newest_journal(names.iter().filter_map(|n| n.to_str())).ok_or_else(|| {
             std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 format!("no journal in {}", self.path.display()),
@@ -202,6 +197,13 @@ impl Database {
             }
         }
     }
+}
+
+/// The number of the newest journal among a directory's file names (`<n>.jnl`, by number).
+fn newest_journal<'a>(names: impl Iterator<Item = &'a str>) -> Option<u64> {
+    names
+        .filter_map(|n| n.strip_suffix(".jnl")?.parse::<u64>().ok())
+        .max()
 }
 
 /// One tree: a keyspace.
@@ -316,5 +318,25 @@ impl Txn for LsmTxn<'_, '_> {
         let space = self.space(tree)?;
         self.tx.remove(space, key);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use super::newest_journal;
+
+    #[test]
+    fn the_newest_journal_is_the_highest_number_not_the_last_name() {
+        let names = [
+            "9.jnl",
+            "10.jnl",
+            "lock",
+            "keyspaces",
+            "11.jnl.tmp",
+            "x.jnl",
+            "2.jnl",
+        ];
+        assert_eq!(newest_journal(names.into_iter()), Some(10));
+        assert_eq!(newest_journal(["lock", "version"].into_iter()), None);
     }
 }
