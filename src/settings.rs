@@ -147,6 +147,10 @@ pub struct SigningSettings {
     pub key_file: Option<PathBuf>,
 }
 
+/// Least retention of rejected calls: a whole month, so this month's failed orders can be
+/// counted from them.
+pub const MIN_REJECTED_CALL_RETENTION_DAYS: u32 = 32;
+
 /// `[koomarket]`
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -170,6 +174,9 @@ pub struct KoomarketSettings {
     /// An `expireLicense`/`expireInstance` arriving while a renewal has put the expiry further
     /// than this in the future is stale: answered `000000`, audited, nothing frozen.
     pub stale_expire_tolerance_secs: u64,
+    /// Rejected calls are kept this many days, then removed (at least 32: the count of this
+    /// month's failed orders reads them).
+    pub rejected_call_retention_days: u32,
 }
 
 impl Default for KoomarketSettings {
@@ -182,6 +189,7 @@ impl Default for KoomarketSettings {
             scheme_b_reading: SchemeBReadingSetting::Either,
             scheme_b_window_secs: 60,
             stale_expire_tolerance_secs: 86_400,
+            rejected_call_retention_days: 90,
         }
     }
 }
@@ -373,6 +381,12 @@ impl Settings {
             return Err(invalid(
                 "api rate limits and bursts must be at least 1".into(),
             ));
+        }
+        if self.koomarket.rejected_call_retention_days < MIN_REJECTED_CALL_RETENTION_DAYS {
+            return Err(invalid(format!(
+                "koomarket.rejected_call_retention_days must be at least \
+                 {MIN_REJECTED_CALL_RETENTION_DAYS} (this month's failed orders are counted from them)"
+            )));
         }
         if self.storage.cache_capacity_mb == 0 {
             return Err(invalid(

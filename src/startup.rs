@@ -350,6 +350,9 @@ fn rules(settings: &Settings) -> Rules {
         deactivation_limit: settings.seats.deactivation_limit,
         deactivation_window: seconds(settings.seats.deactivation_window_secs),
         heartbeat_audit_interval: seconds(settings.seats.heartbeat_audit_interval_secs),
+        rejected_call_retention: chrono::Duration::days(i64::from(
+            settings.koomarket.rejected_call_retention_days,
+        )),
     }
 }
 

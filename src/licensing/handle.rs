@@ -34,6 +34,8 @@ pub(crate) struct Rules {
     pub(crate) deactivation_window: chrono::Duration,
     /// A lease's heartbeats are audited once per this period since checkout (zero: all).
     pub(crate) heartbeat_audit_interval: chrono::Duration,
+    /// Rejected calls older than this are removed.
+    pub(crate) rejected_call_retention: chrono::Duration,
 }
 
 impl Default for Rules {
@@ -44,6 +46,7 @@ impl Default for Rules {
             deactivation_limit: 3,
             deactivation_window: chrono::Duration::days(30),
             heartbeat_audit_interval: chrono::Duration::hours(1),
+            rejected_call_retention: chrono::Duration::days(90),
         }
     }
 }
@@ -58,6 +61,8 @@ pub(crate) struct Licensing {
     pub(super) rules: Rules,
     pub(super) codes: Arc<dyn CodeDirectory>,
     pub(super) jobs: Jobs,
+    /// When rejected calls were last pruned (`calls`).
+    pub(super) calls_pruned_at: Arc<parking_lot::Mutex<Option<DateTime<Utc>>>>,
 }
 
 impl std::fmt::Debug for Licensing {
@@ -86,6 +91,7 @@ impl Licensing {
             rules,
             codes,
             jobs: Jobs::default(),
+            calls_pruned_at: Arc::default(),
         }
     }
 

@@ -58,6 +58,10 @@ const ENV_VARS: &[(&str, &str)] = &[
         "KOOLICENSE_KOOMARKET_STALE_EXPIRE_TOLERANCE_SECS",
         "koomarket.stale_expire_tolerance_secs",
     ),
+    (
+        "KOOLICENSE_KOOMARKET_REJECTED_CALL_RETENTION_DAYS",
+        "koomarket.rejected_call_retention_days",
+    ),
     ("KOOLICENSE_MARKETPLACE_AK", "marketplace.access_key_id"),
     ("KOOLICENSE_MARKETPLACE_SK", "marketplace.secret_access_key"),
     ("KOOLICENSE_MARKETPLACE_BASE_URL", "marketplace.base_url"),

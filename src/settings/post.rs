@@ -130,6 +130,12 @@ impl PostEnv {
             "KOOLICENSE_KOOMARKET_STALE_EXPIRE_TOLERANCE_SECS" => {
                 settings.koomarket.stale_expire_tolerance_secs = number(value)?;
             }
+            "KOOLICENSE_KOOMARKET_REJECTED_CALL_RETENTION_DAYS" => {
+                settings.koomarket.rejected_call_retention_days = value
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|e| bad(format!("{e}")))?;
+            }
             "KOOLICENSE_MARKETPLACE_AK" => market.access_key_id = Some(Secret::new(value.trim())),
             "KOOLICENSE_MARKETPLACE_SK" => {
                 market.secret_access_key = Some(Secret::new(value.trim()));
@@ -256,6 +262,7 @@ mod tests {
         // Both readings until the seller-console debugger confirms one (spec §10 item 1).
         assert_eq!(s.koomarket.scheme_b_reading, SchemeBReadingSetting::Either);
         assert_eq!(s.koomarket.stale_expire_tolerance_secs, 86_400);
+        assert_eq!(s.koomarket.rejected_call_retention_days, 90);
         assert!(s.marketplace.access_key_id.is_none());
     }
 

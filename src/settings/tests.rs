@@ -190,6 +190,34 @@ fn the_postgres_backend_is_chosen_from_the_environment_and_needs_a_url() {
         StorageBackend::Sled,
         "sled stays the default"
     );
+    let s = Settings::load(
+        None,
+        &env(&[("KOOLICENSE_STORAGE_BACKEND", "fjall")]),
+        &Overrides::default(),
+    )
+    .expect("fjall needs nothing else");
+    assert_eq!(s.storage.backend, StorageBackend::Fjall);
+}
+
+#[test]
+fn rejected_calls_are_kept_at_least_a_month() {
+    let load = |days: &str| {
+        Settings::load(
+            None,
+            &env(&[("KOOLICENSE_KOOMARKET_REJECTED_CALL_RETENTION_DAYS", days)]),
+            &Overrides::default(),
+        )
+    };
+    assert_eq!(
+        load("400")
+            .expect("load")
+            .koomarket
+            .rejected_call_retention_days,
+        400
+    );
+    let err = load("31").expect_err("less than a month");
+    assert!(err.to_string().contains("at least 32"), "{err}");
+    assert!(load("-1").is_err());
 }
 
 #[test]

@@ -54,6 +54,8 @@ pub(crate) struct WriteBatch {
     pub(crate) jobs: Vec<OutboxJob>,
     /// Rejected marketplace calls to append (their `id` is assigned here).
     pub(crate) rejected_calls: Vec<RejectedCall>,
+    /// Ids of rejected calls to remove (past their retention).
+    pub(crate) rejected_calls_removed: Vec<u64>,
     /// API tokens to put.
     pub(crate) api_tokens: Vec<TokenRecord>,
     /// Signing keys to put.
@@ -226,6 +228,7 @@ impl Store {
         for c in &batch.rejected_calls {
             put(Tree::RejectedCalls, id_key(c.id), json(c));
         }
+
         for t in &batch.api_tokens {
             put(Tree::ApiTokens, t.id.clone().into_bytes(), json(t));
         }
@@ -251,6 +254,9 @@ impl Store {
         }
         for (license, lease) in &batch.leases_lapsed {
             puts.push((Tree::LeasesHeld, held_key(license, lease), None));
+        }
+        for id in &batch.rejected_calls_removed {
+            puts.push((Tree::RejectedCalls, id_key(*id), None));
         }
         for code in &batch.pending_codes_done {
             puts.push((Tree::PendingCodes, code.clone().into_bytes(), None));

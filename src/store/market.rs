@@ -91,6 +91,24 @@ impl Store {
             .collect()
     }
 
+    /// The ids of the oldest rejected calls answered before `before`, at most `max` (ids grow
+    /// with time: the scan stops at the first call answered at or after `before`).
+    pub(crate) fn rejected_calls_before(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        max: usize,
+    ) -> Result<Vec<u64>> {
+        let mut ids = Vec::new();
+        for value in self.market.rejected_calls.iter().values().take(max) {
+            let call: RejectedCall = decode(REJECTED_CALLS, &value?)?;
+            if call.at >= before {
+                break;
+            }
+            ids.push(call.id);
+        }
+        Ok(ids)
+    }
+
     /// The rejected calls answered at or after `since`, newest first, at most `max`; the flag
     /// says whether `max` cut the list short. Ids grow with time, so the scan walks back from
     /// the newest and stops at the first call older than `since`.

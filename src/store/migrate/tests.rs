@@ -15,6 +15,23 @@ use crate::store::encoding;
 use crate::store::records::{AuditEvent, LicenseRecord, LicenseStatus, Origin, StoredBinding};
 use crate::store::{AuditFilter, LicenseFilter};
 
+/// Opens the store, waiting while the previous handle's threads still hold sled's file lock
+/// (they let go shortly after the handle is dropped; a loaded machine made that visible).
+fn open(data_dir: &Path) -> Result<Store> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(data_dir, 8) {
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn at(secs: i64, nanos: u32) -> DateTime<Utc> {
     Utc.timestamp_opt(1_700_000_000 + secs, nanos)
         .single()
@@ -341,7 +358,7 @@ fn assert_counted(store: &Store, fixture: &Fixture) {
 fn a_schema_1_database_is_migrated_once_at_open_and_answers_as_before() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fixture = write_schema1(dir.path(), 24);
-    let store = Store::open(dir.path(), 8).expect("open migrates");
+    let store = open(dir.path()).expect("open migrates");
     assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
     assert_same_answers(&store, &fixture);
     assert_lean(&store);
@@ -350,7 +367,7 @@ fn a_schema_1_database_is_migrated_once_at_open_and_answers_as_before() {
     drop(store);
 
     // A second start finds the version and rewrites nothing.
-    let store = Store::open(dir.path(), 8).expect("reopen");
+    let store = open(dir.path()).expect("reopen");
     let before: Vec<_> = store.index.iter().keys().map(|k| k.expect("key")).collect();
     assert_same_answers(&store, &fixture);
     assert_eq!(store.index.len().expect("count"), before.len());
@@ -360,7 +377,7 @@ fn a_schema_1_database_is_migrated_once_at_open_and_answers_as_before() {
 fn a_migration_interrupted_half_way_completes_at_the_next_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fixture = write_schema1(dir.path(), 12);
-    let store = Store::open(dir.path(), 8).expect("open migrates");
+    let store = open(dir.path()).expect("open migrates");
     // Undo part of it, as a crash before the version was recorded would leave it: some records
     // back in JSON with their current token in the history, no version.
     for (record, history) in fixture.licenses.values().take(5) {
@@ -378,7 +395,7 @@ fn a_migration_interrupted_half_way_completes_at_the_next_start() {
     store.close().expect("close");
     drop(store);
 
-    let store = Store::open(dir.path(), 8).expect("resumes");
+    let store = open(dir.path()).expect("resumes");
     assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
     assert_same_answers(&store, &fixture);
     assert_lean(&store);
@@ -417,7 +434,7 @@ fn back_to_schema2(store: &Store, released: &[LicenseRecord]) {
 #[test]
 fn a_schema_2_database_gets_its_counters_and_loses_the_postings_of_released_licenses_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path(), 8).expect("open");
+    let store = open(dir.path()).expect("open");
     let mut records: Vec<_> = (0..12u8).map(license).collect();
     for r in records.iter_mut().skip(3).step_by(4) {
         r.status = LicenseStatus::Released;
@@ -446,7 +463,7 @@ fn a_schema_2_database_gets_its_counters_and_loses_the_postings_of_released_lice
     store.close().expect("close");
     drop(store);
 
-    let store = Store::open(dir.path(), 8).expect("migrates");
+    let store = open(dir.path()).expect("migrates");
     assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
     assert_eq!(store.licenses_by_status(true).expect("counts"), counts);
     let index_after: Vec<_> = store.index.iter().keys().map(|k| k.expect("key")).collect();
@@ -468,13 +485,13 @@ fn a_schema_2_database_gets_its_counters_and_loses_the_postings_of_released_lice
 #[test]
 fn a_database_of_a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path(), 8).expect("open");
+    let store = open(dir.path()).expect("open");
     store
         .meta
         .insert(VERSION_KEY, (SCHEMA_VERSION + 1).to_be_bytes())
         .expect("newer");
     store.close().expect("close");
     drop(store);
-    let error = Store::open(dir.path(), 8).expect_err("refused");
+    let error = open(dir.path()).expect_err("refused");
     assert!(error.to_string().contains("newer"), "{error}");
 }
