@@ -173,15 +173,10 @@ impl Database {
         trees: &[&Tree],
         f: &dyn Fn(&mut dyn Txn) -> std::result::Result<(), TxError>,
     ) -> std::result::Result<(), TxError> {
-        let spaces = trees
-            .iter()
-            .map(|t| match t.inner() {
-                Inner::Lsm(t) => Ok(&t.space),
-                _ => Err(TxError::Abort(
-                    "another backend's tree in a transaction".into(),
-                )),
-            })
-            .collect::<std::result::Result<Vec<&Keyspace>, _>>()?;
+        let spaces = super::txn::on_backend(trees, "fjall", |t| match t {
+            Inner::Lsm(t) => Some(&t.space),
+            _ => None,
+        })?;
         let mut txn = LsmTxn {
             tx: self.db.write_tx(),
             spaces: &spaces,

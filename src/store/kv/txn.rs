@@ -43,6 +43,23 @@ impl From<UnabortableTransactionError> for TxError {
     }
 }
 
+/// The handles of `trees` on one backend (`pick` finds them), or an abort naming the backend
+/// when a tree of another is among them.
+pub(super) fn on_backend<'a, T>(
+    trees: &[&'a Tree],
+    backend: &str,
+    pick: impl Fn(&'a Inner) -> Option<&'a T>,
+) -> Result<Vec<&'a T>, TxError> {
+    trees
+        .iter()
+        .map(|t| {
+            pick(t.inner()).ok_or_else(|| {
+                TxError::Abort(format!("another backend's tree in a {backend} transaction"))
+            })
+        })
+        .collect()
+}
+
 /// The trees of a sled transaction.
 struct SledTxn<'a>(&'a [TransactionalTree]);
 
@@ -71,15 +88,10 @@ pub(super) fn sled(
     trees: &[&Tree],
     f: &dyn Fn(&mut dyn Txn) -> Result<(), TxError>,
 ) -> Result<(), TxError> {
-    let trees = trees
-        .iter()
-        .map(|t| match t.inner() {
-            Inner::Sled(t) => Ok(t),
-            _ => Err(TxError::Abort(
-                "another backend's tree in a sled transaction".into(),
-            )),
-        })
-        .collect::<Result<Vec<&sled::Tree>, _>>()?;
+    let trees = on_backend(trees, "sled", |t| match t {
+        Inner::Sled(t) => Some(t),
+        _ => None,
+    })?;
     trees
         .as_slice()
         .transaction(|view: &Vec<TransactionalTree>| {

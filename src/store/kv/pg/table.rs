@@ -354,15 +354,10 @@ impl Database {
         trees: &[&Tree],
         f: &dyn Fn(&mut dyn Txn) -> std::result::Result<(), TxError>,
     ) -> std::result::Result<(), TxError> {
-        let tables = trees
-            .iter()
-            .map(|t| match t.inner() {
-                Inner::Postgres(t) => Ok(t),
-                _ => Err(TxError::Abort(
-                    "another backend's tree in a PostgreSQL transaction".into(),
-                )),
-            })
-            .collect::<std::result::Result<Vec<&Table>, _>>()?;
+        let tables = super::super::txn::on_backend(trees, "PostgreSQL", |t| match t {
+            Inner::Postgres(t) => Some(t),
+            _ => None,
+        })?;
         let session = self.pool().get().map_err(TxError::Backend)?;
         for attempt in 1..=ATTEMPTS {
             session.execute("BEGIN").map_err(TxError::Backend)?;
