@@ -1,6 +1,6 @@
-// One license: its claims, binding, every token it has had, its audit timeline, and the
-// merchant's actions (suspend, reinstate, revoke, change expiry, reissue, free the seat), each
-// confirmed first.
+// One license: its claims, binding, every token it has had, its audit timeline, the seats a
+// floating license's leases hold now, and the merchant's actions (suspend, reinstate, revoke,
+// change expiry, reissue, free the seat), each confirmed first.
 // The token can be copied, or downloaded as a license file (the armoured form).
 
 import { api, canWrite } from "./api.js";
@@ -199,6 +199,27 @@ function actionBar(license, redraw) {
   );
 }
 
+/** Who holds a floating license's seats now: machines as digests, never identifiers. */
+function seats(held) {
+  const rows = held.leases.map((lease) =>
+    h(
+      "tr",
+      { "data-lease": lease.lease_id },
+      h("td", {}, idTail(lease.machine_sha256, 16)),
+      h("td", {}, when(lease.checked_out_at)),
+      h("td", {}, when(lease.renewed_at)),
+      h("td", { class: "num" }, String(lease.heartbeats)),
+      h("td", {}, when(lease.expires_at)),
+      h("td", {}, lease.borrowed ? t("yes") : t("no")),
+    ),
+  );
+  const headers = ["Machine (SHA-256)", "Checked out", "Renewed", "Heartbeats", "Lease expires", "Borrowed"].map((x) => t(x));
+  return [
+    h("p", { id: "seats-in-use" }, t("{held} of {seats} seats in use.", { held: held.leases.length, seats: held.seats })),
+    dataTable("held-leases", headers, rows, t("No machine holds a seat.")),
+  ];
+}
+
 function section(title, ...body) {
   return h("section", { class: "card" }, h("h2", {}, title), ...body);
 }
@@ -208,6 +229,8 @@ export async function render(main, ctx) {
   const data = await api.get(`/v1/licenses/${encodeURIComponent(id)}`);
   if (!ctx.isCurrent()) return;
   const l = data.license;
+  const held = l.binding?.kind === "none" ? await api.get(`/v1/licenses/${encodeURIComponent(id)}/leases`) : null;
+  if (!ctx.isCurrent()) return;
   fill(document.getElementById("crumb"), h("a", { href: "#/licenses" }, t("Licenses")), " / ", idTail(l.license_id));
   fill(
     main,
@@ -219,6 +242,7 @@ export async function render(main, ctx) {
     ),
     actionBar(l, () => render(main, ctx)),
     h("div", { class: "grid-2" }, section(t("Claims"), claims(l)), h("div", {}, section(t("Binding"), binding(l.binding)), section(t("Current token"), tokenBox(l)), section(t("Token history"), history(data.tokens, l.revision)))),
+    held ? section(t("Seats in use"), seats(held)) : null,
     section(t("Audit timeline"), timeline(data.audit)),
   );
 }

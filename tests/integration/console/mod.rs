@@ -2,6 +2,7 @@
 //! in a real headless Chromium (`pages`, `offline`, `screenshots`, harness in `driver`).
 
 mod driver;
+mod leases;
 mod offline;
 mod pages;
 mod screenshots;
