@@ -14,6 +14,7 @@ use chrono::Utc;
 mod fail_stop;
 mod internal;
 pub(crate) mod private_dir;
+mod sweeper;
 
 use crate::access::TokenRegistry;
 use crate::clock::Clock;
@@ -64,6 +65,7 @@ pub struct Application {
     state: AppState,
     outbox: OutboxWorker,
     census: Censor,
+    sweeper: Option<sweeper::Sweeper>,
 }
 
 /// What the app factory registers: the application state and the production interface's.
@@ -130,6 +132,12 @@ impl Application {
             .context("while raising the listen backlog")?;
         let census = Censor::start(state.store.clone(), state.metrics.census())
             .context("while starting the metrics census")?;
+        let sweeper = sweeper::Sweeper::start(
+            state.licensing.clone(),
+            state.clock.clone(),
+            std::time::Duration::from_secs(state.settings.seats.lapse_sweep_interval_secs),
+        )
+        .context("while starting the lease sweeper")?;
         let metrics_server = match state.settings.server.metrics_listen {
             Some(addr) => Some(internal::metrics_server(&state, addr)?),
             None => None,
@@ -155,6 +163,7 @@ impl Application {
             state,
             outbox,
             census,
+            sweeper,
         })
     }
 
@@ -171,6 +180,7 @@ impl Application {
             state,
             outbox,
             census,
+            sweeper,
             ..
         } = self;
         let metrics = metrics_server.map(|server| {
@@ -188,8 +198,13 @@ impl Application {
             // process is about to exit, so they are left to it rather than joined.
             std::mem::forget(outbox);
             std::mem::forget(census);
+            std::mem::forget(sweeper);
             anyhow::bail!("storage failed, stopped so that the service is restarted: {reason}");
         }
+        let mut sweeper = sweeper;
+        crate::telemetry::blocking(move || sweeper.as_mut().map(sweeper::Sweeper::stop))
+            .await
+            .context("while stopping the lease sweeper")?;
         let mut census = census;
         crate::telemetry::blocking(move || census.stop())
             .await

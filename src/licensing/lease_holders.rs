@@ -1,11 +1,16 @@
 //! The merchant's live view of a floating license's seats: the leases holding one now, with
 //! when each was checked out, its last heartbeat and when it ends. The audit trail keeps their
 //! history (checkout, an hourly heartbeat, return or lapse); this answers "who holds the seats
-//! right now" without reading it.
+//! right now" without reading it. The sweep ([`Licensing::sweep_lapsed_leases`], run every
+//! `seats.lapse_sweep_interval_secs`) audits a lapse soon after it happens, instead of when the
+//! next checkout of the license finds it.
 
 use chrono::{DateTime, Utc};
 
+use super::leases::drop_lapsed;
 use super::{Licensing, LicensingError};
+use crate::store::keys::LockKey;
+use crate::store::WriteBatch;
 
 /// A lease holding a seat now.
 #[derive(Debug, Clone)]
@@ -22,6 +27,26 @@ pub(crate) struct HeldLease {
 }
 
 impl Licensing {
+    /// Audits every lease that lapsed by `now` and drops its index entry, one durable write per
+    /// license (under its seats lock, as a checkout); returns how many leases lapsed.
+    pub(crate) fn sweep_lapsed_leases(&self, now: DateTime<Utc>) -> Result<usize, LicensingError> {
+        let mut lapsed = 0;
+        for license_id in self.store.licenses_with_held_leases()? {
+            let _guard = self.lock(LockKey::Seats(&license_id));
+            let mut batch = WriteBatch::default();
+            for lease in self.store.leases_held(&license_id)? {
+                if !lease.holds_seat(now) {
+                    drop_lapsed(&lease, now, &mut batch);
+                }
+            }
+            if !batch.leases_lapsed.is_empty() {
+                lapsed += batch.audit.len();
+                self.store.write(batch)?;
+            }
+        }
+        Ok(lapsed)
+    }
+
     /// The license's seats (its quantity) and the leases holding one at `now`, oldest first.
     pub(crate) fn leases_of(
         &self,

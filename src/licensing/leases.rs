@@ -142,14 +142,7 @@ impl Licensing {
         let mut next_free: Option<DateTime<Utc>> = None;
         for lease in self.store.leases_held(&record.license_id)? {
             if !lease.holds_seat(now) {
-                if lease.returned_at.is_none() {
-                    batch
-                        .audit
-                        .push(lease_event(&lease, "lapse", "lapsed", now));
-                }
-                batch
-                    .leases_lapsed
-                    .push((lease.license_id.clone(), lease.lease_id.clone()));
+                drop_lapsed(&lease, now, &mut batch);
                 continue;
             }
             if lease.machine_sha256 == digest {
@@ -361,6 +354,17 @@ impl Licensing {
         })?;
         Ok(now)
     }
+}
+
+/// Audits a lease that no longer holds its seat (unless it was returned, which was audited
+/// then) and drops its index entry.
+pub(super) fn drop_lapsed(lease: &LeaseRecord, now: DateTime<Utc>, batch: &mut WriteBatch) {
+    if lease.returned_at.is_none() {
+        batch.audit.push(lease_event(lease, "lapse", "lapsed", now));
+    }
+    batch
+        .leases_lapsed
+        .push((lease.license_id.clone(), lease.lease_id.clone()));
 }
 
 /// The audit event of a lease's heartbeat, return or lapse: which lease, since when, how many

@@ -1,5 +1,5 @@
 //! `[seats]`: how often one purchase's seats may be given back by deactivation, and how often a
-//! lease's heartbeats reach the audit trail.
+//! lease's heartbeats reach the audit trail, and how soon a lapse does.
 
 use serde::Deserialize;
 
@@ -16,6 +16,9 @@ pub struct SeatSettings {
     /// A lease's heartbeats are audited at most once per this many seconds since its checkout
     /// (the first heartbeat of each period); 0 audits every heartbeat.
     pub heartbeat_audit_interval_secs: u64,
+    /// Every this many seconds the leases that lapsed are audited and their seats' index
+    /// entries dropped (0: only when a checkout finds them).
+    pub lapse_sweep_interval_secs: u64,
 }
 
 impl Default for SeatSettings {
@@ -24,6 +27,7 @@ impl Default for SeatSettings {
             deactivation_limit: 3,
             deactivation_window_secs: 30 * 86_400,
             heartbeat_audit_interval_secs: 3600,
+            lapse_sweep_interval_secs: 60,
         }
     }
 }
@@ -36,6 +40,9 @@ impl SeatSettings {
         }
         if self.heartbeat_audit_interval_secs > 366 * 86_400 {
             return Err("seats.heartbeat_audit_interval_secs must be 0 to 366 days".into());
+        }
+        if self.lapse_sweep_interval_secs > 86_400 {
+            return Err("seats.lapse_sweep_interval_secs must be 0 to one day".into());
         }
         Ok(())
     }

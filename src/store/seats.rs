@@ -130,6 +130,21 @@ impl Store {
         Ok(out)
     }
 
+    /// The licenses with entries in the index of held leases (lapsed ones included until they
+    /// are dropped), each once, in key order: the floating licenses in use.
+    pub(crate) fn licenses_with_held_leases(&self) -> Result<Vec<String>> {
+        let mut licenses: Vec<String> = Vec::new();
+        for key in self.seats.leases_held.iter().keys() {
+            let key = key?;
+            let end = key.iter().position(|b| *b == 0).unwrap_or(key.len());
+            let license = String::from_utf8_lossy(&key[..end]);
+            if licenses.last().is_none_or(|last| *last != license) {
+                licenses.push(license.into_owned());
+            }
+        }
+        Ok(licenses)
+    }
+
     /// Deactivations in a seat pool at or after `since`.
     pub(crate) fn deactivations_since(
         &self,

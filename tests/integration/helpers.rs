@@ -81,6 +81,9 @@ pub(crate) struct Config {
     pub(crate) sled_only: bool,
     /// `StartOptions::read_fault`.
     pub(crate) read_fault: ReadFault,
+    /// `seats.lapse_sweep_interval_secs` (0 here by default: a test's lapses are found by the
+    /// checkouts it makes, unless it asks for the sweep).
+    pub(crate) lapse_sweep_secs: u64,
 }
 
 impl Default for Config {
@@ -96,6 +99,7 @@ impl Default for Config {
             clock: Clock::default(),
             sled_only: false,
             read_fault: ReadFault::default(),
+            lapse_sweep_secs: 0,
         }
     }
 }
@@ -144,6 +148,7 @@ pub(crate) fn settings(config: &Config, dir: &Path) -> Settings {
     let mut settings = Settings::load(Some(&file), &[], &overrides).expect("settings load");
     settings.koomarket.keys = config.keys.iter().map(Secret::new).collect();
     settings.koomarket.timestamp_window_secs = config.timestamp_window_secs;
+    settings.seats.lapse_sweep_interval_secs = config.lapse_sweep_secs;
     settings.server.workers = 2;
     settings.server.shutdown_timeout_secs = 2;
     settings.storage.cache_capacity_mb = 8;

@@ -1,5 +1,5 @@
-//! What a lease leaves in the audit trail: its checkout and return, its lapse (recorded when
-//! the next checkout drops it), and its heartbeats only once per audit period (an hour by
+//! What a lease leaves in the audit trail: its checkout and return, its lapse (recorded by the
+//! sweep soon after, or by the next checkout that finds it first), and its heartbeats only once per audit period (an hour by
 //! default) however often the client beats, so thousands of seats beating every few minutes
 //! do not flood the trail.
 
@@ -132,4 +132,42 @@ fn the_merchant_sees_who_holds_the_seats_now_and_an_anonymous_caller_does_not() 
         &api.read,
     );
     assert_eq!(unknown.status, 404, "{}", unknown.text);
+}
+
+#[test]
+fn a_lapse_is_audited_by_the_sweep_without_another_checkout() {
+    let api = spawn_api_app_with(Config {
+        lapse_sweep_secs: 1,
+        ..Config::default()
+    });
+    let app = &api.app;
+    let license = floating_license(app, 2);
+    let (status, kept) = check_out(app, &license, &machine(1));
+    assert_eq!(status, 200, "{kept}");
+    let license_id = kept["license_id"].as_str().expect("id").to_owned();
+    let (status, returned) = check_out(app, &license, &machine(2));
+    assert_eq!(status, 200, "{returned}");
+    assert_eq!(give_back(app, &returned, &machine(2)).0, 200);
+    app.config.clock.advance(TTL + 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !lease_events(&api, &license_id).contains(&"lapse:lapsed".to_owned()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no lapse audited: {:?}",
+            lease_events(&api, &license_id)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The returned lease was audited when it came back, and is not audited again as a lapse.
+    assert_eq!(
+        lease_events(&api, &license_id),
+        [
+            "checkout:leased",
+            "checkout:leased",
+            "return:returned",
+            "lapse:lapsed"
+        ]
+    );
+    let held = api.get(&format!("/v1/licenses/{license_id}/leases"), &api.read);
+    assert_eq!(held.body["leases"].as_array().map(Vec::len), Some(0));
 }
