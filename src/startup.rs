@@ -79,6 +79,7 @@ pub(crate) struct Shared {
 pub(crate) fn configure_app(cfg: &mut web::ServiceConfig, shared: &Shared) {
     let state = &shared.state;
     cfg.app_data(web::Data::new(state.clone()))
+        .app_data(web::Data::new(state.gate.clone()))
         .app_data(shared.interface.clone())
         .app_data(web::QueryConfig::default().error_handler(|e, _| {
             ApiError::InvalidRequest(format!("invalid query string: {e}")).into()

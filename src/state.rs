@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::access::client_addr::TrustedProxies;
 use crate::access::ratelimit::{Limit, RateLimiter};
 use crate::access::session::SessionStore;
-use crate::access::TokenRegistry;
+use crate::access::{Gate, TokenRegistry};
 use crate::clock::Clock;
 use crate::licensing::revocations::ListCache;
 use crate::licensing::{Licensing, LookupResult};
@@ -27,12 +27,8 @@ pub(crate) struct AppState {
     pub(crate) settings: Arc<Settings>,
     /// The licensing core: every rule.
     pub(crate) licensing: Licensing,
-    /// Merchant API tokens.
-    pub(crate) tokens: Arc<TokenRegistry>,
-    /// Console sessions (in memory).
-    pub(crate) sessions: Arc<SessionStore>,
-    /// `/v1` rate limits.
-    pub(crate) limiter: Arc<RateLimiter>,
+    /// Tokens, console sessions and rate limits (also app data of its own: `access::Gate`).
+    pub(crate) gate: Gate,
     /// The last signed revocation list.
     pub(crate) revocations: Arc<ListCache>,
     /// Prometheus metrics.
@@ -66,9 +62,12 @@ impl AppState {
         AppState {
             metrics: Arc::new(Metrics::new(store.metrics())),
             outbound: Arc::new(CallPool::idle()),
-            tokens: Arc::new(tokens),
-            sessions: Arc::new(SessionStore::default()),
-            limiter: Arc::new(limiter),
+            gate: Gate {
+                store: store.clone(),
+                tokens: Arc::new(tokens),
+                sessions: Arc::new(SessionStore::default()),
+                limiter: Arc::new(limiter),
+            },
             revocations: Arc::new(ListCache::default()),
             clock: Clock::default(),
             store,

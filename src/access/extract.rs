@@ -11,9 +11,8 @@ use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use chrono::Utc;
 
 use super::session::{Session, CSRF_HEADER, SESSION_COOKIE};
-use super::Caller;
+use super::{Caller, Gate};
 use crate::error::ApiError;
-use crate::state::AppState;
 use crate::store::records::Scope;
 
 /// A caller holding the `read` scope (or `write`).
@@ -32,9 +31,9 @@ pub(crate) fn bearer(req: &HttpRequest) -> Option<&str> {
 }
 
 /// The console session named by a request's cookie, if it is live.
-pub(crate) fn session(req: &HttpRequest, state: &AppState) -> Option<(String, Session)> {
+pub(crate) fn session(req: &HttpRequest, gate: &Gate) -> Option<(String, Session)> {
     let id = req.cookie(SESSION_COOKIE)?.value().to_string();
-    let session = state.sessions.find(&id, Utc::now())?;
+    let session = gate.sessions.find(&id, Utc::now())?;
     Some((id, session))
 }
 
@@ -48,15 +47,15 @@ pub(crate) fn csrf_ok(req: &HttpRequest, session: &Session) -> bool {
             .is_some_and(|v| session.csrf_matches(v))
 }
 
-fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
+fn authenticate(req: &HttpRequest, gate: &Gate) -> Result<Caller, ApiError> {
     if let Some(token) = bearer(req) {
-        return state
+        return gate
             .tokens
-            .authenticate(&state.store, token, Utc::now())
+            .authenticate(&gate.store, token, Utc::now())
             .map_err(|_| ApiError::Unauthorized);
     }
-    let (_, session) = session(req, state).ok_or(ApiError::Unauthorized)?;
-    let caller = state
+    let (_, session) = session(req, gate).ok_or(ApiError::Unauthorized)?;
+    let caller = gate
         .tokens
         .live(&session.caller.token_id)
         .ok_or(ApiError::Unauthorized)?;
@@ -67,11 +66,11 @@ fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError>
 }
 
 fn authorize(req: &HttpRequest, scope: Scope) -> Result<Caller, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-    let caller = authenticate(req, state)?;
-    state.limiter.charge_token(&caller.token_id)?;
+    let gate = req
+        .app_data::<web::Data<Gate>>()
+        .ok_or_else(|| ApiError::Internal("access control missing".into()))?;
+    let caller = authenticate(req, gate)?;
+    gate.limiter.charge_token(&caller.token_id)?;
     if caller.has(scope) {
         Ok(caller)
     } else {

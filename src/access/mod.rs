@@ -9,6 +9,7 @@ pub(crate) mod session;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -20,6 +21,20 @@ use subtle::ConstantTimeEq;
 
 use crate::store::records::{Scope, TokenRecord};
 use crate::store::{Store, StoreError};
+
+/// What deciding who a caller is needs: the tokens, the console sessions, the rate limits and
+/// the store (a token's last use is written there). Registered as app data of its own, beside
+/// the application state, so the extractors and the rate-limit middleware need nothing else.
+#[derive(Clone)]
+pub(crate) struct Gate {
+    pub(crate) store: Store,
+    /// Merchant API tokens.
+    pub(crate) tokens: Arc<TokenRegistry>,
+    /// Console sessions (in memory).
+    pub(crate) sessions: Arc<session::SessionStore>,
+    /// `/v1` rate limits.
+    pub(crate) limiter: Arc<ratelimit::RateLimiter>,
+}
 
 /// Prefix of every API token: `klt_<id>_<secret>`.
 const PREFIX: &str = "klt_";

@@ -15,7 +15,6 @@ use parking_lot::Mutex;
 
 use super::client_addr::TrustedProxies;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Rate and burst of one kind of bucket.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -103,8 +102,8 @@ pub(crate) async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if let Some(state) = req.app_data::<web::Data<AppState>>() {
-        let limiter = &state.limiter;
+    if let Some(gate) = req.app_data::<web::Data<super::Gate>>() {
+        let limiter = &gate.limiter;
         let address = limiter.client_of(req.request());
         let kind = if req.path().starts_with("/v1") {
             "addr"

@@ -85,15 +85,20 @@ pub(crate) async fn sign_in(
         return Err(ApiError::Unauthorized);
     }
     let caller = state
+        .gate
         .tokens
         .authenticate(&state.store, body.token.trim(), Utc::now())
         .map_err(|_| ApiError::Unauthorized)?;
     if let Some(previous) = req.cookie(SESSION_COOKIE) {
         // A browser signing in again leaves no second session behind.
-        state.sessions.end(previous.value());
+        state.gate.sessions.end(previous.value());
     }
-    let name = state.tokens.name_of(&caller.token_id).unwrap_or_default();
-    let new = state.sessions.start(caller, name, Utc::now());
+    let name = state
+        .gate
+        .tokens
+        .name_of(&caller.token_id)
+        .unwrap_or_default();
+    let new = state.gate.sessions.start(caller, name, Utc::now());
     tracing::info!(token = %new.session.caller.token_id, "console session started");
     Ok(HttpResponse::Created()
         .cookie(cookie(&req, new.id))
@@ -103,8 +108,8 @@ pub(crate) async fn sign_in(
 /// `GET /console/session`: the signed-in token and the session's CSRF token.
 pub(crate) async fn current(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let state = state(&req)?;
-    let (_, session) = session(&req, state)
-        .filter(|(_, s)| state.tokens.live(&s.caller.token_id).is_some())
+    let (_, session) = session(&req, &state.gate)
+        .filter(|(_, s)| state.gate.tokens.live(&s.caller.token_id).is_some())
         .ok_or(ApiError::Unauthorized)?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
@@ -114,11 +119,11 @@ pub(crate) async fn current(req: HttpRequest) -> Result<HttpResponse, ApiError> 
 /// `DELETE /console/session`: ends the session (with its CSRF token) and clears the cookie.
 pub(crate) async fn sign_out(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let state = state(&req)?;
-    if let Some((id, session)) = session(&req, state) {
+    if let Some((id, session)) = session(&req, &state.gate) {
         if !csrf_ok(&req, &session) {
             return Err(ApiError::CsrfTokenRequired);
         }
-        state.sessions.end(&id);
+        state.gate.sessions.end(&id);
         tracing::info!(token = %session.caller.token_id, "console session ended");
     }
     Ok(HttpResponse::NoContent()

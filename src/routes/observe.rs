@@ -30,7 +30,7 @@ pub(crate) async fn observe(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let client = state
         .as_ref()
-        .map(|s| s.limiter.client_of(req.request()))
+        .map(|s| s.gate.limiter.client_of(req.request()))
         .unwrap_or_default();
     // Inner layers answer errors themselves (see `ratelimit::limit`); one that does not is
     // passed on, logged in the request's span.

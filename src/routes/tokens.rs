@@ -64,7 +64,7 @@ pub(crate) async fn create_token(
     }
     let new = new_token(&name, &body.scopes, &caller.0.actor(), Utc::now());
     let record = new.record.clone();
-    let registry = state.tokens.clone();
+    let registry = state.gate.tokens.clone();
     let store = state.store.clone();
     crate::telemetry::blocking(move || registry.insert(&store, record)).await??;
     tracing::info!(token = %new.record.id, by = %caller.0.actor(), "API token created");
@@ -80,7 +80,13 @@ pub(crate) async fn create_token(
 
 /// `GET /v1/tokens`
 pub(crate) async fn list_tokens(_caller: Write, state: web::Data<AppState>) -> HttpResponse {
-    let tokens: Vec<TokenView> = state.tokens.list().into_iter().map(Into::into).collect();
+    let tokens: Vec<TokenView> = state
+        .gate
+        .tokens
+        .list()
+        .into_iter()
+        .map(Into::into)
+        .collect();
     HttpResponse::Ok().json(json!({ "tokens": tokens }))
 }
 
@@ -91,7 +97,7 @@ pub(crate) async fn revoke_token(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let registry = state.tokens.clone();
+    let registry = state.gate.tokens.clone();
     let store = state.store.clone();
     let revoked =
         crate::telemetry::blocking(move || registry.revoke(&store, &id, Utc::now())).await??;
