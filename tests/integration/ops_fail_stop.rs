@@ -70,8 +70,9 @@ fn a_full_disk_stops_the_service_with_the_reason_and_loses_nothing_it_acknowledg
         return;
     };
     let data_dir = disk.0.join("data");
-    // About sled's files on a full disk: sled whatever backend the suite runs on.
-    crate::support::pin_sled(&data_dir);
+    // About the database's files on a full disk: an embedded backend (fjall when the suite
+    // runs on it, else sled) whatever backend the suite runs on.
+    crate::support::pin_embedded(&data_dir);
     let log = dir.path().join("server.log");
     let mut server = Server::start(&data_dir, log.clone(), &[("KOOLICENSE_LOG", "info")]);
     let agent = client();
@@ -138,7 +139,7 @@ fn a_full_disk_stops_the_service_with_the_reason_and_loses_nothing_it_acknowledg
     // On a healthy disk every acknowledged license is there, byte-identical.
     let healthy = dir.path().join("healthy");
     copy_tree(&data_dir, &healthy);
-    crate::support::pin_sled(&healthy);
+    crate::support::pin_embedded(&healthy);
     drop(disk);
     let server = Server::start(&healthy, dir.path().join("restarted.log"), &[]);
     for (order, instance, license) in &acknowledged {
