@@ -68,8 +68,11 @@ fn issued(record: &LicenseRecord) -> WriteBatch {
     }
 }
 
+/// Opens (or creates) a store under a directory.
+type Open = fn(&Path) -> Result<Store>;
+
 /// The embedded backends the tests of the write path run on: sled and fjall.
-const EMBEDDED: [(&str, fn(&Path) -> Result<Store>); 2] = [
+const EMBEDDED: [(&str, Open); 2] = [
     ("sled", |dir| Store::open(dir, 16)),
     ("fjall", |dir| {
         Store::open_fjall(dir, 16, kv::ReadFault::default())

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use koolicense::settings::StorageBackend;
+
 use crate::binary::Server;
 use crate::durability::{client, get_license};
 use crate::helpers::{new_dir, Order};
@@ -134,6 +136,15 @@ fn a_full_disk_stops_the_service_with_the_reason_and_loses_nothing_it_acknowledg
     assert!(
         peak_rss < 1024 * 1024,
         "memory stays bounded while failing: {peak_rss} KiB"
+    );
+
+    let database = match crate::support::backend_of(&data_dir) {
+        StorageBackend::Fjall => "fjall",
+        _ => "db",
+    };
+    assert!(
+        data_dir.join(database).is_dir(),
+        "the {database} database was on the full disk"
     );
 
     // On a healthy disk every acknowledged license is there, byte-identical.
