@@ -1,5 +1,6 @@
 //! `koolicense backup` (a consistent snapshot from a running service, over its API) and
-//! `koolicense restore` (a checked snapshot into a new data directory, service stopped).
+//! `koolicense restore` (a checked snapshot into a new data directory, service stopped, as the
+//! embedded backend the configuration names: sled or fjall).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -9,7 +10,9 @@ use anyhow::{bail, Context};
 use clap::Args;
 use sha2::{Digest, Sha256};
 
-use crate::store::backup;
+use super::ServeArgs;
+use crate::settings::StorageBackend;
+use crate::store::backup::{self, Target};
 
 /// `koolicense backup`
 #[derive(Debug, Args)]
@@ -31,7 +34,8 @@ pub(crate) struct RestoreArgs {
     /// The snapshot written by `koolicense backup`.
     #[arg(long)]
     from: PathBuf,
-    /// The new data directory; it must not exist or be empty.
+    /// The new data directory; it must not exist or be empty. The database is written as the
+    /// configuration's storage.backend (KOOLICENSE_STORAGE_BACKEND): sled or fjall.
     #[arg(long)]
     data_dir: PathBuf,
 }
@@ -111,8 +115,28 @@ pub(crate) fn backup(args: &BackupArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The embedded backend the configuration names; PostgreSQL is refused with the way there.
+fn restore_target(config: Option<PathBuf>, data_dir: &Path) -> anyhow::Result<Target> {
+    let settings = ServeArgs {
+        config,
+        data_dir: Some(data_dir.to_path_buf()),
+        ..ServeArgs::default()
+    }
+    .settings()?;
+    match settings.storage.backend {
+        StorageBackend::Sled => Ok(Target::Sled),
+        StorageBackend::Fjall => Ok(Target::Fjall),
+        StorageBackend::Postgres => bail!(
+            "restore writes an embedded database (storage.backend = \"sled\" or \"fjall\"); \
+             for PostgreSQL, restore into a sled data directory, then move it with \
+             `koolicense migrate`"
+        ),
+    }
+}
+
 /// Checks a snapshot and restores it into a new data directory.
-pub(crate) fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn restore(args: &RestoreArgs, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let target = restore_target(config, &args.data_dir)?;
     if args.data_dir.exists()
         && std::fs::read_dir(&args.data_dir)
             .with_context(|| format!("while reading {}", args.data_dir.display()))?
@@ -126,7 +150,7 @@ pub(crate) fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
         );
     }
     crate::startup::private_dir::prepare(&args.data_dir)?;
-    let summary = backup::restore(&args.from, &args.data_dir).with_context(|| {
+    let summary = backup::restore(&args.from, &args.data_dir, target).with_context(|| {
         format!(
             "while restoring {} into {}",
             args.from.display(),
@@ -134,8 +158,8 @@ pub(crate) fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     eprintln!(
-        "restored {} trees, {} entries (snapshot of {}, sha256 {}) into {}; start the service \
-         with storage.data_dir = {} and the same signing key",
+        "restored {} trees, {} entries (snapshot of {}, sha256 {}) into {} ({target:?}); start \
+         the service with storage.data_dir = {}, the same storage.backend and the same signing key",
         summary.trees,
         summary.entries,
         chrono::DateTime::from_timestamp_millis(summary.created_ms)

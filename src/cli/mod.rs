@@ -177,7 +177,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Koomarket(KoomarketCommand::Call(args))) => call::call(&args),
         Some(Command::Marketplace(MarketplaceCommand::Health(args))) => marketplace::health(&args),
         Some(Command::Backup(args)) => backup::backup(&args),
-        Some(Command::Restore(args)) => backup::restore(&args),
+        Some(Command::Restore(args)) => backup::restore(&args, cli.serve.config.clone()),
         Some(Command::Migrate(args)) => migrate::migrate(&args),
         Some(Command::Activate(args)) => seats::activate(&args),
         Some(Command::Deactivate(args)) => seats::deactivate(&args),

@@ -1,7 +1,7 @@
-//! `koolicense token create|list|revoke`: merchant API tokens. sled admits one process, so the
-//! command opens the database only when the service is stopped; while it runs, the same actions
-//! go through the API (`--url` with a write-scoped `--token`), and a locked database is refused
-//! with a message saying so.
+//! `koolicense token create|list|revoke`: merchant API tokens. An embedded database (sled,
+//! fjall) admits one process, so the command opens it only when the service is stopped; while
+//! it runs, the same actions go through the API (`--url` with a write-scoped `--token`), and a
+//! locked database is refused with a message saying so.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -12,16 +12,18 @@
 //! SHA-256 of every byte before it (32 bytes)
 //! ```
 //!
-//! All integers big-endian. "next id" is sled's id generator at the snapshot; a restore advances
-//! the new database's generator past it so audit and job ids are never reused.
+//! All integers big-endian. "next id" is the database's id generator at the snapshot; a restore
+//! advances the new database's generator past it so audit and job ids are never reused.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::{Result, Store, StoreError, SCHEMA};
+use super::failure::Failure;
+use super::{kv, Result, Store, StoreError, FJALL_DIR, SCHEMA};
 
 const MAGIC: &[u8] = b"KOOLICENSE-BACKUP\0";
 const FORMAT: u32 = 1;
@@ -29,6 +31,8 @@ const FORMAT: u32 = 1;
 const TRAILER: u64 = 32;
 /// Longest key or value accepted when reading (sled values of this service are far smaller).
 const MAX_ITEM: u32 = 64 * 1024 * 1024;
+/// Page cache of the database a restore writes.
+const RESTORE_CACHE_MB: u64 = 64;
 
 /// What a snapshot holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -265,8 +269,38 @@ pub(crate) fn verify(path: &Path) -> io::Result<Summary> {
     Ok(reader.summary())
 }
 
-/// Restores a verified snapshot into `data_dir`, which must not exist or be empty.
-pub(crate) fn restore(path: &Path, data_dir: &Path) -> Result<Summary> {
+/// The embedded database a restore writes (PostgreSQL is restored through sled and
+/// `koolicense migrate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// sled, in `<data_dir>/db/v<SCHEMA>`.
+    Sled,
+    /// fjall, in `<data_dir>/fjall`.
+    Fjall,
+}
+
+impl Target {
+    /// Where the database lives under `data_dir`.
+    fn dir(self, data_dir: &Path) -> PathBuf {
+        match self {
+            Target::Sled => data_dir.join("db").join(format!("v{SCHEMA}")),
+            Target::Fjall => data_dir.join(FJALL_DIR),
+        }
+    }
+
+    fn open(self, dir: &Path) -> Result<kv::Db> {
+        let failure = Arc::new(Failure::default());
+        Ok(match self {
+            Target::Sled => kv::Db::open_sled(dir, RESTORE_CACHE_MB, failure)?,
+            Target::Fjall => kv::Db::open_fjall(dir, RESTORE_CACHE_MB, failure)?,
+        })
+    }
+}
+
+/// Restores a verified snapshot into `data_dir`, which must not exist or be empty, as a
+/// `target` database. A snapshot of either embedded backend (or of PostgreSQL) restores into
+/// either: the format holds trees of keys and values, not a backend's files.
+pub(crate) fn restore(path: &Path, data_dir: &Path, target: Target) -> Result<Summary> {
     let from = io_error(path);
     verify(path).map_err(from)?;
     if data_dir.exists() {
@@ -281,55 +315,67 @@ pub(crate) fn restore(path: &Path, data_dir: &Path) -> Result<Summary> {
             });
         }
     }
-    let db_dir = data_dir.join("db").join(format!("v{SCHEMA}"));
+    let db_dir = target.dir(data_dir);
     std::fs::create_dir_all(&db_dir).map_err(io_error(&db_dir))?;
-    let db = sled::Config::new().path(&db_dir).open()?;
+    let db = target.open(&db_dir)?;
     let mut reader = SnapshotReader::open(path).map_err(io_error(path))?;
     let mut tree = None;
-    let mut batch = sled::Batch::default();
-    let mut pending = 0usize;
     while let Some(record) = reader.next().map_err(io_error(path))? {
         match record {
             Record::Tree(name) => {
-                if let Some(t) = tree.take() {
-                    apply(&t, std::mem::take(&mut batch))?;
-                }
-                tree = Some(db.open_tree(name)?);
+                let name = String::from_utf8(name).map_err(|_| {
+                    io_error(path)(invalid("a tree name is not UTF-8: the backup is damaged"))
+                })?;
+                tree = Some(db.open_tree(&name)?);
             }
             Record::Entry(key, value) => {
-                batch.insert(key, value);
-                pending += 1;
-                if pending >= 10_000 {
-                    if let Some(t) = &tree {
-                        apply(t, std::mem::take(&mut batch))?;
-                    }
-                    pending = 0;
+                // The reader yields no entry before the first tree.
+                if let Some(t) = &tree {
+                    t.insert(key, value)?;
                 }
             }
         }
     }
-    if let Some(t) = tree {
-        apply(&t, batch)?;
-    }
-    while db.generate_id()? < reader.next_id {}
+    db.advance_ids_past(reader.next_id)?;
     db.flush()?;
-    File::open(db_dir.join("db"))
-        .and_then(|f| f.sync_all())
-        .map_err(io_error(&db_dir))?;
+    if target == Target::Sled {
+        // sled's flush leaves its log unsynced (see `commit`): sync it.
+        File::open(db_dir.join("db"))
+            .and_then(|f| f.sync_all())
+            .map_err(io_error(&db_dir))?;
+    }
     Ok(reader.summary())
-}
-
-fn apply(tree: &sled::Tree, batch: sled::Batch) -> Result<()> {
-    Ok(tree.apply_batch(batch)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn store_with_one_entry() -> (tempfile::TempDir, Store) {
+    /// Opens the store of `target` under `data_dir`. sled's background threads may hold the
+    /// lock of a database a moment after its last handle is dropped (as after a restore):
+    /// waits for it, bounded.
+    fn open(target: Target, data_dir: &Path) -> Store {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let opened = match target {
+                Target::Sled => Store::open(data_dir, 8),
+                Target::Fjall => Store::open_fjall(data_dir, 8, kv::ReadFault::default()),
+            };
+            match opened {
+                Err(e)
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                result => return result.expect("store"),
+            }
+        }
+    }
+
+    fn store_with_one_entry(target: Target) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("a"), 8).expect("store");
+        let store = open(target, &dir.path().join("a"));
         store
             .idempotency
             .insert(b"k", b"v".as_slice())
@@ -338,34 +384,43 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_restores_every_tree_and_keeps_ids_ahead() {
-        let (dir, store) = store_with_one_entry();
-        let issued = (0..3)
-            .map(|_| store.db.generate_id().expect("id"))
-            .max()
-            .expect("ids");
-        let file = dir.path().join("backup");
-        let summary = store
-            .snapshot(File::create(&file).expect("create"), 1)
-            .expect("snapshot");
-        assert_eq!(verify(&file).expect("verifies"), summary);
-        let target = dir.path().join("b");
-        restore(&file, &target).expect("restore");
-        let restored = Store::open(&target, 8).expect("open restored");
-        assert_eq!(
-            restored.idempotency("k").expect("read"),
-            Some(b"v".to_vec())
-        );
-        assert!(restored.db.generate_id().expect("id") > issued);
-        assert!(
-            restore(&file, &target).is_err(),
-            "a non-empty directory is refused"
-        );
+    fn a_snapshot_of_either_embedded_backend_restores_into_either_and_keeps_ids_ahead() {
+        for (from, to) in [
+            (Target::Sled, Target::Sled),
+            (Target::Sled, Target::Fjall),
+            (Target::Fjall, Target::Fjall),
+            (Target::Fjall, Target::Sled),
+        ] {
+            let case = format!("{from:?} into {to:?}");
+            let (dir, store) = store_with_one_entry(from);
+            let issued = (0..3)
+                .map(|_| store.db.generate_id().expect("id"))
+                .max()
+                .expect("ids");
+            let file = dir.path().join("backup");
+            let summary = store
+                .snapshot(File::create(&file).expect("create"), 1)
+                .expect("snapshot");
+            assert_eq!(verify(&file).expect("verifies"), summary);
+            let target = dir.path().join("b");
+            assert_eq!(restore(&file, &target, to).expect("restore"), summary);
+            let restored = open(to, &target);
+            assert_eq!(
+                restored.idempotency("k").expect("read"),
+                Some(b"v".to_vec()),
+                "{case}"
+            );
+            assert!(restored.db.generate_id().expect("id") > issued, "{case}");
+            assert!(
+                restore(&file, &target, to).is_err(),
+                "{case}: a non-empty directory is refused"
+            );
+        }
     }
 
     #[test]
     fn a_damaged_or_truncated_snapshot_is_refused() {
-        let (dir, store) = store_with_one_entry();
+        let (dir, store) = store_with_one_entry(Target::Sled);
         let file = dir.path().join("backup");
         store
             .snapshot(File::create(&file).expect("create"), 1)
@@ -382,7 +437,11 @@ mod tests {
         ] {
             std::fs::write(&file, &bad).expect("write");
             assert!(verify(&file).is_err(), "{name}");
-            assert!(restore(&file, &dir.path().join(name)).is_err(), "{name}");
+            for target in [Target::Sled, Target::Fjall] {
+                let into = dir.path().join(format!("{name}-{target:?}"));
+                assert!(restore(&file, &into, target).is_err(), "{name}");
+                assert!(!into.exists(), "{name}: nothing is written");
+            }
         }
     }
 }

@@ -182,7 +182,8 @@ impl Store {
             event.id = self.db.generate_id()?;
         }
         for call in &mut batch.rejected_calls {
-            // sled ids start at 0; keep 0 out of the visible ids (cursors start after 0).
+            // Shifted since before ids were kept above 0 on every backend (`kv::Db::generate_id`):
+            // kept, so that no id given then is given again.
             call.id = self.db.generate_id()? + 1;
         }
         let mut puts = Vec::new();

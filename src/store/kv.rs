@@ -190,22 +190,31 @@ impl Db {
         })
     }
 
-    /// A fresh id, never handed out before (in this database, by any instance).
+    /// A fresh id, never handed out before (in this database, by any instance), and never 0:
+    /// the cursors above read 0 as "before every id" (an event with id 0 would never be
+    /// listed). sled counts from 0, so its ids are shifted by one; PostgreSQL's sequence and
+    /// fjall's block start at 1.
     pub(crate) fn generate_id(&self) -> Result<u64> {
         self.guard.watch(match &self.backend {
-            Backend::Sled(db) => db.generate_id().map_err(Error::from),
+            Backend::Sled(db) => db.generate_id().map(|id| id + 1).map_err(Error::from),
             Backend::Postgres(db) => db.generate_id(),
             Backend::Lsm(db) => db.generate_id(),
         })
     }
 
-    /// Makes every later id greater than `id` (the target of a copy; sled refuses).
+    /// Makes every later id greater than `id` (a restore carries a snapshot's generator over).
     pub(crate) fn advance_ids_past(&self, id: u64) -> Result<()> {
-        match &self.backend {
-            Backend::Sled(_) => Err(Error::Refused("sled cannot be the target of a copy".into())),
-            Backend::Postgres(db) => self.guard.watch(db.advance_ids_past(id)),
-            Backend::Lsm(db) => self.guard.watch(db.advance_ids_past(id)),
-        }
+        self.guard.watch(match &self.backend {
+            Backend::Sled(db) => loop {
+                match db.generate_id().map(|next| next + 1) {
+                    Ok(next) if next <= id => {}
+                    Ok(_) => break Ok(()),
+                    Err(e) => break Err(Error::from(e)),
+                }
+            },
+            Backend::Postgres(db) => db.advance_ids_past(id),
+            Backend::Lsm(db) => db.advance_ids_past(id),
+        })
     }
 
     /// The names of every tree (on sled, its internal default tree too).

@@ -153,7 +153,8 @@ impl Store {
 
     /// A fresh outbox job id.
     pub(crate) fn next_job_id(&self) -> Result<u64> {
-        // sled ids start at 0; keep 0 out of the visible ids.
+        // Shifted since before ids were kept above 0 on every backend (`kv::Db::generate_id`):
+        // kept, so that no id given then is given again.
         Ok(self.db.generate_id()? + 1)
     }
 

@@ -68,12 +68,29 @@ fn issued(record: &LicenseRecord) -> WriteBatch {
     }
 }
 
+/// Opens (or creates) a store under a directory.
+type Open = fn(&Path) -> Result<Store>;
+
+/// The embedded backends the tests of the write path run on: sled and fjall.
+const EMBEDDED: [(&str, Open); 2] = [
+    ("sled", |dir| Store::open(dir, 16)),
+    ("fjall", |dir| {
+        Store::open_fjall(dir, 16, kv::ReadFault::default())
+    }),
+];
+
 #[test]
 fn concurrent_writers_each_get_their_whole_batch_applied() {
+    for (backend, open) in EMBEDDED {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path()).expect(backend);
+        concurrent_writers_on(&store);
+    }
+}
+
+fn concurrent_writers_on(store: &Store) {
     const THREADS: usize = 16;
     const PER_THREAD: usize = 40;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path(), 16).expect("open");
     let barrier = Arc::new(Barrier::new(THREADS));
     let threads: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -131,37 +148,66 @@ fn license_like(stored: &LicenseRecord, id: &str) -> LicenseRecord {
 
 #[test]
 fn writes_survive_reopening() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    {
-        let store = Store::open(dir.path(), 16).expect("open");
-        store.write(issued(&license("a"))).expect("write");
-        store.close().expect("close");
+    for (backend, open) in EMBEDDED {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = open(dir.path()).expect(backend);
+            store.write(issued(&license("a"))).expect("write");
+            store.close().expect("close");
+        }
+        let store = open(dir.path()).expect(backend);
+        assert_eq!(
+            store.license("a").expect("read").expect("present").token,
+            "token-of-a",
+            "{backend}"
+        );
+        assert_eq!(store.audit_for_license("a").expect("audit").len(), 1);
     }
-    let store = Store::open(dir.path(), 16).expect("reopen");
-    assert_eq!(
-        store.license("a").expect("read").expect("present").token,
-        "token-of-a"
-    );
-    assert_eq!(store.audit_for_license("a").expect("audit").len(), 1);
+}
+
+#[test]
+fn the_first_event_of_a_fresh_database_is_listed_by_its_license_and_its_actor() {
+    for (backend, open) in EMBEDDED {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path()).expect(backend);
+        store.write(issued(&license("first"))).expect("write");
+        for filter in [
+            AuditFilter {
+                license_id: Some("first".into()),
+                ..AuditFilter::default()
+            },
+            AuditFilter {
+                actor: Some("test".into()),
+                ..AuditFilter::default()
+            },
+            AuditFilter::default(),
+        ] {
+            let page = store.query_audit(&filter, 0, 10).expect("query");
+            assert_eq!(page.events.len(), 1, "{backend}: {filter:?}");
+            assert_ne!(page.events[0].id, 0, "{backend}: 0 is no id");
+        }
+    }
 }
 
 #[test]
 fn writers_after_close_fail_instead_of_hanging() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path(), 16).expect("open");
-    store.close().expect("close");
-    let threads: Vec<_> = (0..8)
-        .map(|i| {
-            let store = store.clone();
-            std::thread::spawn(move || store.write(issued(&license(&format!("late-{i}")))))
-        })
-        .collect();
-    for thread in threads {
-        let result = thread.join().expect("writer panicked");
-        assert!(
-            matches!(result, Err(StoreError::Commit(CommitError::Closed))),
-            "{result:?}"
-        );
+    for (backend, open) in EMBEDDED {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path()).expect(backend);
+        store.close().expect("close");
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || store.write(issued(&license(&format!("late-{i}")))))
+            })
+            .collect();
+        for thread in threads {
+            let result = thread.join().expect("writer panicked");
+            assert!(
+                matches!(result, Err(StoreError::Commit(CommitError::Closed))),
+                "{backend}: {result:?}"
+            );
+        }
     }
 }
 

@@ -44,9 +44,7 @@ pub(crate) fn create_token_offline(data_dir: &Path, name: &str, scopes: &[&str])
 pub(crate) fn spawn_api_app_with(config: Config) -> ApiApp {
     let dir: Arc<TempDir> = new_dir();
     let data_dir = dir.path().join("data");
-    if config.sled_only {
-        crate::support::pin_sled(&data_dir);
-    }
+    crate::helpers::pin(&config, &data_dir);
     let write = create_token_offline(&data_dir, "ops", &["write"]);
     let read = create_token_offline(&data_dir, "reports", &["read"]);
     let app = try_spawn(config, dir).expect("the app starts");

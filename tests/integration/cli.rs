@@ -284,3 +284,26 @@ fn verify_refuses_a_test_license_unless_allow_test_is_given() {
     assert_eq!(run.code, Some(0), "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("VALID license"), "{}", run.stdout);
 }
+
+#[test]
+fn the_token_command_refuses_a_running_services_database_and_names_the_way_through_the_api() {
+    // About the lock of an embedded database (PostgreSQL serves any number of processes): an
+    // embedded backend (fjall when the suite runs on it, else sled) whatever the suite runs on.
+    let app = crate::helpers::spawn_app_with(crate::helpers::Config {
+        embedded_only: true,
+        ..crate::helpers::Config::default()
+    });
+    let output = Command::new(env!("CARGO_BIN_EXE_koolicense"))
+        .args(["token", "list", "--data-dir"])
+        .arg(&app.data_dir)
+        .envs(crate::support::storage_env(&app.data_dir))
+        .env_remove("KOOLICENSE_API_TOKEN")
+        .output()
+        .expect("run koolicense token list");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("held by a running koolicense service") && stderr.contains("--url"),
+        "{stderr}"
+    );
+}

@@ -21,7 +21,9 @@ use tempfile::TempDir;
 pub(crate) use crate::answer::{check_contract, Answer, RawAnswer};
 use crate::market::{self, KEY};
 pub(crate) use crate::support::order::{unique, Order};
-pub(crate) use crate::support::stopped::{corrupt_stored_license, open_stopped_db, stored_license};
+pub(crate) use crate::support::stopped::{
+    corrupt_stored_license, stored_license, wait_until_released,
+};
 
 /// Product ids of the policies every test app has.
 pub(crate) const HW_PRODUCT: &str = "P-HW";
@@ -79,6 +81,9 @@ pub(crate) struct Config {
     pub(crate) clock: Clock,
     /// Stay on sled whatever backend the suite runs on (tests about sled itself).
     pub(crate) sled_only: bool,
+    /// Stay on an embedded backend (fjall when the suite runs on it, else sled): tests about
+    /// the database's files in the data directory.
+    pub(crate) embedded_only: bool,
     /// `StartOptions::read_fault`.
     pub(crate) read_fault: ReadFault,
     /// `seats.lapse_sweep_interval_secs` (0 here by default: a test's lapses are found by the
@@ -98,6 +103,7 @@ impl Default for Config {
             metrics_listen: None,
             clock: Clock::default(),
             sled_only: false,
+            embedded_only: false,
             read_fault: ReadFault::default(),
             lapse_sweep_secs: 0,
         }
@@ -170,11 +176,18 @@ pub(crate) fn settings(config: &Config, dir: &Path) -> Settings {
     settings
 }
 
+/// Records the backend `config` keeps `data_dir` on, if it pins one.
+pub(crate) fn pin(config: &Config, data_dir: &Path) {
+    if config.sled_only {
+        crate::support::pin_sled(data_dir);
+    } else if config.embedded_only {
+        crate::support::pin_embedded(data_dir);
+    }
+}
+
 /// Starts an app on `dir` (which may hold the data of an earlier, stopped app).
 pub(crate) fn try_spawn(config: Config, dir: Arc<TempDir>) -> anyhow::Result<TestApp> {
-    if config.sled_only {
-        crate::support::pin_sled(&dir.path().join("data"));
-    }
+    pin(&config, &dir.path().join("data"));
     let token_file = dir.path().join("harness.token");
     if !token_file.exists() {
         // A read token of the harness's own, for counting licenses (readiness publishes none).
@@ -231,9 +244,10 @@ pub(crate) fn try_spawn(config: Config, dir: Arc<TempDir>) -> anyhow::Result<Tes
     })
 }
 
-/// Whether an error is sled refusing a database another handle still holds.
+/// Whether an error is sled or fjall refusing a database another handle still holds.
 pub(crate) fn is_lock_error(error: &dyn std::fmt::Display) -> bool {
-    format!("{error:#}").contains("could not acquire lock")
+    let text = format!("{error:#}");
+    text.contains("could not acquire lock") || text.contains("FjallError: Locked")
 }
 
 /// A stopped app's last worker thread may drop its database handle just after the server

@@ -96,9 +96,10 @@ fn probes_are_rate_limited_and_answer_without_data() {
 #[test]
 fn the_data_directory_and_every_file_in_it_are_private_to_the_service() {
     use std::os::unix::fs::PermissionsExt;
-    // About sled's files in the data directory: sled whatever backend the suite runs on.
+    // About the database's files in the data directory: an embedded backend (fjall when the
+    // suite runs on it, else sled) whatever backend the suite runs on.
     let app = spawn_app_with(Config {
-        sled_only: true,
+        embedded_only: true,
         ..Config::default()
     });
     app.provision(&crate::helpers::Order::new());

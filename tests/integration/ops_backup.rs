@@ -19,18 +19,26 @@ fn koolicense(args: &[&str], paths: &[&Path]) -> Output {
     command.output().expect("run koolicense")
 }
 
-fn sled_only() -> Config {
+/// A restore writes an embedded database: the suite's own when it is one (fjall), else sled
+/// (PostgreSQL is backed up with its own tools).
+fn embedded_only() -> Config {
     Config {
-        sled_only: true,
+        embedded_only: true,
         ..Config::default()
     }
 }
 
+/// `koolicense restore` into `data_dir`, as the backend recorded for it (an embedded one).
 fn restore(file: &Path, data_dir: &Path) -> Output {
-    koolicense(
-        &["restore", "--from"],
-        &[file, Path::new("--data-dir"), data_dir],
-    )
+    crate::support::pin_embedded(data_dir);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_koolicense"));
+    command
+        .args(["restore", "--from"])
+        .arg(file)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .envs(crate::support::storage_env(data_dir));
+    command.output().expect("run koolicense restore")
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -43,9 +51,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn a_backup_taken_under_load_restores_every_order_acknowledged_before_it_began() {
-    // A restore writes sled's files: sled whatever backend the suite runs on (PostgreSQL is
-    // backed up with its own tools).
-    let api = spawn_api_app_with(sled_only());
+    let api = spawn_api_app_with(embedded_only());
     let app = &api.app;
     let acknowledged: Mutex<Vec<(Order, String, String)>> = Mutex::new(Vec::new());
     let stop = AtomicBool::new(false);
@@ -117,7 +123,7 @@ fn a_backup_taken_under_load_restores_every_order_acknowledged_before_it_began()
     assert!(!again.status.success(), "a non-empty directory is refused");
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
 
-    let app = try_spawn(sled_only(), restored_dir).expect("the restored service starts");
+    let app = try_spawn(embedded_only(), restored_dir).expect("the restored service starts");
     for (order, instance, license) in &before {
         let answer = app.get_license(order);
         answer.expect("000000");
@@ -161,4 +167,26 @@ fn a_damaged_backup_is_refused_and_a_read_token_cannot_take_one() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn a_restore_configured_for_postgresql_is_refused_with_the_way_there() {
+    let dir = new_dir();
+    let data_dir = dir.path().join("restored");
+    let output = Command::new(env!("CARGO_BIN_EXE_koolicense"))
+        .args(["restore", "--from"])
+        .arg(dir.path().join("any.backup"))
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .env("KOOLICENSE_STORAGE_BACKEND", "postgres")
+        .env(
+            "KOOLICENSE_DATABASE_URL",
+            "postgres://nobody@127.0.0.1:1/none",
+        )
+        .output()
+        .expect("run koolicense restore");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("koolicense migrate"), "{stderr}");
+    assert!(!data_dir.exists(), "nothing is written");
 }

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use koolicense::settings::StorageBackend;
+
 use crate::binary::Server;
 use crate::durability::{client, get_license};
 use crate::helpers::{new_dir, Order};
@@ -70,8 +72,9 @@ fn a_full_disk_stops_the_service_with_the_reason_and_loses_nothing_it_acknowledg
         return;
     };
     let data_dir = disk.0.join("data");
-    // About sled's files on a full disk: sled whatever backend the suite runs on.
-    crate::support::pin_sled(&data_dir);
+    // About the database's files on a full disk: an embedded backend (fjall when the suite
+    // runs on it, else sled) whatever backend the suite runs on.
+    crate::support::pin_embedded(&data_dir);
     let log = dir.path().join("server.log");
     let mut server = Server::start(&data_dir, log.clone(), &[("KOOLICENSE_LOG", "info")]);
     let agent = client();
@@ -135,10 +138,19 @@ fn a_full_disk_stops_the_service_with_the_reason_and_loses_nothing_it_acknowledg
         "memory stays bounded while failing: {peak_rss} KiB"
     );
 
+    let database = match crate::support::backend_of(&data_dir) {
+        StorageBackend::Fjall => "fjall",
+        _ => "db",
+    };
+    assert!(
+        data_dir.join(database).is_dir(),
+        "the {database} database was on the full disk"
+    );
+
     // On a healthy disk every acknowledged license is there, byte-identical.
     let healthy = dir.path().join("healthy");
     copy_tree(&data_dir, &healthy);
-    crate::support::pin_sled(&healthy);
+    crate::support::pin_embedded(&healthy);
     drop(disk);
     let server = Server::start(&healthy, dir.path().join("restarted.log"), &[]);
     for (order, instance, license) in &acknowledged {

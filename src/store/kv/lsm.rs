@@ -38,7 +38,13 @@ const JOURNAL_BYTES: u64 = 128 * 1024 * 1024;
 
 impl From<fjall::Error> for Error {
     fn from(e: fjall::Error) -> Self {
-        Error::Fjall(e.to_string())
+        match e {
+            // Worded as sled words it: callers tell a held database from a broken one by it.
+            fjall::Error::Locked => Error::Fjall(
+                "could not acquire lock: another process (or handle) holds the database".into(),
+            ),
+            e => Error::Fjall(e.to_string()),
+        }
     }
 }
 
@@ -81,14 +87,24 @@ impl Database {
         Ok(Database {
             db,
             path: path.to_path_buf(),
-            // Everything below `end` may have been handed out before a crash: start above it.
-            ids: Arc::new(Mutex::new(IdBlock { next: end, end })),
+            // Everything below `end` may have been handed out before a crash: start above it
+            // (and above 0, which is no id: see `kv::Db::generate_id`).
+            ids: Arc::new(Mutex::new(IdBlock {
+                next: end.max(1),
+                end,
+            })),
             id_space,
         })
     }
 
-    /// A tree by name (created if missing).
+    /// A tree by name (created if missing). fjall panics on a name that is empty or longer
+    /// than 255 bytes (a damaged backup could hold one): refused here instead.
     pub(crate) fn table(&self, name: &str) -> Result<Table> {
+        if name.is_empty() || name.len() > 255 {
+            return Err(Error::Fjall(format!(
+                "{name:?} cannot name a tree: 1 to 255 bytes"
+            )));
+        }
         Ok(Table {
             db: self.db.clone(),
             space: self.db.keyspace(name, options)?,
@@ -99,7 +115,7 @@ impl Database {
     pub(crate) fn generate_id(&self) -> Result<u64> {
         let mut ids = self.ids.lock();
         if ids.next >= ids.end {
-            let end = ids.end + ID_BLOCK;
+            let end = ids.next + ID_BLOCK;
             self.id_space.insert(b"end", end.to_be_bytes())?;
             self.db.persist(PersistMode::SyncData)?;
             ids.end = end;
@@ -109,13 +125,17 @@ impl Database {
         Ok(id)
     }
 
-    /// Makes every later id greater than `id` (after a copy from another database).
+    /// Makes every later id greater than `id`: the reserved block is moved past it (synced)
+    /// when it ends below.
     pub(crate) fn advance_ids_past(&self, id: u64) -> Result<()> {
         let mut ids = self.ids.lock();
-        let end = ids.end.max(id.saturating_add(1));
-        self.id_space.insert(b"end", end.to_be_bytes())?;
-        self.db.persist(PersistMode::SyncData)?;
-        *ids = IdBlock { next: end, end };
+        let next = id.saturating_add(1);
+        if next > ids.end {
+            self.id_space.insert(b"end", next.to_be_bytes())?;
+            self.db.persist(PersistMode::SyncData)?;
+            ids.end = next;
+        }
+        ids.next = ids.next.max(next);
         Ok(())
     }
 
@@ -315,6 +335,9 @@ impl Txn for LsmTxn<'_, '_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 #[cfg(test)]
 mod journal_tests {

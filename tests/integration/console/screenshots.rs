@@ -9,7 +9,7 @@ use serde_json::json;
 use super::driver::Browser;
 use super::{license_for, HOSTILE_NAME};
 use crate::api::{spawn_api_app, ApiApp};
-use crate::helpers::open_stopped_db;
+use crate::helpers::wait_until_released;
 
 const CUSTOMERS: &[&str] = &[
     "Shenzhen Lianchuang Tech",
@@ -31,10 +31,8 @@ fn spread_over_a_month(data_dir: &std::path::Path, order: &[String]) {
         .map(|(i, id)| (id.clone(), ((i * 7) % 29) as i64 + i64::from(i % 3 == 0)))
         .collect();
     let storage = crate::support::storage_of(data_dir);
-    if crate::support::database_of(data_dir).is_none() {
-        // The stopped app's worker may release the database a moment after it reports stopped.
-        drop(open_stopped_db(data_dir));
-    }
+    // The stopped app's worker may release the database a moment after it reports stopped.
+    wait_until_released(data_dir);
     koolicense::store_support::backdate(&storage, &shift).expect("backdate");
 }
 

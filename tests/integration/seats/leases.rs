@@ -25,6 +25,7 @@ fn a_lease_is_checked_out_renewed_and_returned_and_retries_answer_the_same() {
     let app = spawn_app();
     let license = floating_license(&app, 2);
     let a = machine(1);
+    let before = app.config.clock.now().timestamp() as u64;
     let (status, lease) = check_out(&app, &license, &a);
     assert_eq!(status, 200, "{lease}");
     let token = lease["lease"].as_str().expect("lease");
@@ -37,7 +38,8 @@ fn a_lease_is_checked_out_renewed_and_returned_and_retries_answer_the_same() {
     assert_eq!(verified.claims.revision, 1);
     assert_eq!(verified.claims.quantity, Some(2));
     assert!(!verified.borrowed);
-    assert_eq!(verified.expires_at(), now + TTL as u64);
+    // The clock may pass a second boundary while the lease is checked out.
+    assert!((before..=now).contains(&(verified.expires_at() - TTL as u64)));
     assert!(lease["heartbeat_at"].is_string(), "{lease}");
     // On another machine the lease does not verify; as a license it is not one.
     assert!(matches!(
