@@ -13,11 +13,14 @@
 //! is every byte allocated under the engine's data directory after a clean close, the journal
 //! included (and also given alone). The load average is printed at the start of each phase.
 //!
-//! Environment (optional): `KOOLICENSE_SCALE_BACKENDS` (default `sled,fjall`), `KOOLICENSE_SCALE_LICENSES` (default 1,000,000),
+//! Environment (optional): `KOOLICENSE_SCALE_BACKENDS` (default `sled,fjall`),
+//! `KOOLICENSE_SCALE_ROUNDS` (measure rounds of each database, default 1: the table gives their
+//! median and range), `KOOLICENSE_SCALE_LICENSES` (default 1,000,000),
 //! `KOOLICENSE_SCALE_LOOKUPS` (default 2,000 of each kind), `KOOLICENSE_CACHE_CAPACITY_MB` (the
 //! page cache of the measuring process, as the service's setting; default 64),
-//! `KOOLICENSE_BENCH_DIR` (parent of the temporary data, default `target/tmp`). Each phase runs in its own process so that the
-//! memory figures are those of a process that only opened the database.
+//! `KOOLICENSE_BENCH_DIR` (parent of the temporary data, default `target/tmp`). Each phase
+//! runs in its own process so that the memory figures are those of a process that only opened
+//! the database.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,6 +35,7 @@ mod report;
 const PHASE: &str = "KOOLICENSE_SCALE_PHASE";
 const DIR: &str = "KOOLICENSE_SCALE_DIR";
 const ENGINE: &str = "KOOLICENSE_SCALE_ENGINE";
+const ROUND: &str = "KOOLICENSE_SCALE_ROUND";
 /// Page cache of the filling process (MiB), as the service's default.
 const CACHE_MB: u64 = 64;
 
@@ -83,6 +87,7 @@ fn orchestrate(count: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(&parent)?;
     let engines =
         std::env::var("KOOLICENSE_SCALE_BACKENDS").unwrap_or_else(|_| "sled,fjall".into());
+    let rounds = env_usize("KOOLICENSE_SCALE_ROUNDS", 1)?.max(1);
     let mut runs = Vec::new();
     for name in engines.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         engine(name)?;
@@ -93,11 +98,13 @@ fn orchestrate(count: usize) -> anyhow::Result<()> {
             "scale benchmark: {count} licenses on {name} in {}",
             dir.path().display()
         );
-        for phase in ["fill", "measure"] {
+        let phases = std::iter::once(("fill", 0)).chain((0..rounds).map(|r| ("measure", r)));
+        for (phase, round) in phases {
             let status = Command::new(std::env::current_exe()?)
                 .env(PHASE, phase)
                 .env(DIR, dir.path())
                 .env(ENGINE, name)
+                .env(ROUND, round.to_string())
                 .arg("--bench")
                 .status()
                 .with_context(|| format!("while running the {phase} phase on {name}"))?;
@@ -105,7 +112,7 @@ fn orchestrate(count: usize) -> anyhow::Result<()> {
                 bail!("the {phase} phase on {name} failed: {status}");
             }
         }
-        runs.push(report::Run::load(name, dir.path())?);
+        runs.push(report::Run::load(name, dir.path(), rounds)?);
     }
     report::print_table(&runs, count);
     Ok(())
@@ -291,5 +298,5 @@ fn measure(engine: StorageBackend, dir: &Path, count: usize) -> anyhow::Result<(
         live,
         load,
     }
-    .save(dir)
+    .save(dir, env_usize(ROUND, 0)?)
 }

@@ -38,7 +38,7 @@ pub(crate) struct Measure {
 }
 
 const FILL: &str = "fill.json";
-const MEASURE: &str = "measure.json";
+const MEASURE: &str = "measure";
 
 fn save<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     std::fs::write(path, serde_json::to_vec(value)?)
@@ -57,76 +57,90 @@ impl Fill {
 }
 
 impl Measure {
-    pub(crate) fn save(&self, dir: &Path) -> anyhow::Result<()> {
-        save(&dir.join(MEASURE), self)
+    /// Saves the figures of measure round `round`.
+    pub(crate) fn save(&self, dir: &Path, round: usize) -> anyhow::Result<()> {
+        save(&measure_path(dir, round), self)
     }
 }
 
-/// One engine's run.
+fn measure_path(dir: &Path, round: usize) -> std::path::PathBuf {
+    dir.join(format!("{MEASURE}-{round}.json"))
+}
+
+/// One engine's run: one fill, then one or more measure rounds of that database.
 pub(crate) struct Run {
     pub(crate) engine: String,
     pub(crate) fill: Fill,
-    pub(crate) measure: Measure,
+    pub(crate) measures: Vec<Measure>,
 }
 
 impl Run {
-    pub(crate) fn load(engine: &str, dir: &Path) -> anyhow::Result<Run> {
+    pub(crate) fn load(engine: &str, dir: &Path, rounds: usize) -> anyhow::Result<Run> {
         Ok(Run {
             engine: engine.to_owned(),
             fill: load(&dir.join(FILL))?,
-            measure: load(&dir.join(MEASURE))?,
+            measures: (0..rounds)
+                .map(|round| load(&measure_path(dir, round)))
+                .collect::<anyhow::Result<_>>()?,
         })
+    }
+
+    /// A row's figure in each measure round, sorted.
+    fn figures(&self, get: fn(&Fill, &Measure, f64) -> f64, n: f64) -> Vec<f64> {
+        let mut values: Vec<f64> = self
+            .measures
+            .iter()
+            .map(|m| get(&self.fill, m, n))
+            .collect();
+        values.sort_by(f64::total_cmp);
+        values
     }
 }
 
-/// A row of the table: its label, its target, and the figure of a run.
-type Row = (&'static str, &'static str, fn(&Run, f64) -> f64);
+/// A row of the table: its label, its target, and the figure of a measure round.
+type Row = (&'static str, &'static str, fn(&Fill, &Measure, f64) -> f64);
 
 const ROWS: &[Row] = &[
-    ("fill (licenses/s, signing included)", "", |r, n| {
-        n / r.fill.secs
+    ("fill (licenses/s, signing included)", "", |f, _, n| {
+        n / f.secs
     }),
-    ("open-to-ready (ms)", "< 2 s", |r, _| r.measure.ready_ms),
-    ("RSS after open (MB)", "< 300 MB", |r, _| {
-        r.measure.rss_open_mb
-    }),
+    ("open-to-ready (ms)", "< 2 s", |_, m, _| m.ready_ms),
+    ("RSS after open (MB)", "< 300 MB", |_, m, _| m.rss_open_mb),
     (
         "RSS after the queries and the export (MB)",
         "< 300 MB",
-        |r, _| r.measure.rss_queries_mb,
+        |_, m, _| m.rss_queries_mb,
     ),
-    ("disk after a clean close (MB)", "< 1.5 GB at 1M", |r, _| {
-        r.measure.disk as f64 / 1e6
+    (
+        "disk after a clean close (MB)",
+        "< 1.5 GB at 1M",
+        |_, m, _| m.disk as f64 / 1e6,
+    ),
+    (
+        "disk per license (bytes)",
+        "≤ 1,500 at 100k",
+        |_, m, n| m.disk as f64 / n,
+    ),
+    ("of which journal (MB)", "", |_, m, _| {
+        m.journal as f64 / 1e6
     }),
-    ("disk per license (bytes)", "≤ 1,500 at 100k", |r, n| {
-        r.measure.disk as f64 / n
+    ("disk right after the fill (MB)", "", |f, _, _| {
+        f.disk as f64 / 1e6
     }),
-    ("of which journal (MB)", "", |r, _| {
-        r.measure.journal as f64 / 1e6
+    ("live keys and values per license (bytes)", "", |_, m, n| {
+        m.live as f64 / n
     }),
-    ("disk right after the fill (MB)", "", |r, _| {
-        r.fill.disk as f64 / 1e6
+    ("lookup by customer, p50 (ms)", "", |_, m, _| m.customer_p50),
+    ("lookup by customer, p99 (ms)", "< 5 ms", |_, m, _| {
+        m.customer_p99
     }),
-    ("live keys and values per license (bytes)", "", |r, n| {
-        r.measure.live as f64 / n
+    ("lookup by order, p50 (ms)", "", |_, m, _| m.order_p50),
+    ("lookup by order, p99 (ms)", "< 5 ms", |_, m, _| m.order_p99),
+    ("revocation list build (ms)", "< 1 s", |_, m, _| {
+        m.revocations_ms
     }),
-    ("lookup by customer, p50 (ms)", "", |r, _| {
-        r.measure.customer_p50
-    }),
-    ("lookup by customer, p99 (ms)", "< 5 ms", |r, _| {
-        r.measure.customer_p99
-    }),
-    ("lookup by order, p50 (ms)", "", |r, _| r.measure.order_p50),
-    ("lookup by order, p99 (ms)", "< 5 ms", |r, _| {
-        r.measure.order_p99
-    }),
-    ("revocation list build (ms)", "< 1 s", |r, _| {
-        r.measure.revocations_ms
-    }),
-    ("export (licenses/s)", "", |r, _| r.measure.export_per_s),
-    ("recount of the counters (s)", "", |r, _| {
-        r.measure.recount_s
-    }),
+    ("export (licenses/s)", "", |_, m, _| m.export_per_s),
+    ("recount of the counters (s)", "", |_, m, _| m.recount_s),
 ];
 
 fn figure(x: f64) -> String {
@@ -136,6 +150,24 @@ fn figure(x: f64) -> String {
         format!("{x:.2}")
     } else {
         format!("{x:.3}")
+    }
+}
+
+/// The middle figure (the upper of the two middle ones of an even count).
+fn median(sorted: &[f64]) -> f64 {
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The median of the rounds, with their range when there are several.
+fn cell(sorted: &[f64]) -> String {
+    match (sorted.first(), sorted.last()) {
+        (Some(first), Some(last)) if first != last => format!(
+            "{} ({}–{})",
+            figure(median(sorted)),
+            figure(*first),
+            figure(*last)
+        ),
+        _ => figure(median(sorted)),
     }
 }
 
@@ -152,7 +184,8 @@ fn table_line(cells: &[String]) {
     println!("| {} |", cells.join(" | "));
 }
 
-/// Prints the runs side by side, with each later engine's ratio to the first.
+/// Prints the runs side by side (the median of the measure rounds, their range in brackets),
+/// with each later engine's ratio of medians to the first.
 pub(crate) fn print_table(runs: &[Run], count: usize) {
     let n = count as f64;
     let first = runs.first().map_or("", |r| r.engine.as_str());
@@ -164,17 +197,21 @@ pub(crate) fn print_table(runs: &[Run], count: usize) {
     table_line(&header);
     table_line(&vec!["---".to_owned(); header.len()]);
     for (label, target, get) in ROWS {
-        let values: Vec<f64> = runs.iter().map(|r| get(r, n)).collect();
+        let figures: Vec<Vec<f64>> = runs.iter().map(|r| r.figures(*get, n)).collect();
+        let medians: Vec<f64> = figures.iter().map(|v| median(v)).collect();
         let mut line = vec![(*label).to_owned()];
-        line.extend(values.iter().map(|&v| figure(v)));
-        line.extend(values.iter().skip(1).map(|v| ratio(*v, values[0])));
+        line.extend(figures.iter().map(|v| cell(v)));
+        line.extend(medians.iter().skip(1).map(|v| ratio(*v, medians[0])));
         line.push((*target).to_owned());
         table_line(&line);
     }
     for run in runs {
+        let measures: Vec<&str> = run.measures.iter().map(|m| m.load.as_str()).collect();
         println!(
-            "load average ({}): at the fill {}, at the measure {}",
-            run.engine, run.fill.load, run.measure.load
+            "load average ({}): at the fill {}, at the measures {}",
+            run.engine,
+            run.fill.load,
+            measures.join("; ")
         );
     }
 }
