@@ -65,7 +65,7 @@ struct IdBlock {
 /// every level, and the bloom filter and index blocks of every level pinned in memory (fjall
 /// pins only the first levels'): a lookup by customer reads ten licenses at random, and with
 /// the filters and indexes resident each costs one data block, not three. At a million
-/// licenses that is about 10 MB more memory for a p99 of 0.8 ms instead of 3.7 ms by customer
+/// licenses that is 8–17 MB more memory for a p99 of 0.8 ms instead of 3.7 ms by customer
 /// and 0.15 ms instead of 1.6 ms by order (`benches/README.md`). Data blocks stay 4 KiB:
 /// 16 KiB saves 6 % of the disk and doubles the lookups' p99.
 fn options() -> KeyspaceCreateOptions {
