@@ -1,8 +1,8 @@
 //! Support for the scale benchmark (`benches/scale.rs`) and the integration tests ONLY: not a
 //! supported API, hidden from the docs, and free to change with them.
 //!
-//! * [`ScaleDb`]: a database filled directly through the store's write path with licenses as
-//!   getLicense writes them (record, postings, audit event), and the
+//! * [`ScaleDb`]: a database on sled or fjall, filled directly through the store's write path
+//!   with licenses as getLicense writes them (record, postings, audit event), and the
 //!   queries the benchmark times: merchant lookups by customer and by order, the revocation list
 //!   build and an export;
 //! * [`stored_licenses`]: what the tests read besides the HTTP answers.
