@@ -1,31 +1,43 @@
-//! Scale benchmark: a database of a million licenses, written directly through the store's
-//! write path as getLicense writes them (record, postings, audit event, counters; 5 % revoked,
-//! suspended or released), then opened by a fresh process that times what
-//! a merchant and the service do with it: `cargo bench --bench scale`.
+//! Scale benchmark: a database of a million licenses on each embedded engine (sled, fjall),
+//! written directly through the store's write path as getLicense writes them (record, postings,
+//! audit event, counters; 5 % revoked, suspended or released), then opened by a fresh process
+//! that times what a merchant and the service do with it: `cargo bench --bench scale`.
 //!
 //! Reported: the fill rate, open-to-ready (opening the database and answering a first lookup),
 //! the resident memory after opening and after the queries, the disk used, p50/p99 of a lookup
 //! by customer (ten licenses each) and by order, the revocation list build (signed), and the
 //! export rate (JSON Lines, as `GET /v1/export/licenses`), and the recount that builds the
 //! counters of an older database at its migration. The targets of the storage issue are
-//! printed beside the results; nothing here asserts a time (the test suite runs a small version
-//! for correctness only).
+//! printed beside the results, the engines side by side with the ratios to the first (sled);
+//! nothing here asserts a time (the test suite runs a small version for correctness only). Disk
+//! is every byte allocated under the engine's data directory after a clean close, the journal
+//! included (and also given alone). The load average is printed at the start of each phase.
 //!
-//! Environment (optional): `KOOLICENSE_SCALE_LICENSES` (default 1,000,000),
+//! Environment (optional): `KOOLICENSE_SCALE_BACKENDS` (default `sled,fjall`),
+//! `KOOLICENSE_SCALE_ROUNDS` (measure rounds of each database, default 1: the table gives their
+//! median and range), `KOOLICENSE_SCALE_LICENSES` (default 1,000,000),
 //! `KOOLICENSE_SCALE_LOOKUPS` (default 2,000 of each kind), `KOOLICENSE_CACHE_CAPACITY_MB` (the
 //! page cache of the measuring process, as the service's setting; default 64),
-//! `KOOLICENSE_BENCH_DIR` (parent of the temporary data, default `target/tmp`). Each phase runs in its own process so that the
-//! memory figures are those of a process that only opened the database.
+//! `KOOLICENSE_BENCH_DIR` (parent of the temporary data, default `target/tmp`). Each phase
+//! runs in its own process so that the memory figures are those of a process that only opened
+//! the database.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use koolicense::store_support::{customer_of, listed_of, order_of, ScaleDb};
+use koolicense::store_support::{customer_of, listed_of, order_of, ScaleDb, StorageBackend};
+
+#[path = "scale/report.rs"]
+mod report;
 
 const PHASE: &str = "KOOLICENSE_SCALE_PHASE";
 const DIR: &str = "KOOLICENSE_SCALE_DIR";
+const ENGINE: &str = "KOOLICENSE_SCALE_ENGINE";
+const ROUND: &str = "KOOLICENSE_SCALE_ROUND";
+/// Page cache of the filling process (MiB), as the service's default.
+const CACHE_MB: u64 = 64;
 
 fn env_usize(name: &str, default: usize) -> anyhow::Result<usize> {
     match std::env::var(name) {
@@ -42,34 +54,67 @@ fn main() -> anyhow::Result<()> {
     if count < 10 {
         bail!("KOOLICENSE_SCALE_LICENSES must be at least 10");
     }
-    match std::env::var(PHASE).as_deref() {
-        Ok("fill") => fill(&PathBuf::from(std::env::var(DIR)?), count),
-        Ok("measure") => measure(&PathBuf::from(std::env::var(DIR)?), count),
-        _ => orchestrate(count),
+    let phase = std::env::var(PHASE);
+    if phase.is_err() {
+        return orchestrate(count);
     }
+    let dir = PathBuf::from(std::env::var(DIR)?);
+    let engine = engine(&std::env::var(ENGINE).unwrap_or_else(|_| "sled".into()))?;
+    match phase.as_deref() {
+        Ok("fill") => fill(engine, &dir, count),
+        Ok("measure") => measure(engine, &dir, count),
+        Ok(other) => bail!("{PHASE}={other:?} is not fill or measure"),
+        Err(_) => orchestrate(count),
+    }
+}
+
+fn engine(name: &str) -> anyhow::Result<StorageBackend> {
+    match name.parse() {
+        Ok(e @ (StorageBackend::Sled | StorageBackend::Fjall)) => Ok(e),
+        _ => bail!("{name:?} is not an embedded engine (sled or fjall)"),
+    }
+}
+
+/// The load average of the machine, as `/proc/loadavg` gives it (1, 5 and 15 minutes).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn orchestrate(count: usize) -> anyhow::Result<()> {
     let parent = std::env::var("KOOLICENSE_BENCH_DIR").unwrap_or_else(|_| "target/tmp".into());
     std::fs::create_dir_all(&parent)?;
-    let dir = tempfile::Builder::new()
-        .prefix("scale-")
-        .tempdir_in(&parent)?;
-    println!(
-        "scale benchmark: {count} licenses in {}",
-        dir.path().display()
-    );
-    for phase in ["fill", "measure"] {
-        let status = Command::new(std::env::current_exe()?)
-            .env(PHASE, phase)
-            .env(DIR, dir.path())
-            .arg("--bench")
-            .status()
-            .with_context(|| format!("while running the {phase} phase"))?;
-        if !status.success() {
-            bail!("the {phase} phase failed: {status}");
+    let engines =
+        std::env::var("KOOLICENSE_SCALE_BACKENDS").unwrap_or_else(|_| "sled,fjall".into());
+    let rounds = env_usize("KOOLICENSE_SCALE_ROUNDS", 1)?.max(1);
+    let mut runs = Vec::new();
+    for name in engines.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        engine(name)?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("scale-{name}-"))
+            .tempdir_in(&parent)?;
+        println!(
+            "scale benchmark: {count} licenses on {name} in {}",
+            dir.path().display()
+        );
+        let phases = std::iter::once(("fill", 0)).chain((0..rounds).map(|r| ("measure", r)));
+        for (phase, round) in phases {
+            let status = Command::new(std::env::current_exe()?)
+                .env(PHASE, phase)
+                .env(DIR, dir.path())
+                .env(ENGINE, name)
+                .env(ROUND, round.to_string())
+                .arg("--bench")
+                .status()
+                .with_context(|| format!("while running the {phase} phase on {name}"))?;
+            if !status.success() {
+                bail!("the {phase} phase on {name} failed: {status}");
+            }
         }
+        runs.push(report::Run::load(name, dir.path(), rounds)?);
     }
+    report::print_table(&runs, count);
     Ok(())
 }
 
@@ -77,9 +122,11 @@ fn data_dir(dir: &Path) -> PathBuf {
     dir.join("data")
 }
 
-fn fill(dir: &Path, count: usize) -> anyhow::Result<()> {
+fn fill(engine: StorageBackend, dir: &Path, count: usize) -> anyhow::Result<()> {
+    let load = load_average();
+    println!("fill on {engine:?}, load average {load}");
     let started = Instant::now();
-    let db = ScaleDb::open(&data_dir(dir), dir)?;
+    let db = ScaleDb::open_on(engine, &data_dir(dir), dir, CACHE_MB)?;
     // Two writers: signing is the cost, and the group commit serves both.
     let half = count / 2;
     std::thread::scope(|s| -> anyhow::Result<()> {
@@ -95,7 +142,12 @@ fn fill(dir: &Path, count: usize) -> anyhow::Result<()> {
         "fill: {count} licenses in {secs:.1} s ({:.0}/s, signing included)",
         count as f64 / secs
     );
-    Ok(())
+    report::Fill {
+        secs,
+        disk: disk_bytes(&data_dir(dir), &|_| true),
+        load,
+    }
+    .save(dir)
 }
 
 fn rss_mb() -> f64 {
@@ -107,8 +159,8 @@ fn rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// Bytes allocated on disk under `path`.
-fn disk_bytes(path: &Path) -> u64 {
+/// Bytes allocated on disk by the files under `path` whose name `counts`.
+fn disk_bytes(path: &Path, counts: &dyn Fn(&Path) -> bool) -> u64 {
     use std::os::unix::fs::MetadataExt;
     let mut total = 0;
     let Ok(entries) = std::fs::read_dir(path) else {
@@ -117,9 +169,11 @@ fn disk_bytes(path: &Path) -> u64 {
     for entry in entries.flatten() {
         let Ok(meta) = entry.metadata() else { continue };
         total += if meta.is_dir() {
-            disk_bytes(&entry.path())
-        } else {
+            disk_bytes(&entry.path(), counts)
+        } else if counts(&entry.path()) {
             meta.blocks() * 512
+        } else {
+            0
         };
     }
     total
@@ -153,12 +207,18 @@ fn time_lookups(
     Ok(times)
 }
 
-fn measure(dir: &Path, count: usize) -> anyhow::Result<()> {
+/// The fjall journal's files (sled has none of that name).
+fn is_journal(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "jnl")
+}
+
+fn measure(engine: StorageBackend, dir: &Path, count: usize) -> anyhow::Result<()> {
+    let load = load_average();
     let lookups = env_usize("KOOLICENSE_SCALE_LOOKUPS", 2_000)?;
     let cache_mb = env_usize("KOOLICENSE_CACHE_CAPACITY_MB", 64)?;
-    println!("page cache: {cache_mb} MiB");
+    println!("measure on {engine:?}, page cache {cache_mb} MiB, load average {load}");
     let started = Instant::now();
-    let db = ScaleDb::open_with_cache(&data_dir(dir), dir, u64::try_from(cache_mb)?)?;
+    let db = ScaleDb::open_on(engine, &data_dir(dir), dir, u64::try_from(cache_mb)?)?;
     let customers = count / 10;
     let first = db.by_customer(&customer_of(0, count))?;
     let ready = started.elapsed();
@@ -201,42 +261,12 @@ fn measure(dir: &Path, count: usize) -> anyhow::Result<()> {
     let recount = started.elapsed();
     let sizes = db.tree_sizes()?;
     db.close()?;
-    let disk = disk_bytes(&data_dir(dir));
-    println!("| What | Result | Target |");
-    println!("|---|---|---|");
+    let disk = disk_bytes(&data_dir(dir), &|_| true);
     println!(
-        "| open-to-ready | {:.0} ms | < 2 s |",
-        ready.as_secs_f64() * 1e3
-    );
-    println!("| RSS after open | {rss_open:.0} MB | < 300 MB |");
-    println!("| RSS after the queries and the export | {rss_queries:.0} MB | < 300 MB |");
-    println!(
-        "| disk | {:.0} MB, {:.0} bytes per license | < 1.5 GB |",
-        disk as f64 / 1e6,
-        disk as f64 / count as f64
-    );
-    for (what, times) in [("customer", &by_customer), ("order", &by_order)] {
-        println!(
-            "| lookup by {what} ({lookups}) | p50 {:.3} ms, p99 {:.3} ms | p99 < 5 ms |",
-            percentile(times, 0.5),
-            percentile(times, 0.99)
-        );
-    }
-    println!(
-        "| revocation list build | {:.0} ms, {entries} entries, {:.1} MB signed | < 1 s |",
-        revocations.as_secs_f64() * 1e3,
+        "revocation list: {entries} entries, {:.1} MB signed",
         length as f64 / 1e6
     );
-    println!(
-        "| export | {:.0} licenses/s ({:.1} s) | |",
-        count as f64 / export.as_secs_f64(),
-        export.as_secs_f64()
-    );
-    println!(
-        "| recount of the counters (the schema 3 migration's pass, once) | {:.1} s | |",
-        recount.as_secs_f64()
-    );
-    println!("\nlive keys and values per license, by tree:");
+    println!("live keys and values per license, by tree:");
     let mut live = 0;
     for (name, entries, bytes) in sizes.iter().filter(|(_, e, _)| *e > 0) {
         live += bytes;
@@ -252,5 +282,21 @@ fn measure(dir: &Path, count: usize) -> anyhow::Result<()> {
         live as f64 / count as f64,
         disk as f64 / live as f64
     );
-    Ok(())
+    report::Measure {
+        ready_ms: ready.as_secs_f64() * 1e3,
+        rss_open_mb: rss_open,
+        rss_queries_mb: rss_queries,
+        disk,
+        journal: disk_bytes(&data_dir(dir), &is_journal),
+        customer_p50: percentile(&by_customer, 0.5),
+        customer_p99: percentile(&by_customer, 0.99),
+        order_p50: percentile(&by_order, 0.5),
+        order_p99: percentile(&by_order, 0.99),
+        revocations_ms: revocations.as_secs_f64() * 1e3,
+        export_per_s: count as f64 / export.as_secs_f64(),
+        recount_s: recount.as_secs_f64(),
+        live,
+        load,
+    }
+    .save(dir, env_usize(ROUND, 0)?)
 }

@@ -1,8 +1,8 @@
 //! Support for the scale benchmark (`benches/scale.rs`) and the integration tests ONLY: not a
 //! supported API, hidden from the docs, and free to change with them.
 //!
-//! * [`ScaleDb`]: a database filled directly through the store's write path with licenses as
-//!   getLicense writes them (record, postings, audit event), and the
+//! * [`ScaleDb`]: a database on sled or fjall, filled directly through the store's write path
+//!   with licenses as getLicense writes them (record, postings, audit event), and the
 //!   queries the benchmark times: merchant lookups by customer and by order, the revocation list
 //!   build and an export;
 //! * [`stored_licenses`]: what the tests read besides the HTTP answers.
@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::licensing::policy::{BindingKind, Policy};
 use crate::licensing::revocations::{self, ListCache};
 use crate::licensing::{create_as, NewLicense};
+pub use crate::settings::StorageBackend;
 use crate::settings::{RevocationSettings, Settings, StorageSettings};
 use crate::signing::Signer;
 use crate::store::records::{AuditEvent, KeyRecord, LicenseStatus, Origin};
@@ -62,11 +63,12 @@ impl ScaleDb {
     /// Opens (or creates) the database under `data_dir`, signing with the key in `key_dir`
     /// (created on first use).
     pub fn open(data_dir: &Path, key_dir: &Path) -> anyhow::Result<ScaleDb> {
-        ScaleDb::open_with_cache(data_dir, key_dir, CACHE_MB)
+        ScaleDb::open_on(StorageBackend::Sled, data_dir, key_dir, CACHE_MB)
     }
 
-    /// As [`ScaleDb::open`], with a page cache of `cache_mb` MiB.
-    pub fn open_with_cache(
+    /// As [`ScaleDb::open`], on `engine` (sled or fjall) with a page cache of `cache_mb` MiB.
+    pub fn open_on(
+        engine: StorageBackend,
         data_dir: &Path,
         key_dir: &Path,
         cache_mb: u64,
@@ -80,7 +82,14 @@ impl ScaleDb {
             signer
         };
         std::fs::create_dir_all(data_dir)?;
-        let store = Store::open(data_dir, cache_mb).context("while opening the database")?;
+        let store = match engine {
+            StorageBackend::Sled => Store::open(data_dir, cache_mb),
+            StorageBackend::Fjall => Store::open_fjall(data_dir, cache_mb, ReadFault::default()),
+            StorageBackend::Postgres => {
+                anyhow::bail!("the scale database is embedded: sled or fjall")
+            }
+        }
+        .context("while opening the database")?;
         store.register_signing_key(
             KeyRecord {
                 kid: signer.kid().to_string(),
@@ -258,3 +267,6 @@ fn open(storage: &StorageSettings) -> anyhow::Result<Store> {
 
 /// A switch that makes every storage read of an application fail (`StartOptions::read_fault`).
 pub use crate::store::kv::ReadFault;
+
+#[cfg(test)]
+mod tests;
