@@ -9,7 +9,7 @@
 //! * A transaction is fjall's single-writer transaction: writers (the write path's groups, and
 //!   the few writes outside it) run one after another and read their own writes, which is the
 //!   isolation sled's transactions give the store. Commits are not synced; the group committer
-//!   syncs the journal once for everybody waiting ([`LsmFlusher`]).
+//!   syncs the journal once for everybody waiting (`commit::LsmFlusher`).
 //! * Ids come from a block reserved durably in a keyspace of their own, so an id is never
 //!   handed out twice, across crashes included (ids may skip after a restart, as sled's do).
 //! * Data blocks are LZ4-compressed at every level, and every level's filters and indexes stay
