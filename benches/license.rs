@@ -9,6 +9,8 @@
 //!   into sled and waits for the group commit, and answers the same body (see
 //!   `koolicense::bench_support`).
 //!
+//! * the same service on fjall (`storage.backend = "fjall"`), and the ceiling on fjall;
+//!
 //! * the same service on PostgreSQL (`storage.backend = "postgres"`), one instance and two
 //!   instances on one database (clients split between them), on a throwaway server started
 //!   like the test harness's (`tests/integration/support/postgres.rs`); without server
@@ -26,8 +28,8 @@
 //! * `KOOLICENSE_BENCH_SECS`: measured seconds per run (default 4);
 //! * `KOOLICENSE_BENCH_WARMUP_SECS`: warm-up seconds per run (default 1);
 //! * `KOOLICENSE_BENCH_CONCURRENCY`: comma-separated client counts (default `16,64`);
-//! * `KOOLICENSE_BENCH_TARGETS`: any of `ceiling`, `getLicense`, `pg`, `pg2` (default: all), e.g.
-//!   to profile one;
+//! * `KOOLICENSE_BENCH_TARGETS`: any of `ceiling`, `getLicense`, `ceiling-fjall`, `fjall`, `pg`,
+//!   `pg2` (default: all), e.g. to profile one;
 //! * `KOOLICENSE_BENCH_LOG`: the service's log filter (default `info`; `off` to disable);
 //! * `KOOLICENSE_BENCH_DIR`: parent directory of the temporary data (default `target/tmp`).
 //!
