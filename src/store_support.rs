@@ -267,6 +267,3 @@ fn open(storage: &StorageSettings) -> anyhow::Result<Store> {
 
 /// A switch that makes every storage read of an application fail (`StartOptions::read_fault`).
 pub use crate::store::kv::ReadFault;
-
-#[cfg(test)]
-mod tests;
