@@ -301,3 +301,44 @@ fn the_database_directory_and_its_files_are_private_to_the_service() {
     }
     assert!(files > 2, "the journal and the metadata were checked");
 }
+
+#[test]
+fn the_flusher_follows_the_journal_when_fjall_starts_a_new_one() {
+    use crate::store::commit::{Flusher, LsmFlusher};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path());
+    let lsm = db.lsm().cloned().expect("fjall");
+    let flusher = LsmFlusher::new(lsm.clone());
+    let tree = db.open_tree("licenses").expect("tree");
+    let (first, _) = lsm.active_journal().expect("a journal");
+    // Incompressible values (the journal compresses large entries): past fjall's 64 MB
+    // journal, a memtable written out makes it start the next journal.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut noise = |len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state.to_le_bytes()[0]
+            })
+            .collect()
+    };
+    let mut n = 0u32;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while lsm.active_journal().expect("a journal").0 == first {
+        assert!(std::time::Instant::now() < deadline, "no new journal");
+        for _ in 0..64 {
+            put(&db, &tree, &n.to_be_bytes(), &noise(32 * 1024));
+            n += 1;
+        }
+        flusher.flush().expect("sync");
+    }
+    put(&db, &tree, b"after", b"the rotation");
+    flusher.flush().expect("sync after the rotation");
+    drop((tree, db, flusher, lsm));
+    let db = open(dir.path());
+    let tree = db.open_tree("licenses").expect("tree");
+    assert_eq!(value(&tree, b"after"), Some(b"the rotation".to_vec()));
+    assert!(value(&tree, &(n - 1).to_be_bytes()).is_some());
+}
