@@ -263,45 +263,6 @@ fn a_second_handle_on_a_held_database_is_refused_as_locked() {
     assert!(error.contains("could not acquire lock"), "{error}");
 }
 
-#[cfg(unix)]
-#[test]
-fn the_database_directory_and_its_files_are_private_to_the_service() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data_dir = dir.path().join("data");
-    crate::startup::private_dir::prepare(&data_dir).expect("prepare");
-    {
-        let store =
-            crate::store::Store::open_fjall(&data_dir, 8, Default::default()).expect("open");
-        let db = store.db();
-        let tree = db.open_tree("licenses").expect("tree");
-        for i in 0..2_000u32 {
-            put(db, &tree, &i.to_be_bytes(), &[7; 512]);
-        }
-        db.generate_id().expect("id");
-        db.flush().expect("sync");
-        store.close().expect("close");
-    }
-    let mut stack = vec![data_dir.join(crate::store::FJALL_DIR)];
-    let mut files = 0;
-    while let Some(path) = stack.pop() {
-        let meta = std::fs::symlink_metadata(&path).expect("metadata");
-        let mode = meta.permissions().mode() & 0o777;
-        if meta.is_dir() {
-            assert_eq!(mode, 0o700, "{}", path.display());
-            stack.extend(
-                std::fs::read_dir(&path)
-                    .expect("read dir")
-                    .map(|e| e.expect("entry").path()),
-            );
-        } else {
-            files += 1;
-            assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
-        }
-    }
-    assert!(files > 2, "the journal and the metadata were checked");
-}
-
 #[test]
 fn the_flusher_follows_the_journal_when_fjall_starts_a_new_one() {
     use crate::store::commit::{Flusher, LsmFlusher};
