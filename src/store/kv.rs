@@ -23,6 +23,31 @@ mod txn;
 
 pub(crate) use txn::{TxError, Txn};
 
+/// Every tree the store opens, on any backend (PostgreSQL has a table for each; a copy between
+/// backends copies each).
+pub(crate) const TREES: &[&str] = &[
+    "meta",
+    "licenses",
+    "license-tokens",
+    "licenses-by-instance",
+    "idempotency",
+    "audit",
+    "index",
+    "signing-keys",
+    "api-tokens",
+    "km2-instances",
+    "km2-codes",
+    "km2-pending-codes",
+    "km2-outbox",
+    "km2-outbox-keys",
+    "km2-outbox-pending",
+    "km2-nonces",
+    "km-rejected-calls",
+    "seat-leases",
+    "seat-leases-held",
+    "seat-deactivations",
+];
+
 /// A backend failure.
 #[derive(Clone, Debug, thiserror::Error)]
 pub(crate) enum Error {
@@ -225,7 +250,7 @@ impl Db {
                 .iter()
                 .map(|n| String::from_utf8_lossy(n).into_owned())
                 .collect(),
-            Backend::Postgres(_) => pg::TREES.iter().map(|t| (*t).to_owned()).collect(),
+            Backend::Postgres(_) => TREES.iter().map(|t| (*t).to_owned()).collect(),
             Backend::Lsm(db) => db.tree_names(),
         }
     }

@@ -3,7 +3,7 @@
 //! the ids are moved past sled's, the copy is made durable, and then it is checked: the entry
 //! count of every tree, and every license byte-identical.
 
-use super::kv::{self, pg, TxError, Txn};
+use super::kv::{self, TxError, Txn};
 use super::{tree, Result, Store, StoreError};
 
 /// Entries per copy transaction.
@@ -23,14 +23,14 @@ fn refused(message: String) -> StoreError {
 
 impl Store {
     /// Copies this (sled) store into the empty PostgreSQL or fjall database `target` and checks
-    /// it. Every tree the store opens is copied (`pg::TREES` lists them).
+    /// it. Every tree the store opens is copied (`kv::TREES` lists them).
     pub(crate) fn copy_into(&self, target: &kv::Db) -> Result<Copied> {
         if target.sled().is_some() {
             return Err(refused(
                 "the target of a copy must be PostgreSQL or fjall".into(),
             ));
         }
-        let mut trees = pg::TREES.iter();
+        let mut trees = kv::TREES.iter();
         if !trees.try_fold(true, |empty, name| {
             Ok::<_, StoreError>(empty && target.open_tree(name)?.is_empty()?)
         })? {
@@ -39,12 +39,12 @@ impl Store {
             ));
         }
         for name in self.db.tree_names() {
-            if !pg::TREES.contains(&name.as_str()) && !self.db.open_tree(&name)?.is_empty()? {
+            if !kv::TREES.contains(&name.as_str()) && !self.db.open_tree(&name)?.is_empty()? {
                 return Err(refused(format!("tree {name:?} is not one the store opens")));
             }
         }
         let mut copied = Vec::new();
-        for name in pg::TREES {
+        for name in kv::TREES {
             let (from, to) = (self.db.open_tree(name)?, target.open_tree(name)?);
             let mut count = 0;
             let mut entries = from.iter().peekable();

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio_postgres::error::SqlState;
 
-use super::{Error, Result};
+use super::{Error, Result, TREES};
 use crate::settings::Secret;
 
 mod locks;
@@ -38,30 +38,6 @@ pub(crate) use table::{Cursor, Table};
 /// The embedded migrations, in order: (version, name, SQL).
 const MIGRATIONS: &[(i64, &str, &str)] =
     &[(1, "trees", include_str!("pg/migrations/0001_trees.sql"))];
-
-/// Every tree the tables hold (the names the store opens).
-pub(crate) const TREES: &[&str] = &[
-    "meta",
-    "licenses",
-    "license-tokens",
-    "licenses-by-instance",
-    "idempotency",
-    "audit",
-    "index",
-    "signing-keys",
-    "api-tokens",
-    "km2-instances",
-    "km2-codes",
-    "km2-pending-codes",
-    "km2-outbox",
-    "km2-outbox-keys",
-    "km2-outbox-pending",
-    "km2-nonces",
-    "km-rejected-calls",
-    "seat-leases",
-    "seat-leases-held",
-    "seat-deactivations",
-];
 
 /// Key of the advisory lock the migrations run under.
 const MIGRATION_LOCK: i64 = 0x6b6f_6f6c_6d69_6772;
