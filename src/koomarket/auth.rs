@@ -18,8 +18,8 @@ pub(crate) use scheme_b::{
     SchemeBReading,
 };
 
-use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Range;
 
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
@@ -208,29 +208,61 @@ where
 
 /// Query parameters decoded the way a Java servlet container (`request.getParameterMap()`)
 /// decodes them, which is what Huawei's reference implementation signs (spec §2.2).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Every call is parsed once and read many times (signing, every field of the command), so the
+/// decoded names and values share one buffer and a sorted table of spans into it: two
+/// allocations per call instead of two per parameter. `Debug` leaves out the `authToken`.
+#[derive(Clone, Default)]
 pub(crate) struct QueryParams {
-    /// Every parameter except `authToken`, first value per name, in signing order
-    /// (`String` order is UTF-8 byte order).
-    params: BTreeMap<String, String>,
-    auth_token: Option<String>,
+    /// Decoded names and values, back to back.
+    text: String,
+    /// Every parameter except `authToken`: spans of its name and value in `text`, sorted by
+    /// name (`str` order is UTF-8 byte order, the signing order), first value per name.
+    entries: Vec<(Range<usize>, Range<usize>)>,
+    /// The first `authToken` value's span.
+    auth_token: Option<Range<usize>>,
 }
 
 impl QueryParams {
     /// The first decoded value of `name`. `authToken` is not returned here; see
     /// [`QueryParams::auth_token`].
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.params.get(name).map(String::as_str)
+        let found = self
+            .entries
+            .binary_search_by(|(n, _)| self.text[n.clone()].cmp(name))
+            .ok()?;
+        Some(&self.text[self.entries[found].1.clone()])
     }
 
     /// The first decoded `authToken` value, if any.
     pub(crate) fn auth_token(&self) -> Option<&str> {
-        self.auth_token.as_deref()
+        self.auth_token.clone().map(|span| &self.text[span])
     }
 
     /// Every parameter except `authToken`, sorted by name (the scheme A signing order).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.entries
+            .iter()
+            .map(|(n, v)| (&self.text[n.clone()], &self.text[v.clone()]))
+    }
+
+    /// Appends `decoded` to the buffer; its span.
+    fn push(&mut self, decoded: &str) -> Range<usize> {
+        let start = self.text.len();
+        self.text.push_str(decoded);
+        start..self.text.len()
+    }
+}
+
+impl fmt::Debug for QueryParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueryParams")
+            .field("params", &self.iter().collect::<Vec<_>>())
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
     }
 }
 
@@ -245,21 +277,33 @@ impl QueryParams {
 /// of dropping the parameter.
 pub(crate) fn parse_query(raw: &str) -> QueryParams {
     let raw = raw.strip_prefix('?').unwrap_or(raw);
-    let mut out = QueryParams::default();
+    let pairs = raw.bytes().filter(|&b| b == b'&').count() + 1;
+    let mut out = QueryParams {
+        // Decoding never lengthens a parameter (an escaped invalid byte becomes U+FFFD: three
+        // bytes for three characters).
+        text: String::with_capacity(raw.len()),
+        entries: Vec::with_capacity(pairs),
+        auth_token: None,
+    };
     for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
         if name.is_empty() {
             continue;
         }
         if name == AUTH_TOKEN {
             if out.auth_token.is_none() {
-                out.auth_token = Some(value.into_owned());
+                out.auth_token = Some(out.push(&value));
             }
             continue;
         }
-        out.params
-            .entry(name.into_owned())
-            .or_insert_with(|| value.into_owned());
+        let name = out.push(&name);
+        let value = out.push(&value);
+        out.entries.push((name, value));
     }
+    let QueryParams { text, entries, .. } = &mut out;
+    // A stable sort keeps repeated names in arrival order, and `dedup_by` drops the later of two
+    // equal neighbours: the first value wins.
+    entries.sort_by(|(a, _), (b, _)| text[a.clone()].cmp(&text[b.clone()]));
+    entries.dedup_by(|(later, _), (earlier, _)| text[later.clone()] == text[earlier.clone()]);
     out
 }
 

@@ -83,6 +83,11 @@ impl<T, E: Clone> Combiner<T, E> {
 
     /// Submits `item` and returns the outcome of its group. `run` runs only if this writer
     /// leads the group, with every item of the group; all writers should pass the same one.
+    ///
+    /// The first writer to queue an item while a group runs is the next group's leader and
+    /// waits on `turn` for that group to finish; the writers queuing after it only wait for
+    /// their group's outcome. Each writer is thus woken once, not by every group that ends
+    /// before its own.
     pub(super) fn submit(
         &self,
         item: T,
@@ -95,12 +100,17 @@ impl<T, E: Clone> Combiner<T, E> {
         }
         state.pending.push(item);
         let slot = Arc::clone(&state.slot);
-        while Arc::ptr_eq(&state.slot, &slot) {
-            // Our item is still queued.
-            if !state.running {
-                return self.lead(state, &slot, run, panicked);
+        if state.pending.len() == 1 {
+            while Arc::ptr_eq(&state.slot, &slot) {
+                // Our item is still queued, and we queued the group's first.
+                if !state.running {
+                    return self.lead(state, &slot, run, panicked);
+                }
+                self.turn.wait(&mut state);
             }
-            self.turn.wait(&mut state);
+        } else if !state.running {
+            // A group ended and its next leader has not woken yet: lead in its place.
+            return self.lead(state, &slot, run, panicked);
         }
         drop(state);
         slot.wait()
@@ -190,6 +200,46 @@ mod tests {
         seen.sort_unstable();
         assert_eq!(seen, (0..32).collect::<Vec<_>>());
         assert!(groups.load(Ordering::Relaxed) < 32, "writers were grouped");
+    }
+
+    #[test]
+    fn writers_submitting_in_loops_never_strand_a_queued_item() {
+        // Groups end while the next leader is still asleep, and late writers lead in its place:
+        // every item must still run once and every writer return.
+        const WRITERS: usize = 12;
+        const ROUNDS: usize = 300;
+        let combiner = Arc::new(Combiner::new(5));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        for w in 0..WRITERS {
+            let (combiner, seen, done_tx) =
+                (Arc::clone(&combiner), Arc::clone(&seen), done_tx.clone());
+            std::thread::spawn(move || {
+                for r in 0..ROUNDS {
+                    let outcome = combiner.submit(
+                        w * ROUNDS + r,
+                        |items: &[usize]| {
+                            if items.len() % 2 == 0 {
+                                std::thread::sleep(Duration::from_micros(50));
+                            }
+                            seen.lock().extend_from_slice(items);
+                            Ok(())
+                        },
+                        || "panic".to_owned(),
+                    );
+                    assert_eq!(outcome, Ok(()));
+                }
+                done_tx.send(()).expect("test alive");
+            });
+        }
+        for _ in 0..WRITERS {
+            done_rx
+                .recv_timeout(Duration::from_secs(120))
+                .expect("a writer was stranded");
+        }
+        let mut seen = seen.lock().clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..WRITERS * ROUNDS).collect::<Vec<_>>());
     }
 
     #[test]

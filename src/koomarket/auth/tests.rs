@@ -72,6 +72,27 @@ fn parse_query_uses_servlet_semantics() {
 }
 
 #[test]
+fn parse_query_keeps_the_first_of_many_repeats_in_any_order() {
+    let q = parse_query("z=1&a=first&m=x&a=second&z=2&a=third&b=&m=y");
+    assert_eq!(q.get("a"), Some("first"));
+    assert_eq!(q.get("z"), Some("1"));
+    assert_eq!(q.get("m"), Some("x"));
+    assert_eq!(q.get("b"), Some(""));
+    assert_eq!(q.get("c"), None);
+    let pairs: Vec<_> = q.iter().collect();
+    assert_eq!(pairs, [("a", "first"), ("b", ""), ("m", "x"), ("z", "1")]);
+    assert_eq!(parse_query("").iter().count(), 0);
+}
+
+#[test]
+fn query_params_debug_leaves_out_the_auth_token() {
+    let q = parse_query("orderId=CS1&authToken=secret-mac-value");
+    let shown = format!("{q:?}");
+    assert!(shown.contains("CS1"), "{shown}");
+    assert!(!shown.contains("secret-mac-value"), "{shown}");
+}
+
+#[test]
 fn parse_query_replaces_invalid_utf8_lossily() {
     let q = parse_query("v=%FF%41");
     assert_eq!(q.get("v"), Some("\u{FFFD}A"));
