@@ -2,8 +2,6 @@
 //! (License 1.0 names and the generic SaaS names for the same lifecycle), hand it to the core off
 //! the async runtime, and answer with a signed body. Rejected calls are recorded.
 
-use std::time::Instant;
-
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 
@@ -13,14 +11,9 @@ use super::interface::Interface;
 use super::params::{self, FieldError};
 use crate::licensing::Licensing;
 
-/// `GET <koomarket.path>`.
-#[tracing::instrument(
-    name = "koomarket",
-    skip_all,
-    fields(activity, order_id, instance_id, result)
-)]
+/// `GET <koomarket.path>`. What the call was and its result code are recorded on the request's
+/// span, so the access-log line (`routes::observe`) says it.
 pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<Interface>) -> HttpResponse {
-    let started = Instant::now();
     let params = auth::parse_query(req.query_string());
     let span = tracing::Span::current();
     span.record("activity", params.get("activity").unwrap_or(""));
@@ -54,10 +47,6 @@ pub(crate) async fn handle_get(req: HttpRequest, state: web::Data<Interface>) ->
     });
     span.record("result", answer.result_code());
     super::observed::observe(&state.metrics, "get", &activity, &answer);
-    tracing::info!(
-        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-        "answered"
-    );
     // Answer with the key that authenticated the call (during a rotation the marketplace may
     // still use the previous one), also when only its timeStamp was refused; calls no key
     // authenticated are answered with the current key.

@@ -11,8 +11,6 @@
 //! Answers: the one answer type of the interface (`answer`), the same as the GET interface's.
 //! Rejected calls are recorded.
 
-use std::time::Instant;
-
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
@@ -113,14 +111,13 @@ fn authenticate(auth: &PostAuth, query: &str, body: &[u8]) -> Result<Authenticat
     })
 }
 
-/// `POST <koomarket.path>`.
-#[tracing::instrument(name = "koomarket_post", skip_all, fields(activity, target, result))]
+/// `POST <koomarket.path>`. What the call was and its result code are recorded on the request's
+/// span, so the access-log line (`routes::observe`) says it.
 pub(crate) async fn handle_post(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<Interface>,
 ) -> HttpResponse {
-    let started = Instant::now();
     let span = tracing::Span::current();
     let body = read_body(payload).await;
     let authenticated = match &body {
@@ -156,10 +153,6 @@ pub(crate) async fn handle_post(
     });
     span.record("result", answer.result_code());
     super::observed::observe(&state.metrics, "post", &activity, &answer);
-    tracing::info!(
-        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-        "answered"
-    );
     let keys = &state.post.access_keys;
     let key = keys.iter().nth(key_index).unwrap_or_else(|| keys.current());
     answer.into_response(key)

@@ -2,8 +2,9 @@
 //! the caller sent, so never a secret), runs the request inside a `request{id=…}` span so every
 //! log line of it carries the id (work on the blocking pool too, see
 //! [`crate::telemetry::blocking`]), answers it in `X-Request-Id`, writes one access-log line
-//! (path without the query string: KooMarket's `authToken` travels there) and times the request
-//! per route pattern for the metrics.
+//! (path without the query string: KooMarket's `authToken` travels there; a production-interface
+//! call's activity, order, instance or target and result code are fields of the span) and times
+//! the request per route pattern for the metrics.
 
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
+use tracing::field::Empty;
 use tracing::Instrument;
 
 use crate::state::AppState;
@@ -25,7 +27,17 @@ pub(crate) async fn observe(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let span = tracing::info_span!("request", id = %id);
+    // The production interface's handlers fill in what the call was and how it was answered
+    // (`koomarket::handler`, `koomarket::post`), so its access line says it all in one line.
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        activity = Empty,
+        order_id = Empty,
+        instance_id = Empty,
+        target = Empty,
+        result = Empty,
+    );
     let started = Instant::now();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let client = state

@@ -221,10 +221,15 @@ fn every_log_line_of_a_request_carries_its_id_also_from_the_blocking_pool() {
         "the access-log line carries the id: {activation:#?}"
     );
     let market = of(&market_id);
-    assert!(
-        market.iter().any(|l| l["fields"]["message"] == "answered"),
-        "{market:#?}"
-    );
+    let access: Vec<_> = market
+        .iter()
+        .filter(|l| l["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(access.len(), 1, "one line answers the call: {market:#?}");
+    let span = &access[0]["span"];
+    assert_eq!(span["activity"], "getLicense", "{span:#?}");
+    assert_eq!(span["order_id"], order.order_id.as_str(), "{span:#?}");
+    assert_eq!(span["result"], "000000", "{span:#?}");
     assert!(
         of(&failed_id).iter().any(|l| l["level"] == "WARN"
             && l["fields"]["result_code"] == "000001"
