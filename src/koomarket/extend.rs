@@ -12,6 +12,7 @@ use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
+use serde::de::{self, Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
 use super::percent;
@@ -87,6 +88,11 @@ pub(crate) fn decode_extend_params(value: &str) -> Result<Vec<(String, String)>,
     };
     let json = engine.decode(&b64).map_err(|_| ExtendError::NotBase64)?;
     let json = json.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&json);
+    // The common case without a `Value` tree; anything it refuses is parsed again below, so
+    // the error says exactly what is wrong.
+    if let Ok(entries) = serde_json::from_slice::<Vec<Entry>>(json) {
+        return Ok(entries.into_iter().map(|e| (e.name, e.value)).collect());
+    }
     let parsed: Value = serde_json::from_slice(json).map_err(|_| ExtendError::NotJson)?;
     let Value::Array(entries) = parsed else {
         return Err(ExtendError::NotArray);
@@ -98,6 +104,85 @@ pub(crate) fn decode_extend_params(value: &str) -> Result<Vec<(String, String)>,
         .collect()
 }
 
+/// One well-formed entry, as `entry_pair` reads it: an object with a string `name` (the last
+/// one if repeated, like a `Value` map) and a `value` turned into text the same way.
+struct Entry {
+    name: String,
+    value: String,
+}
+
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EntryVisitor)
+    }
+}
+
+struct EntryVisitor;
+
+impl<'de> Visitor<'de> for EntryVisitor {
+    type Value = Entry;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object with a string \"name\"")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
+        let (mut name, mut value) = (None, None);
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Name => name = Some(map.next_value::<Value>()?),
+                Key::Value => value = Some(map.next_value::<Value>()?),
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let Some(Value::String(name)) = name else {
+            return Err(A::Error::custom("no string \"name\""));
+        };
+        Ok(Entry {
+            name,
+            value: value_text(value),
+        })
+    }
+}
+
+/// An entry's key, read without allocating.
+enum Key {
+    Name,
+    Value,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+                Ok(match key {
+                    "name" => Key::Name,
+                    "value" => Key::Value,
+                    _ => Key::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// A string `value` as is, a missing or `null` one as `""`, anything else as compact JSON.
+fn value_text(value: Option<Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s,
+        Some(other) => other.to_string(),
+    }
+}
+
 fn entry_pair(entry: Value) -> Option<(String, String)> {
     let Value::Object(mut obj) = entry else {
         return None;
@@ -105,12 +190,7 @@ fn entry_pair(entry: Value) -> Option<(String, String)> {
     let Some(Value::String(name)) = obj.remove("name") else {
         return None;
     };
-    let value = match obj.remove("value") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s,
-        Some(other) => other.to_string(),
-    };
-    Some((name, value))
+    Some((name, value_text(obj.remove("value"))))
 }
 
 /// The buyer's identifier from decoded `saasExtendParams`: the trimmed value of the
@@ -156,6 +236,39 @@ mod tests {
             .get("saasExtendParams")
             .expect("parameter present")
             .to_owned()
+    }
+
+    #[test]
+    fn entries_read_without_a_value_tree_match_the_value_reading() {
+        // Repeated keys (the last wins), extra keys, escaped key names, every JSON type as a
+        // value, and documents only the slow path can explain.
+        let documents = [
+            r#"[{"name":"a","value":"1"},{"value":"2","name":"b","x":[1,{"y":null}]}]"#,
+            r#"[{"name":"a","name":"b","value":"1","value":"2"}]"#,
+            r#"[{"n\u0061me":"escaped","v\u0061lue":"too"}]"#,
+            r#"[{"name":"n","value":1.5e3},{"name":"b","value":true},{"name":"o","value":{"k":[1,2]}}]"#,
+            r#"[{"name":"null","value":null},{"name":"missing"}]"#,
+            r#"[{"name":"a"},{"value":"no name"}]"#,
+            r#"[{"name":"a","name":1}]"#,
+            r#"[{"name":"a"}] trailing"#,
+            r#"[]"#,
+        ];
+        for json in documents {
+            let expected = match serde_json::from_str::<Value>(json) {
+                Err(_) => Err(ExtendError::NotJson),
+                Ok(Value::Array(entries)) => entries
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, e)| entry_pair(e).ok_or(ExtendError::BadEntry { index }))
+                    .collect(),
+                Ok(_) => Err(ExtendError::NotArray),
+            };
+            assert_eq!(
+                decode_extend_params(&STANDARD.encode(json)),
+                expected,
+                "{json}"
+            );
+        }
     }
 
     #[test]

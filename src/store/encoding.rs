@@ -145,10 +145,10 @@ struct Audit {
 }
 
 fn binary<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![V2];
+    let mut out = Vec::with_capacity(256);
+    out.push(V2);
     // Serialising into a growable vector cannot fail for these plain records.
-    out.extend(postcard::to_stdvec(value).unwrap_or_default());
-    out
+    postcard::to_extend(value, out).unwrap_or_else(|_| vec![V2])
 }
 
 /// Reads a record of either schema.
