@@ -1,5 +1,10 @@
 //! The closed-loop load of one run: client threads with their own keep-alive connections, each
 //! request a new order, latencies recorded inside the measured window, and the run's summary.
+//!
+//! The clients share the machine with the servers, so what they do per request is charged to
+//! whichever server runs. Every request is therefore signed before the run starts (like a
+//! marketplace, whose signing does not happen on the merchant's cores), and every target gets
+//! the same request: the ceiling is sent the same signed getLicense query and ignores it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,6 +22,32 @@ pub(crate) struct ThreadResult {
     errors: u64,
     first_error: Option<String>,
     body_len: usize,
+    /// Requests this client had to sign inside the run (its prepared ones ran out).
+    signed_late: u64,
+}
+
+/// Requests prepared per client and second of a run: above what one client of the smallest
+/// concurrency completes on these machines, so signing stays out of the run.
+const PREPARED_PER_CLIENT_SECOND: f64 = 1_000.0;
+/// At most this many prepared requests in all (about 700 bytes each).
+const MAX_PREPARED: usize = 150_000;
+
+/// Signed getLicense queries for new orders, `count` of them.
+fn sign_queries(
+    signer: &bench_support::GetLicenseSigner,
+    orders: &AtomicU64,
+    count: usize,
+) -> Vec<String> {
+    (0..count).map(|_| signed_query(signer, orders)).collect()
+}
+
+/// The signed query of the next order.
+fn signed_query(signer: &bench_support::GetLicenseSigner, orders: &AtomicU64) -> String {
+    let n = orders.fetch_add(1, Ordering::Relaxed);
+    let order = format!("CS{n:020}");
+    // A fresh businessId per call, shaped like the marketplace's (a UUID).
+    let business = format!("{:08x}-0000-4000-8000-{n:012x}", n >> 48);
+    signer.query(&order, &business)
 }
 
 pub(crate) struct RunResult {
@@ -34,6 +65,8 @@ pub(crate) struct RunResult {
     pub(crate) written_per_request: Option<f64>,
     pub(crate) flushes: u64,
     pub(crate) waiters: u64,
+    /// Requests signed inside the run because the prepared ones ran out.
+    pub(crate) signed_late: u64,
 }
 
 #[derive(serde::Deserialize)]
@@ -59,10 +92,9 @@ pub(crate) fn call(agent: &ureq::Agent, url: &str) -> Result<usize, String> {
 pub(crate) fn client(
     target: Target,
     base: &str,
-    start: Instant,
-    warm_end: Instant,
-    end: Instant,
+    (start, warm_end, end): (Instant, Instant, Instant),
     orders: &AtomicU64,
+    mut prepared: Vec<String>,
 ) -> ThreadResult {
     // Per-read and per-write timeouts rather than a per-request deadline: a deadline makes ureq
     // reset both socket timeouts before every read, four system calls a request that would
@@ -85,21 +117,20 @@ pub(crate) fn client(
             return result;
         }
     };
+    let path = match target {
+        Target::Ceiling | Target::FjallCeiling => CEILING_PATH,
+        Target::GetLicense | Target::Fjall | Target::Postgres | Target::PostgresTwo => {
+            "/koomarket/license"
+        }
+    };
+    prepared.reverse();
     std::thread::sleep(start.saturating_duration_since(Instant::now()));
     loop {
-        let url = match target {
-            Target::Ceiling | Target::FjallCeiling => format!("{base}{CEILING_PATH}"),
-            Target::GetLicense | Target::Fjall | Target::Postgres | Target::PostgresTwo => {
-                let n = orders.fetch_add(1, Ordering::Relaxed);
-                let order = format!("CS{n:020}");
-                // A fresh businessId per call, shaped like the marketplace's (a UUID).
-                let business = format!("{:08x}-0000-4000-8000-{n:012x}", n >> 48);
-                format!(
-                    "{base}/koomarket/license?{}",
-                    signer.query(&order, &business)
-                )
-            }
-        };
+        let query = prepared.pop().unwrap_or_else(|| {
+            result.signed_late += 1;
+            signed_query(&signer, orders)
+        });
+        let url = format!("{base}{path}?{query}");
         let sent = Instant::now();
         if sent >= end {
             break;
@@ -155,16 +186,27 @@ pub(crate) fn run(
         .iter()
         .map(|s| format!("http://127.0.0.1:{}", s.port()))
         .collect();
+    let signer = bench_support::GetLicenseSigner::new(MARKET_KEY)?;
+    let secs = (config.warmup + config.measure).as_secs_f64();
+    let per_client = ((PREPARED_PER_CLIENT_SECOND * secs) as usize).min(MAX_PREPARED / concurrency);
+    let mut prepared: Vec<Vec<String>> = (0..concurrency)
+        .map(|_| sign_queries(&signer, orders, per_client))
+        .collect();
     let start = Instant::now() + Duration::from_millis(100);
-    let warm_end = start + config.warmup;
-    let end = warm_end + config.measure;
+    let window = (
+        start,
+        start + config.warmup,
+        start + config.warmup + config.measure,
+    );
+    let (_, warm_end, end) = window;
     let threads = (0..concurrency)
         .map(|i| {
             let (base, orders) = (bases[i % bases.len()].clone(), Arc::clone(orders));
+            let prepared = std::mem::take(&mut prepared[i]);
             std::thread::Builder::new()
                 .name(format!("bench-client-{i}"))
                 .stack_size(256 * 1024)
-                .spawn(move || client(target, &base, start, warm_end, end, &orders))
+                .spawn(move || client(target, &base, window, &orders, prepared))
                 .context("while spawning a client thread")
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -181,7 +223,7 @@ pub(crate) fn run(
     );
     let (flushes_after, waiters_after) = commit_stats(servers);
     let mut latencies = Vec::new();
-    let (mut errors, mut first_error, mut body_len) = (0, None, 0);
+    let (mut errors, mut first_error, mut body_len, mut signed_late) = (0, None, 0, 0);
     for thread in threads {
         let r = thread
             .join()
@@ -190,6 +232,7 @@ pub(crate) fn run(
         errors += r.errors;
         first_error = first_error.or(r.first_error);
         body_len = body_len.max(r.body_len);
+        signed_late += r.signed_late;
     }
     latencies.sort_unstable();
     Ok(RunResult {
@@ -209,6 +252,7 @@ pub(crate) fn run(
             .map(|(after, before)| (after - before) as f64 / latencies.len().max(1) as f64),
         flushes: flushes_after - flushes_before,
         waiters: waiters_after - waiters_before,
+        signed_late,
     })
 }
 
@@ -237,5 +281,11 @@ pub(crate) fn print_run(target: Target, concurrency: usize, r: &RunResult) {
     );
     if let Some(e) = &r.first_error {
         println!("      first error: {e}");
+    }
+    if r.signed_late > 0 {
+        println!(
+            "      {} requests were signed inside the run (the prepared ones ran out)",
+            r.signed_late
+        );
     }
 }
