@@ -9,6 +9,8 @@
 //! gives back exactly the same text. postcard encodes enums by variant position: variants and
 //! fields may only ever be appended in a new version byte, never reordered.
 
+use std::borrow::Cow;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -55,15 +57,31 @@ fn corrupt(tree: &'static str, message: &str) -> StoreError {
     }
 }
 
-/// A token: its BLOB when the text is the canonical one-line form, else the text.
-#[derive(Serialize, Deserialize)]
-enum Token {
-    Blob(Vec<u8>),
-    Text(String),
+/// Text of a stored form: borrowed from the record when encoding, owned when decoding (the
+/// bytes are the same either way).
+type Text<'a> = Cow<'a, str>;
+
+fn borrow(text: &str) -> Text<'_> {
+    Cow::Borrowed(text)
 }
 
-impl Token {
-    fn new(text: &str) -> Token {
+fn borrow_opt(text: &Option<String>) -> Option<Text<'_>> {
+    text.as_deref().map(Cow::Borrowed)
+}
+
+fn owned(text: Option<Text<'_>>) -> Option<String> {
+    text.map(Cow::into_owned)
+}
+
+/// A token: its BLOB when the text is the canonical one-line form, else the text.
+#[derive(Serialize, Deserialize)]
+enum Token<'a> {
+    Blob(Vec<u8>),
+    Text(Text<'a>),
+}
+
+impl<'a> Token<'a> {
+    fn new(text: &'a str) -> Token<'a> {
         if let Some(encoded) = text.strip_prefix(TOKEN_PREFIX) {
             if let Ok(blob) = URL_SAFE_NO_PAD.decode(encoded) {
                 if URL_SAFE_NO_PAD.encode(&blob) == encoded {
@@ -71,81 +89,82 @@ impl Token {
                 }
             }
         }
-        Token::Text(text.to_owned())
+        Token::Text(Cow::Borrowed(text))
     }
 
     fn text(self) -> String {
         match self {
             Token::Blob(blob) => format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(blob)),
-            Token::Text(text) => text,
+            Token::Text(text) => text.into_owned(),
         }
     }
 }
 
 /// [`StoredBinding`] with an external tag (postcard cannot read internally tagged enums).
 #[derive(Serialize, Deserialize)]
-enum Binding {
+enum Binding<'a> {
     None,
-    System(String),
+    System(Text<'a>),
     Hardware {
         min_match: u8,
-        salt: String,
-        hashes: [Vec<String>; 4],
+        salt: Text<'a>,
+        hashes: Cow<'a, [Vec<String>; 4]>,
         anchor: Option<u8>,
     },
 }
 
 #[derive(Serialize, Deserialize)]
-struct License {
-    license_id: String,
+struct License<'a> {
+    license_id: Text<'a>,
     revision: u32,
     status: LicenseStatus,
-    status_reason: Option<String>,
+    status_reason: Option<Text<'a>>,
     revoked_below: u32,
     status_signed_at: Option<Time>,
     origin: Origin,
-    instance_id: Option<String>,
-    order_id: Option<String>,
-    product_id: String,
-    previous_product_ids: Vec<String>,
-    sku_code: Option<String>,
-    customer_id: Option<String>,
-    customer_name: Option<String>,
+    instance_id: Option<Text<'a>>,
+    order_id: Option<Text<'a>>,
+    product_id: Text<'a>,
+    previous_product_ids: Cow<'a, [String]>,
+    sku_code: Option<Text<'a>>,
+    customer_id: Option<Text<'a>>,
+    customer_name: Option<Text<'a>>,
     trial: bool,
     test: bool,
-    charging_mode: Option<String>,
-    period_type: Option<String>,
-    period_number: Option<String>,
+    charging_mode: Option<Text<'a>>,
+    period_type: Option<Text<'a>>,
+    period_number: Option<Text<'a>>,
     amount: Option<u32>,
     quantity: Option<u32>,
-    features: Vec<String>,
-    binding: Binding,
+    features: Cow<'a, [String]>,
+    binding: Binding<'a>,
     not_before: Time,
     expires_at: Option<Time>,
     created_at: Time,
     updated_at: Time,
     issued_at: Time,
-    kid: String,
-    token: Token,
+    kid: Text<'a>,
+    token: Token<'a>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct Audit {
+struct Audit<'a> {
     id: u64,
     at: Time,
-    actor: String,
-    action: String,
-    outcome: String,
-    license_id: Option<String>,
-    instance_id: Option<String>,
-    order_id: Option<String>,
-    business_id: Option<String>,
+    actor: Text<'a>,
+    action: Text<'a>,
+    outcome: Text<'a>,
+    license_id: Option<Text<'a>>,
+    instance_id: Option<Text<'a>>,
+    order_id: Option<Text<'a>>,
+    business_id: Option<Text<'a>>,
     test: bool,
-    detail: Option<String>,
+    detail: Option<Text<'a>>,
 }
 
 fn binary<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
+    // A getLicense record is about 700 bytes.
+    let mut out = Vec::with_capacity(1024);
     out.push(V2);
     // Serialising into a growable vector cannot fail for these plain records.
     postcard::to_extend(value, out).unwrap_or_else(|_| vec![V2])
@@ -176,7 +195,7 @@ where
 pub(super) fn encode_license(r: &LicenseRecord) -> Vec<u8> {
     let binding = match &r.binding {
         StoredBinding::None => Binding::None,
-        StoredBinding::System { identifier } => Binding::System(identifier.clone()),
+        StoredBinding::System { identifier } => Binding::System(borrow(identifier)),
         StoredBinding::Hardware {
             min_match,
             salt,
@@ -184,41 +203,41 @@ pub(super) fn encode_license(r: &LicenseRecord) -> Vec<u8> {
             anchor,
         } => Binding::Hardware {
             min_match: *min_match,
-            salt: salt.clone(),
-            hashes: hashes.clone(),
+            salt: borrow(salt),
+            hashes: Cow::Borrowed(hashes),
             anchor: *anchor,
         },
     };
     binary(&License {
-        license_id: r.license_id.clone(),
+        license_id: borrow(&r.license_id),
         revision: r.revision,
         status: r.status,
-        status_reason: r.status_reason.clone(),
+        status_reason: borrow_opt(&r.status_reason),
         revoked_below: r.revoked_below,
         status_signed_at: opt_time(r.status_signed_at),
         origin: r.origin,
-        instance_id: r.instance_id.clone(),
-        order_id: r.order_id.clone(),
-        product_id: r.product_id.clone(),
-        previous_product_ids: r.previous_product_ids.clone(),
-        sku_code: r.sku_code.clone(),
-        customer_id: r.customer_id.clone(),
-        customer_name: r.customer_name.clone(),
+        instance_id: borrow_opt(&r.instance_id),
+        order_id: borrow_opt(&r.order_id),
+        product_id: borrow(&r.product_id),
+        previous_product_ids: Cow::Borrowed(&r.previous_product_ids),
+        sku_code: borrow_opt(&r.sku_code),
+        customer_id: borrow_opt(&r.customer_id),
+        customer_name: borrow_opt(&r.customer_name),
         trial: r.trial,
         test: r.test,
-        charging_mode: r.charging_mode.clone(),
-        period_type: r.period_type.clone(),
-        period_number: r.period_number.clone(),
+        charging_mode: borrow_opt(&r.charging_mode),
+        period_type: borrow_opt(&r.period_type),
+        period_number: borrow_opt(&r.period_number),
         amount: r.amount,
         quantity: r.quantity,
-        features: r.features.clone(),
+        features: Cow::Borrowed(&r.features),
         binding,
         not_before: r.not_before.into(),
         expires_at: opt_time(r.expires_at),
         created_at: r.created_at.into(),
         updated_at: r.updated_at.into(),
         issued_at: r.issued_at.into(),
-        kid: r.kid.clone(),
+        kid: borrow(&r.kid),
         token: Token::new(&r.token),
     })
 }
@@ -229,7 +248,9 @@ pub(super) fn decode_license(bytes: &[u8]) -> Result<LicenseRecord> {
     read(TREE, bytes, |l: License| {
         let binding = match l.binding {
             Binding::None => StoredBinding::None,
-            Binding::System(identifier) => StoredBinding::System { identifier },
+            Binding::System(identifier) => StoredBinding::System {
+                identifier: identifier.into_owned(),
+            },
             Binding::Hardware {
                 min_match,
                 salt,
@@ -237,41 +258,41 @@ pub(super) fn decode_license(bytes: &[u8]) -> Result<LicenseRecord> {
                 anchor,
             } => StoredBinding::Hardware {
                 min_match,
-                salt,
-                hashes,
+                salt: salt.into_owned(),
+                hashes: hashes.into_owned(),
                 anchor,
             },
         };
         Ok(LicenseRecord {
-            license_id: l.license_id,
+            license_id: l.license_id.into_owned(),
             revision: l.revision,
             status: l.status,
-            status_reason: l.status_reason,
+            status_reason: owned(l.status_reason),
             revoked_below: l.revoked_below,
             status_signed_at: restore_opt(l.status_signed_at, TREE)?,
             origin: l.origin,
-            instance_id: l.instance_id,
-            order_id: l.order_id,
-            product_id: l.product_id,
-            previous_product_ids: l.previous_product_ids,
-            sku_code: l.sku_code,
-            customer_id: l.customer_id,
-            customer_name: l.customer_name,
+            instance_id: owned(l.instance_id),
+            order_id: owned(l.order_id),
+            product_id: l.product_id.into_owned(),
+            previous_product_ids: l.previous_product_ids.into_owned(),
+            sku_code: owned(l.sku_code),
+            customer_id: owned(l.customer_id),
+            customer_name: owned(l.customer_name),
             trial: l.trial,
             test: l.test,
-            charging_mode: l.charging_mode,
-            period_type: l.period_type,
-            period_number: l.period_number,
+            charging_mode: owned(l.charging_mode),
+            period_type: owned(l.period_type),
+            period_number: owned(l.period_number),
             amount: l.amount,
             quantity: l.quantity,
-            features: l.features,
+            features: l.features.into_owned(),
             binding,
             not_before: l.not_before.restore(TREE)?,
             expires_at: restore_opt(l.expires_at, TREE)?,
             created_at: l.created_at.restore(TREE)?,
             updated_at: l.updated_at.restore(TREE)?,
             issued_at: l.issued_at.restore(TREE)?,
-            kid: l.kid,
+            kid: l.kid.into_owned(),
             token: l.token.text(),
         })
     })
@@ -282,15 +303,15 @@ pub(super) fn encode_audit(e: &AuditEvent) -> Vec<u8> {
     binary(&Audit {
         id: e.id,
         at: e.at.into(),
-        actor: e.actor.clone(),
-        action: e.action.clone(),
-        outcome: e.outcome.clone(),
-        license_id: e.license_id.clone(),
-        instance_id: e.instance_id.clone(),
-        order_id: e.order_id.clone(),
-        business_id: e.business_id.clone(),
+        actor: borrow(&e.actor),
+        action: borrow(&e.action),
+        outcome: borrow(&e.outcome),
+        license_id: borrow_opt(&e.license_id),
+        instance_id: borrow_opt(&e.instance_id),
+        order_id: borrow_opt(&e.order_id),
+        business_id: borrow_opt(&e.business_id),
         test: e.test,
-        detail: e.detail.clone(),
+        detail: borrow_opt(&e.detail),
     })
 }
 
@@ -300,15 +321,15 @@ pub(super) fn decode_audit(bytes: &[u8]) -> Result<AuditEvent> {
         Ok(AuditEvent {
             id: a.id,
             at: a.at.restore(tree::AUDIT)?,
-            actor: a.actor,
-            action: a.action,
-            outcome: a.outcome,
-            license_id: a.license_id,
-            instance_id: a.instance_id,
-            order_id: a.order_id,
-            business_id: a.business_id,
+            actor: a.actor.into_owned(),
+            action: a.action.into_owned(),
+            outcome: a.outcome.into_owned(),
+            license_id: owned(a.license_id),
+            instance_id: owned(a.instance_id),
+            order_id: owned(a.order_id),
+            business_id: owned(a.business_id),
             test: a.test,
-            detail: a.detail,
+            detail: owned(a.detail),
         })
     })
 }
@@ -319,22 +340,4 @@ pub(super) fn is_json(bytes: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_canonical_token_is_kept_as_its_blob_and_comes_back_as_the_same_text() {
-        let text = "kl1.AS_aYgQ3xEMPARCrOCyL-cREG6lWkr86aaP0AgQAAAABAyQwMTNiNmY5Mi0xZjllLTRl";
-        assert!(matches!(Token::new(text), Token::Blob(_)));
-        assert_eq!(Token::new(text).text(), text);
-        for odd in ["kl1.not base64!", "kl1.AB=", "no-prefix", "kl1.AR"] {
-            assert_eq!(Token::new(odd).text(), odd, "{odd}");
-        }
-    }
-
-    #[test]
-    fn times_keep_every_nanosecond() {
-        let t = DateTime::from_timestamp(1_700_000_000, 123_456_789).expect("time");
-        assert_eq!(Time::from(t).restore("t").expect("restore"), t);
-    }
-}
+mod tests;

@@ -23,13 +23,19 @@ impl LicenseId {
 
 impl fmt::Display for LicenseId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        // The hyphenated UUID form, built in place and written once.
+        let mut text = [b'-'; 36];
+        let mut at = 0;
         for (i, b) in self.0.iter().enumerate() {
             if matches!(i, 4 | 6 | 8 | 10) {
-                f.write_str("-")?;
+                at += 1;
             }
-            write!(f, "{b:02x}")?;
+            text[at] = HEX[usize::from(b >> 4)];
+            text[at + 1] = HEX[usize::from(b & 0x0f)];
+            at += 2;
         }
-        Ok(())
+        f.write_str(core::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -119,6 +125,26 @@ impl Claims {
             revision,
             product_id: String::from("P"),
             ..Claims::blank()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::ToString;
+
+    use super::LicenseId;
+
+    #[test]
+    fn a_license_id_displays_as_a_hyphenated_lowercase_uuid_and_parses_back() {
+        let id = LicenseId([
+            0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xf0, 0x0f, 0x10, 0x2a, 0xff, 0x00,
+            0x7e, 0x80,
+        ]);
+        assert_eq!(id.to_string(), "01234567-89ab-cdef-f00f-102aff007e80");
+        for fill in [0x00, 0x5a, 0xa5, 0xff] {
+            let id = LicenseId([fill; 16]);
+            assert_eq!(LicenseId::parse(&id.to_string()), Some(id));
         }
     }
 }
