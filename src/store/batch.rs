@@ -76,6 +76,11 @@ pub(super) struct Prepared {
     pub(super) puts: Vec<(Tree, Vec<u8>, Option<Vec<u8>>)>,
     /// License records, applied before `puts` (they read the record they replace).
     pub(super) licenses: Vec<LicenseWrite>,
+    /// New audit events (key, value): their ids were just generated, so nothing is there to
+    /// read, and they are counted from `event_counts`, not by decoding what was written.
+    pub(super) events: Vec<(Vec<u8>, Vec<u8>)>,
+    /// What `events` add to the counters.
+    pub(super) event_counts: Deltas,
     /// Advance the revocation sequence for this writer.
     pub(super) revocation_changed: bool,
 }
@@ -203,8 +208,11 @@ impl Store {
         for (key, value) in std::mem::take(&mut batch.idempotency) {
             put(Tree::Idempotency, key.into_bytes(), value);
         }
+        let mut events = Vec::with_capacity(batch.audit.len());
+        let mut event_counts = Deltas::default();
         for e in &batch.audit {
-            put(Tree::Audit, id_key(e.id), encode_audit(e));
+            events.push((id_key(e.id), encode_audit(e)));
+            event_counts.event(e);
             for key in audit_postings(e) {
                 put(Tree::Index, key, Vec::new());
             }
@@ -265,6 +273,8 @@ impl Store {
         let prepared = Prepared {
             puts,
             licenses,
+            events,
+            event_counts,
             revocation_changed: batch.revocation_changed,
         };
         let outcome = self.combiner.submit(
@@ -332,6 +342,10 @@ impl Store {
                 for license in &batch.licenses {
                     put_license(license, txn, &mut counts)?;
                 }
+                for (key, value) in &batch.events {
+                    txn.put(Tree::Audit as usize, key, value)?;
+                }
+                counts.absorb(&batch.event_counts);
                 for (t, key, value) in &batch.puts {
                     put_counted(txn, &mut counts, *t, key, value.as_deref())?;
                 }

@@ -125,6 +125,13 @@ impl Deltas {
         self.add(day_key(Kind::Issued, c.created, c.test), sign);
     }
 
+    /// Adds `other`'s changes to these.
+    pub(super) fn absorb(&mut self, other: &Deltas) {
+        for (key, delta) in &other.0 {
+            self.add(key.clone(), *delta);
+        }
+    }
+
     /// Counts a new audit event.
     pub(super) fn event(&mut self, e: &AuditEvent) {
         if e.actor == MARKETPLACE_ACTOR {
