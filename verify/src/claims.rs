@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::binding::Binding;
-use crate::keys::decode_hex;
+use crate::keys::{decode_hex, hex_digits};
 
 /// A license id: 16 random bytes, shown in the hyphenated UUID form.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -23,7 +23,6 @@ impl LicenseId {
 
 impl fmt::Display for LicenseId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         // The hyphenated UUID form, built in place and written once.
         let mut text = [b'-'; 36];
         let mut at = 0;
@@ -31,8 +30,7 @@ impl fmt::Display for LicenseId {
             if matches!(i, 4 | 6 | 8 | 10) {
                 at += 1;
             }
-            text[at] = HEX[usize::from(b >> 4)];
-            text[at + 1] = HEX[usize::from(b & 0x0f)];
+            text[at..at + 2].copy_from_slice(&hex_digits(*b));
             at += 2;
         }
         f.write_str(core::str::from_utf8(&text).map_err(|_| fmt::Error)?)

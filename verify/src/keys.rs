@@ -143,6 +143,12 @@ impl PublicKey {
     }
 }
 
+/// The two lowercase hex digits of `b`.
+pub(crate) fn hex_digits(b: u8) -> [u8; 2] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]]
+}
+
 pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
     if text.len() % 2 != 0 {
         return None;

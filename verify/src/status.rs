@@ -20,6 +20,7 @@ use alloc::string::String;
 use crate::claims::{Claims, LicenseId};
 use crate::envelope::{self, STATUS, STATUS_FORMAT_VERSION};
 use crate::error::Error;
+use crate::keys::hex_digits;
 use crate::keys::Kid;
 use crate::verifier::Verifier;
 
@@ -227,8 +228,7 @@ impl Verifier {
 pub fn nonce_from_bytes(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes.iter().take(MAX_NONCE_LEN / 2) {
-        s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        s.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
+        s.extend(hex_digits(*b).map(char::from));
     }
     s
 }
