@@ -160,18 +160,37 @@ fn every_answer_names_a_fresh_request_id() {
     assert_eq!(ids.len(), 5, "fresh per request, also on 404 and 429");
 }
 
-#[test]
-fn every_log_line_of_a_request_carries_its_id_also_from_the_blocking_pool() {
-    let dir = new_dir();
-    let log = dir.path().join("server.log");
-    let mut server = Server::start(
-        &dir.path().join("data"),
+/// Starts the binary under `dir` logging at info in `format` to a file; returns the file's path.
+fn logging_server(dir: &std::path::Path, format: &str) -> (Server, std::path::PathBuf) {
+    let log = dir.join("server.log");
+    let server = Server::start(
+        &dir.join("data"),
         log.clone(),
         &[
             ("KOOLICENSE_LOG", "info"),
-            ("KOOLICENSE_LOG_FORMAT", "json"),
+            ("KOOLICENSE_LOG_FORMAT", format),
         ],
     );
+    (server, log)
+}
+
+#[test]
+fn a_log_written_to_a_file_is_plain_text_without_colour_codes() {
+    let dir = new_dir();
+    let (mut server, log) = logging_server(dir.path(), "text");
+    server.kill();
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("koolicense listening"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "escape codes in a file break grep and log parsers: {text:?}"
+    );
+}
+
+#[test]
+fn every_log_line_of_a_request_carries_its_id_also_from_the_blocking_pool() {
+    let dir = new_dir();
+    let (mut server, log) = logging_server(dir.path(), "json");
     // Without marketplace credentials activation fails inside blocking work, which logs why.
     let response =
         ureq::post(&format!("{}/v1/activate", server.url)).send_json(serde_json::json!({
