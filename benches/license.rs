@@ -30,6 +30,8 @@
 //! * `KOOLICENSE_BENCH_CONCURRENCY`: comma-separated client counts (default `16,64`);
 //! * `KOOLICENSE_BENCH_TARGETS`: any of `ceiling`, `getLicense`, `ceiling-fjall`, `fjall`, `pg`,
 //!   `pg2` (default: all), e.g. to profile one;
+//! * `KOOLICENSE_BENCH_ROUNDS`: rounds of every target at each concurrency (default 1); with
+//!   more, each round's ratios are printed and then their medians and ranges;
 //! * `KOOLICENSE_BENCH_LOG`: the service's log filter (default `info`; `off` to disable);
 //! * `KOOLICENSE_BENCH_DIR`: parent directory of the temporary data (default `target/tmp`).
 //!
@@ -46,7 +48,9 @@ use koolicense::bench_support::{self, BenchServer};
 
 #[path = "license/load.rs"]
 mod load;
-use load::{print_run, run, RunResult};
+use load::{print_run, run};
+#[path = "license/summary.rs"]
+mod summary;
 
 #[path = "../tests/integration/support/postgres.rs"]
 #[allow(dead_code)]
@@ -101,6 +105,7 @@ struct Config {
     measure: Duration,
     concurrency: Vec<usize>,
     targets: Vec<Target>,
+    rounds: usize,
     log: String,
 }
 
@@ -147,11 +152,21 @@ impl Config {
         if measure.is_zero() {
             bail!("KOOLICENSE_BENCH_SECS must be positive");
         }
+        let rounds = match std::env::var("KOOLICENSE_BENCH_ROUNDS") {
+            Ok(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=20).contains(n))
+                .ok_or_else(|| anyhow!("KOOLICENSE_BENCH_ROUNDS={v:?} is not between 1 and 20"))?,
+            Err(_) => 1,
+        };
         Ok(Config {
             warmup: env_secs("KOOLICENSE_BENCH_WARMUP_SECS", 1.0)?,
             measure,
             concurrency,
             targets,
+            rounds,
             log: std::env::var("KOOLICENSE_BENCH_LOG").unwrap_or_else(|_| "info".into()),
         })
     }
@@ -228,26 +243,30 @@ fn main() -> anyhow::Result<()> {
     };
 
     let orders = Arc::new(AtomicU64::new(1));
-    let mut table: Vec<(usize, Vec<(Target, RunResult)>)> = Vec::new();
+    let mut table: Vec<(usize, Vec<summary::Round>)> = Vec::new();
     for &concurrency in &config.concurrency {
-        let mut row = Vec::new();
-        for &target in &config.targets {
-            let servers: Vec<&BenchServer> = match target {
-                Target::Ceiling => vec![&ceiling],
-                Target::GetLicense => vec![&service],
-                Target::FjallCeiling => vec![&fjall_ceiling],
-                Target::Fjall => vec![&fjall],
-                Target::Postgres => pg.iter().take(1).collect(),
-                Target::PostgresTwo => pg.iter().take(2).collect(),
-            };
-            if servers.is_empty() {
-                continue;
+        let mut rounds = Vec::with_capacity(config.rounds);
+        for _ in 0..config.rounds {
+            let mut round = Vec::new();
+            for &target in &config.targets {
+                let servers: Vec<&BenchServer> = match target {
+                    Target::Ceiling => vec![&ceiling],
+                    Target::GetLicense => vec![&service],
+                    Target::FjallCeiling => vec![&fjall_ceiling],
+                    Target::Fjall => vec![&fjall],
+                    Target::Postgres => pg.iter().take(1).collect(),
+                    Target::PostgresTwo => pg.iter().take(2).collect(),
+                };
+                if servers.is_empty() {
+                    continue;
+                }
+                let result = run(target, &servers, concurrency, &config, &orders)?;
+                print_run(target, concurrency, &result);
+                round.push((target, result));
             }
-            let result = run(target, &servers, concurrency, &config, &orders)?;
-            print_run(target, concurrency, &result);
-            row.push((target, result));
+            rounds.push(round);
         }
-        table.push((concurrency, row));
+        table.push((concurrency, rounds));
     }
     service.stop()?;
     ceiling.stop()?;
@@ -258,59 +277,14 @@ fn main() -> anyhow::Result<()> {
     }
 
     println!();
-    for (concurrency, row) in &table {
-        let rate = |t: Target| row.iter().find(|(r, _)| *r == t).map(|(_, r)| r.rate);
-        let parts: Vec<String> = row
-            .iter()
-            .map(|(t, r)| {
-                format!(
-                    "{} {:.0} req/s p50 {:.1} ms p99 {:.1} ms",
-                    t.name(),
-                    r.rate,
-                    r.p50_ms,
-                    r.p99_ms
-                )
-            })
-            .collect();
-        let ratio = |a: Target, b: Target| match (rate(a), rate(b)) {
-            (Some(a), Some(b)) => format!("{:.2}", a / b),
-            _ => "-".to_owned(),
-        };
-        println!(
-            "concurrency {concurrency}: {} | getLicense/ceiling {} | fjall/ceiling-fjall {} | \
-             fjall/ceiling {} | fjall/getLicense {} | pg/getLicense {} | pg2/getLicense {}",
-            parts.join(" | "),
-            ratio(Target::GetLicense, Target::Ceiling),
-            ratio(Target::Fjall, Target::FjallCeiling),
-            ratio(Target::Fjall, Target::Ceiling),
-            ratio(Target::Fjall, Target::GetLicense),
-            ratio(Target::Postgres, Target::GetLicense),
-            ratio(Target::PostgresTwo, Target::GetLicense),
-        );
+    for (concurrency, rounds) in &table {
+        summary::print_rounds(*concurrency, rounds);
     }
+    summary::print_target(&table);
     let errors: u64 = table
         .iter()
-        .flat_map(|(_, row)| row.iter().map(|(_, r)| r.errors))
+        .flat_map(|(_, rounds)| rounds.iter().flatten().map(|(_, r)| r.errors))
         .sum();
-    let table: Vec<(usize, Option<RunResult>)> = table
-        .into_iter()
-        .map(|(n, row)| {
-            let sled = row.into_iter().find(|(t, _)| *t == Target::GetLicense);
-            (n, sled.map(|(_, r)| r))
-        })
-        .collect();
-    let highest = table
-        .iter()
-        .filter_map(|(n, s)| s.as_ref().map(|s| (n, s)))
-        .max_by_key(|(n, _)| **n);
-    if let Some((concurrency, s)) = highest {
-        let met = s.rate >= TARGET_RATE && s.p99_ms < TARGET_P99_MS && s.errors == 0;
-        println!(
-            "target at concurrency {concurrency} (>= {TARGET_RATE:.0} getLicense/s, p99 < \
-             {TARGET_P99_MS:.0} ms, no errors): {}",
-            if met { "MET" } else { "NOT MET" }
-        );
-    }
     if errors > 0 {
         bail!("{errors} requests failed");
     }
