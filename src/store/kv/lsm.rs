@@ -6,23 +6,27 @@
 //! each costs (`benches/README.md`). An LSM tree appends a group's keys to one journal and
 //! sorts them into compressed tables in the background.
 //!
-//! * A transaction is fjall's single-writer transaction: writers (the write path's groups, and
-//!   the few writes outside it) run one after another and read their own writes, which is the
-//!   isolation sled's transactions give the store. Commits are not synced; the group committer
-//!   syncs the journal once for everybody waiting (`commit::LsmFlusher`).
+//! * Writers (the write path's groups, and the few writes outside it) run one after another
+//!   under one lock, and a transaction reads its own writes, which is the isolation sled's
+//!   transactions give the store. A transaction keeps its writes in a sorted map and commits
+//!   them as one atomic fjall batch: fjall's own write transactions put every key into a
+//!   memtable of the transaction first and copy it into the keyspace's at the commit, which
+//!   cost a skip-list insert per key for nothing here (`benches/README.md`). Commits are not
+//!   synced; the group committer syncs the journal once for everybody waiting
+//!   (`commit::LsmFlusher`).
 //! * Ids come from a block reserved durably in a keyspace of their own, so an id is never
 //!   handed out twice, across crashes included (ids may skip after a restart, as sled's do).
 //! * Data blocks are LZ4-compressed at every level, and every level's filters and indexes stay
 //!   in memory; memtables and the journal are bounded so that memory and disk stay
 //!   proportional to the data, not to the write rate ([`options`], `benches/README.md`).
 
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use fjall::{KeyspaceCreateOptions, PersistMode, Readable, SingleWriterTxDatabase};
-use fjall::{SingleWriterTxKeyspace as Keyspace, SingleWriterWriteTx as WriteTx};
-use parking_lot::Mutex;
+use fjall::{Database as Fjall, Keyspace, KeyspaceCreateOptions, PersistMode, Slice};
+use parking_lot::{Mutex, MutexGuard};
 use sled::IVec;
 
 use super::txn::{TxError, Txn};
@@ -56,7 +60,9 @@ impl From<fjall::Error> for Error {
 /// An open fjall database.
 #[derive(Clone)]
 pub(crate) struct Database {
-    db: SingleWriterTxDatabase,
+    db: Fjall,
+    /// Held by every write to a tree: one writer at a time (see the module's doc).
+    writer: Writer,
     path: PathBuf,
     ids: Arc<Mutex<IdBlock>>,
     id_space: Keyspace,
@@ -87,7 +93,7 @@ fn options() -> KeyspaceCreateOptions {
 impl Database {
     /// Opens (or creates) the database at `path` with a block cache of `cache_bytes`.
     pub(crate) fn open(path: &Path, cache_bytes: u64) -> Result<Database> {
-        let db = SingleWriterTxDatabase::builder(path)
+        let db = Fjall::builder(path)
             .cache_size(cache_bytes)
             .max_journaling_size(JOURNAL_BYTES)
             .open()?;
@@ -100,6 +106,7 @@ impl Database {
         };
         Ok(Database {
             db,
+            writer: Writer::default(),
             path: path.to_path_buf(),
             // Everything below `end` may have been handed out before a crash: start above it
             // (and above 0, which is no id: see `kv::Db::generate_id`).
@@ -120,7 +127,7 @@ impl Database {
             )));
         }
         Ok(Table {
-            db: self.db.clone(),
+            writer: self.writer.clone(),
             space: self.db.keyspace(name, options)?,
         })
     }
@@ -169,7 +176,8 @@ impl Database {
             return Ok(());
         }
         let space = self.db.keyspace(name, options)?;
-        Ok(self.db.inner().delete_keyspace(space.inner().clone())?)
+        let _writer = self.writer.lock();
+        Ok(self.db.delete_keyspace(space)?)
     }
 
     /// Syncs the journal: every committed write is durable when it returns.
@@ -201,7 +209,8 @@ impl Database {
         Ok((id, self.path.join(format!("{id}.jnl"))))
     }
 
-    /// Runs `f` in one write transaction over `trees`; commits when it returns `Ok`.
+    /// Runs `f` in one write transaction over `trees`; commits when it returns `Ok`, as one
+    /// atomic batch, and writes nothing when it fails.
     pub(crate) fn transaction(
         &self,
         trees: &[&Tree],
@@ -211,20 +220,32 @@ impl Database {
             Inner::Lsm(t) => Some(&t.space),
             _ => None,
         })?;
+        let _writer = self.writer.lock();
         let mut txn = LsmTxn {
-            tx: self.db.write_tx(),
             spaces: &spaces,
+            writes: vec![BTreeMap::new(); spaces.len()],
         };
-        match f(&mut txn) {
-            Ok(()) => txn
-                .tx
-                .commit()
-                .map_err(|e| TxError::Backend(Error::from(e))),
-            Err(e) => {
-                txn.tx.rollback();
-                Err(e)
+        f(&mut txn)?;
+        let mut batch = self.db.batch();
+        for (space, writes) in spaces.iter().zip(txn.writes) {
+            for (key, value) in writes {
+                match value {
+                    Some(value) => batch.insert(space, key, value),
+                    None => batch.remove(space, key),
+                }
             }
         }
+        batch.commit().map_err(|e| TxError::Backend(Error::from(e)))
+    }
+}
+
+/// The lock every write to a tree takes, shared by the database's tables.
+#[derive(Clone, Default)]
+struct Writer(Arc<Mutex<()>>);
+
+impl Writer {
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        self.0.lock()
     }
 }
 
@@ -238,7 +259,7 @@ fn newest_journal<'a>(names: impl Iterator<Item = &'a str>) -> Option<u64> {
 /// One tree: a keyspace.
 #[derive(Clone)]
 pub(crate) struct Table {
-    db: SingleWriterTxDatabase,
+    writer: Writer,
     space: Keyspace,
 }
 
@@ -252,45 +273,45 @@ impl Table {
     }
 
     pub(crate) fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let _writer = self.writer.lock();
         Ok(self.space.insert(key, value)?)
     }
 
     #[cfg(test)]
     pub(crate) fn remove(&self, key: &[u8]) -> Result<()> {
+        let _writer = self.writer.lock();
         Ok(self.space.remove(key)?)
     }
 
-    /// Replaces `old` by `new` atomically (inside one write transaction).
+    /// Replaces `old` by `new` atomically (no other write runs in between).
     pub(crate) fn compare_and_swap(
         &self,
         key: &[u8],
         old: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<std::result::Result<(), sled::CompareAndSwapError>> {
-        let mut tx = self.db.write_tx();
-        let current = tx.get(&self.space, key)?;
+        let _writer = self.writer.lock();
+        let current = self.space.get(key)?;
         if current.as_deref() != old {
-            tx.rollback();
             return Ok(Err(sled::CompareAndSwapError {
                 current: current.map(ivec),
                 proposed: new.map(IVec::from),
             }));
         }
         match new {
-            Some(v) => tx.insert(&self.space, key, v),
-            None => tx.remove(&self.space, key),
+            Some(v) => self.space.insert(key, v)?,
+            None => self.space.remove(key)?,
         }
-        tx.commit()?;
         Ok(Ok(()))
     }
 
     pub(crate) fn range(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>) -> fjall::Iter {
-        self.space.inner().range::<Vec<u8>, _>((start, end))
+        self.space.range::<Vec<u8>, _>((start, end))
     }
 
     /// Number of entries (walks the keyspace).
     pub(crate) fn len(&self) -> Result<usize> {
-        Ok(self.space.inner().len()?)
+        Ok(self.space.len()?)
     }
 }
 
@@ -300,18 +321,37 @@ pub(crate) fn entry(guard: fjall::Guard) -> Result<(IVec, IVec)> {
     Ok((ivec(k), ivec(v)))
 }
 
-/// The keyspaces of a write transaction.
-struct LsmTxn<'a, 'db> {
-    tx: WriteTx<'db>,
+/// A write transaction: its keyspaces, and what it wrote to each (a removal as `None`), which
+/// its own reads see first.
+struct LsmTxn<'a> {
     spaces: &'a [&'a Keyspace],
+    writes: Vec<BTreeMap<Slice, Option<Slice>>>,
 }
 
-impl<'a> LsmTxn<'a, '_> {
-    fn space(&self, tree: usize) -> std::result::Result<&'a Keyspace, TxError> {
+impl LsmTxn<'_> {
+    fn space(&self, tree: usize) -> std::result::Result<&Keyspace, TxError> {
         self.spaces
             .get(tree)
             .copied()
             .ok_or_else(|| TxError::Abort(format!("no tree {tree} in this transaction")))
+    }
+
+    fn write(
+        &mut self,
+        tree: usize,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> std::result::Result<(), TxError> {
+        self.space(tree)?;
+        let writes = &mut self.writes[tree];
+        let value = value.map(Slice::from);
+        match writes.get_mut(key) {
+            Some(slot) => *slot = value,
+            None => {
+                writes.insert(Slice::from(key), value);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -319,10 +359,13 @@ fn backend(e: fjall::Error) -> TxError {
     TxError::Backend(Error::from(e))
 }
 
-impl Txn for LsmTxn<'_, '_> {
+impl Txn for LsmTxn<'_> {
     fn get(&mut self, tree: usize, key: &[u8]) -> std::result::Result<Option<IVec>, TxError> {
         let space = self.space(tree)?;
-        Ok(self.tx.get(space, key).map_err(backend)?.map(ivec))
+        if let Some(written) = self.writes[tree].get(key) {
+            return Ok(written.clone().map(ivec));
+        }
+        Ok(space.get(key).map_err(backend)?.map(ivec))
     }
 
     fn replace(
@@ -331,22 +374,17 @@ impl Txn for LsmTxn<'_, '_> {
         key: &[u8],
         value: &[u8],
     ) -> std::result::Result<Option<IVec>, TxError> {
-        let space = self.space(tree)?;
-        let old = self.tx.get(space, key).map_err(backend)?.map(ivec);
-        self.tx.insert(space, key, value);
+        let old = self.get(tree, key)?;
+        self.write(tree, key, Some(value))?;
         Ok(old)
     }
 
     fn put(&mut self, tree: usize, key: &[u8], value: &[u8]) -> std::result::Result<(), TxError> {
-        let space = self.space(tree)?;
-        self.tx.insert(space, key, value);
-        Ok(())
+        self.write(tree, key, Some(value))
     }
 
     fn remove(&mut self, tree: usize, key: &[u8]) -> std::result::Result<(), TxError> {
-        let space = self.space(tree)?;
-        self.tx.remove(space, key);
-        Ok(())
+        self.write(tree, key, None)
     }
 }
 

@@ -166,6 +166,39 @@ fn a_transaction_reads_its_own_writes() {
 }
 
 #[test]
+fn concurrent_read_modify_write_transactions_lose_no_update() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path());
+    let (counts, gone) = (
+        db.open_tree("counts").expect("tree"),
+        db.open_tree("gone").expect("tree"),
+    );
+    for i in 0..8u8 {
+        put(&db, &gone, &[i], b"x");
+    }
+    std::thread::scope(|s| {
+        for i in 0..8u8 {
+            let (db, counts, gone) = (&db, &counts, &gone);
+            s.spawn(move || {
+                for _ in 0..200 {
+                    db.transaction(&[counts, gone], &|txn: &mut dyn Txn| {
+                        let n = txn.get(0, b"n")?.map_or(0, |v| {
+                            u64::from_be_bytes(v.as_ref().try_into().expect("8 bytes"))
+                        });
+                        txn.put(0, b"n", &(n + 1).to_be_bytes())?;
+                        txn.remove(1, &[i])
+                    })
+                    .expect("commit");
+                }
+            });
+        }
+    });
+    let n = value(&counts, b"n").expect("counted");
+    assert_eq!(u64::from_be_bytes(n.try_into().expect("8 bytes")), 1_600);
+    assert!(gone.is_empty().expect("read"), "every removal committed");
+}
+
+#[test]
 fn a_transaction_naming_a_tree_it_was_not_given_aborts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = open(dir.path());
