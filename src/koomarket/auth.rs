@@ -310,7 +310,8 @@ pub(crate) fn parse_query(raw: &str) -> QueryParams {
 /// `name1=value1&name2=value2&…` over every parameter except `authToken`, sorted by name,
 /// decoded values, no re-encoding (§2.2 steps 1–5).
 fn scheme_a_message(params: &QueryParams) -> String {
-    let mut msg = String::new();
+    let len = params.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+    let mut msg = String::with_capacity(len);
     for (i, (name, value)) in params.iter().enumerate() {
         if i > 0 {
             msg.push('&');

@@ -26,14 +26,12 @@ const IDENTIFICATION_CODE: &str = "identificationCode";
 /// Extra percent-decoding passes after the servlet decode (covers double and triple encoding).
 const MAX_PERCENT_PASSES: usize = 3;
 
-fn lenient(alphabet: &alphabet::Alphabet) -> GeneralPurpose {
-    GeneralPurpose::new(
-        alphabet,
-        GeneralPurposeConfig::new()
-            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-            .with_decode_allow_trailing_bits(true),
-    )
-}
+/// Decodes padded or unpadded base64, trailing bits allowed.
+const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const LENIENT_STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+const LENIENT_URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
 
 /// Why `saasExtendParams` could not be decoded. Never contains the value (it may carry
 /// customer data such as e-mail addresses).
@@ -76,15 +74,16 @@ pub(crate) fn decode_extend_params(value: &str) -> Result<Vec<(String, String)>,
         text = String::from_utf8(percent::decode(text.as_bytes()))
             .map_err(|_| ExtendError::NotBase64)?;
     }
-    let b64: String = text
-        .chars()
-        .filter(|c| !matches!(c, '\r' | '\n' | '\t'))
-        .map(|c| if c == ' ' { '+' } else { c })
-        .collect();
+    let mut b64 = String::with_capacity(text.len());
+    b64.extend(
+        text.chars()
+            .filter(|c| !matches!(c, '\r' | '\n' | '\t'))
+            .map(|c| if c == ' ' { '+' } else { c }),
+    );
     let engine = if b64.contains(['-', '_']) {
-        lenient(&alphabet::URL_SAFE)
+        &LENIENT_URL_SAFE
     } else {
-        lenient(&alphabet::STANDARD)
+        &LENIENT_STANDARD
     };
     let json = engine.decode(&b64).map_err(|_| ExtendError::NotBase64)?;
     let json = json.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&json);
