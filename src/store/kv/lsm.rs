@@ -343,14 +343,7 @@ impl LsmTxn<'_> {
         value: Option<&[u8]>,
     ) -> std::result::Result<(), TxError> {
         self.space(tree)?;
-        let writes = &mut self.writes[tree];
-        let value = value.map(Slice::from);
-        match writes.get_mut(key) {
-            Some(slot) => *slot = value,
-            None => {
-                writes.insert(Slice::from(key), value);
-            }
-        }
+        self.writes[tree].insert(Slice::from(key), value.map(Slice::from));
         Ok(())
     }
 }
